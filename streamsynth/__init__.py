@@ -1,0 +1,2 @@
+"""StreamSynth."""
+__version__ = "0.1.0"
