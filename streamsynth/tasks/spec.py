@@ -118,3 +118,21 @@ class Task:
         if not kept:
             raise TaskError(f"task {self.name!r}: {origin} holds no usable sample with non-empty fields {list(self.fields)}")
         return kept
+
+
+@dataclass(frozen=True)
+class InMemorySource:
+    """Real data already in memory (a list of samples), e.g. for tasks built in Python code.
+
+    >>> InMemorySource((({"text": "fine", "label": "pos"}),)).load()
+    [{'text': 'fine', 'label': 'pos'}]
+    """
+
+    samples: tuple[Mapping[str, str], ...]
+    name: str = "in-memory data"
+
+    def load(self) -> list[Sample]:
+        return [dict(s) for s in self.samples]
+
+    def describe(self) -> str:
+        return f"{self.name} ({len(self.samples)} samples)"

@@ -1,0 +1,73 @@
+"""The agent interface: observation in, dataset out, feedback observed.
+
+Any agent works in a plain Gymnasium loop::
+
+    obs, info = env.reset(seed=0)
+    while True:
+        action = agent.act(obs)                  # a list of {field: text, ..., "label": name}
+        obs, reward, terminated, truncated, info = env.step(action)
+        agent.observe(obs, reward, terminated, truncated, info)
+        if terminated or truncated:
+            break                                # next task: obs, info = env.reset()
+
+``act`` notices a new task by itself (the observation's task name or round 0) and calls :meth:`Agent.begin_task`.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import Any, Mapping
+
+from streamsynth.tasks.spec import Sample
+
+
+class Agent(ABC):
+    """Base class of all agents. Subclasses implement :meth:`propose`; the rest is optional."""
+
+    name: str = "agent"
+
+    def __init__(self, seed: int = 0) -> None:
+        self.seed = int(seed)
+        self._task_key: tuple[str, int] | None = None
+        self._episodes = 0
+
+    # ---- the loop API
+    def act(self, observation: Mapping[str, Any]) -> list[Sample]:
+        """The dataset to submit this round."""
+        key = (str(observation["task"]), int(observation["round"]))
+        if self._task_key is None or key[0] != self._task_key[0] or (key[1] == 0 and self._task_key[1] != 0):
+            self._episodes += 1
+            self.begin_task(observation)
+        self._task_key = key
+        return self.propose(observation)
+
+    @abstractmethod
+    def propose(self, observation: Mapping[str, Any]) -> list[Sample]:
+        """Build this round's dataset from the observation."""
+
+    def begin_task(self, observation: Mapping[str, Any]) -> None:
+        """Called on the first round of each task (before :meth:`propose`)."""
+
+    def observe(self, observation: Mapping[str, Any], reward: float, terminated: bool, truncated: bool,
+                info: Mapping[str, Any]) -> None:
+        """Feedback of the last round: the reward and the env's ``info`` (components, per-sample scores)."""
+
+    def close(self) -> None:
+        """Free resources (models, files)."""
+
+    def describe(self) -> dict[str, Any]:
+        """Settings of the agent, written to the run folder's config."""
+        return {"agent": self.name, "seed": self.seed}
+
+
+def remaining_per_label(observation: Mapping[str, Any]) -> dict[str, int]:
+    """How many samples each label still needs to reach its target.
+
+    >>> import numpy as np
+    >>> remaining_per_label({"labels": ("a", "b"), "counts": np.array([3, 5, 0]), "targets": np.array([5, 5, 0])})
+    {'a': 2, 'b': 0}
+    """
+    labels = list(observation["labels"])
+    counts = observation["counts"]
+    targets = observation["targets"]
+    return {lbl: max(0, int(targets[i]) - int(counts[i])) for i, lbl in enumerate(labels)}

@@ -1,0 +1,91 @@
+"""Shared machinery of LLM agents: one generation backend, one sampling setup, one completion parser."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+from typing import Any, Mapping, Sequence
+
+from streamsynth.agents.base import Agent, remaining_per_label
+from streamsynth.agents.prompting import parse_completion
+from streamsynth.generation.base import GenerationBackend, Prompt, SamplingParams
+from streamsynth.tasks.spec import Sample
+
+
+@dataclass(frozen=True)
+class LLMConfig:
+    """Model and sampling settings shared by every LLM agent (so comparisons are at equal model and budget).
+
+    ``oversample``: prompts per missing sample (generations that fail parsing or validity are lost, so asking
+    for a bit more fills the target in fewer rounds).
+    """
+
+    model: str = "smollm2-135m"
+    backend: str = "transformers"
+    device: str = "auto"
+    dtype: str = "auto"
+    batch_size: int = 32
+    temperature: float = 0.9
+    top_p: float = 0.95
+    max_new_tokens: int = 64
+    oversample: float = 1.5
+    max_prompts_per_round: int = 256
+
+    def __post_init__(self) -> None:
+        if not self.oversample >= 1.0:
+            raise ValueError(f"oversample must be >= 1, got {self.oversample!r}")
+        for name in ("batch_size", "max_new_tokens", "max_prompts_per_round"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name} must be a positive int, got {v!r}")
+        SamplingParams(self.max_new_tokens, self.temperature, self.top_p)  # validates
+
+    @property
+    def sampling(self) -> SamplingParams:
+        return SamplingParams(self.max_new_tokens, self.temperature, self.top_p)
+
+
+class LLMAgent(Agent):
+    """Base of the LLM agents: builds the backend lazily, generates, parses completions into samples."""
+
+    def __init__(self, config: LLMConfig | None = None, *, backend: GenerationBackend | None = None, seed: int = 0):
+        super().__init__(seed)
+        self.config = config or LLMConfig()
+        self._backend = backend
+        self._round_calls = 0
+
+    @property
+    def backend(self) -> GenerationBackend:
+        if self._backend is None:
+            from streamsynth.generation import load_backend
+
+            c = self.config
+            self._backend = load_backend(c.backend, c.model, device=c.device, dtype=c.dtype, batch_size=c.batch_size)
+        return self._backend
+
+    def requests(self, observation: Mapping[str, Any]) -> list[str]:
+        """One label per sample to ask for this round: each label's missing count times ``oversample``."""
+        out: list[str] = []
+        for lbl, need in remaining_per_label(observation).items():
+            out.extend([lbl] * math.ceil(need * self.config.oversample))
+        return out[: self.config.max_prompts_per_round]
+
+    def generate_samples(self, observation: Mapping[str, Any], prompts: Sequence[Prompt], labels: Sequence[str]) -> list[Sample]:
+        """Generate one completion per prompt and parse each into a sample of its label (unparseable ones dropped)."""
+        if not prompts:
+            return []
+        self._round_calls += 1
+        seed = hash((self.seed, self._episodes, self._round_calls)) % (2**31)
+        completions = self.backend.generate(list(prompts), self.config.sampling, seed=seed)
+        fields = list(observation["fields"])
+        max_chars = self.max_chars(observation)
+        samples = [parse_completion(c, fields, lbl, max_chars) for c, lbl in zip(completions, labels)]
+        return [s for s in samples if s is not None]
+
+    @staticmethod
+    def max_chars(observation: Mapping[str, Any]) -> int:
+        """The task's longest accepted field length (``observation["length"] = [min_chars, max_chars]``)."""
+        return int(observation["length"][1])
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), **asdict(self.config)}

@@ -1,0 +1,115 @@
+"""``synth-agent``: evaluate agents on task streams, list tasks, show what is installed.
+
+Commands are thin: parse options, build configs, call library functions. Heavy imports happen inside the
+commands so ``synth-agent --help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import sys
+from pathlib import Path
+from typing import Optional
+
+import typer
+
+app = typer.Typer(
+    name="synth-agent",
+    help="StreamSynth: agents that synthesize training data over a stream of tasks.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_show_locals=False,
+)
+
+
+def _fail(message: str) -> None:
+    typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
+    raise typer.Exit(code=2)
+
+
+@app.command()
+def evaluate(
+    agent: str = typer.Option("zerogen", help="Agent to run (see `synth-agent tasks --agents`)."),
+    stream: str = typer.Option("offline", help="Built-in stream or task name, a stream/task TOML file, or a comma-separated list."),
+    samples_per_label: int = typer.Option(16, min=1, help="Target number of samples per label of each task."),
+    rounds: int = typer.Option(3, min=1, help="Round budget of each task."),
+    model: str = typer.Option("smollm2-135m", help="Generator: packaged model name, local folder, .gguf file or hub id."),
+    backend: str = typer.Option("transformers", help="Generation backend: transformers or vllm (GPU, optional)."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:N."),
+    batch_size: int = typer.Option(32, min=1, help="Generation batch size."),
+    temperature: float = typer.Option(0.9, min=0.0, help="Sampling temperature."),
+    max_new_tokens: int = typer.Option(64, min=1, help="Longest completion, in tokens."),
+    embedder: str = typer.Option("minilm", help="Embeddings for rewards: minilm (packaged), hashing, or a sentence-transformers id."),
+    reward_mode: str = typer.Option("delta", help="delta (change of the set score per step) or absolute."),
+    seed: int = typer.Option(0, help="Seed of the agent and of the real-data splits."),
+    output: Optional[Path] = typer.Option(None, help="Run folder (default: runs/<agent>-<stream>-<time>)."),
+) -> None:
+    """Run one agent over a stream of tasks; print a per-task table and write a run folder."""
+    from rich.console import Console
+
+    from streamsynth.cli.evaluate import EvaluateOptions, run_evaluate
+    from streamsynth.errors import StreamSynthError
+
+    if output is None:
+        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
+        safe_stream = "".join(c if c.isalnum() or c in "-_" else "_" for c in Path(stream).stem)[:40]
+        output = Path("runs") / f"{agent}-{safe_stream}-{stamp}"
+    opts = EvaluateOptions(
+        agent=agent, stream=stream, samples_per_label=samples_per_label, rounds=rounds, model=model,
+        backend=backend, device=device, batch_size=batch_size, temperature=temperature,
+        max_new_tokens=max_new_tokens, embedder=embedder, reward_mode=reward_mode, seed=seed, output=output,
+    )
+    console = Console(stderr=False)
+    try:
+        run_evaluate(opts, console)
+    except (StreamSynthError, ValueError) as exc:
+        _fail(str(exc))
+
+
+@app.command()
+def tasks(
+    check_data: bool = typer.Option(True, help="Check whether each offline task's data package is installed."),
+) -> None:
+    """List built-in tasks, streams and agents."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from streamsynth.agents import AGENTS
+    from streamsynth.tasks import list_streams, list_tasks
+
+    console = Console()
+    t = Table(title="tasks")
+    for col in ("name", "domain", "labels", "fields", "offline", "data"):
+        t.add_column(col)
+    for name, meta in list_tasks(check_data=check_data).items():
+        t.add_row(name, str(meta.get("domain", "")), str(meta.get("labels", "")), str(meta.get("fields", "")),
+                  "yes" if meta.get("offline") else "no (hub)", str(meta.get("data", "")))
+    console.print(t)
+    s = Table(title="streams")
+    s.add_column("name")
+    s.add_column("tasks")
+    for name, names in list_streams().items():
+        s.add_row(name, " -> ".join(names))
+    console.print(s)
+    a = Table(title="agents")
+    a.add_column("name")
+    a.add_column("what it does")
+    for name, desc in AGENTS.items():
+        a.add_row(name, desc)
+    console.print(a)
+
+
+@app.command()
+def info() -> None:
+    """Versions, compute device and which offline models and datasets were found."""
+    from streamsynth.cli.info import print_info
+
+    print_info()
+
+
+def main() -> None:  # pragma: no cover - entry point
+    app(prog_name="synth-agent")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,454 @@
+"""``StreamSynth-v0``: a stream of data-synthesis tasks as a Gymnasium environment."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from typing import Any, Mapping, Sequence
+
+import gymnasium as gym
+import numpy as np
+
+from streamsynth.envs.actions import parse_action
+from streamsynth.envs.observation import FEEDBACK_KEYS, build_observation_space, make_observation
+from streamsynth.envs.spaces import DatasetSpace
+from streamsynth.errors import StreamExhaustedError, TaskError
+from streamsynth.rewards.blend import RewardWeights, blend, diversity_mix, sample_score
+from streamsynth.rewards.diversity import label_balance, semantic_diversity
+from streamsynth.rewards.embeddings import Embedder, get_embedder
+from streamsynth.rewards.lexical import lexical_diversity
+from streamsynth.rewards.novelty import ReferenceMemory
+from streamsynth.rewards.scorer import EncodedSet, TaskScorer
+from streamsynth.rewards.validity import check_sample, sample_key
+from streamsynth.tasks import get_stream
+from streamsynth.tasks.spec import LABEL_KEY, Sample, Task
+from streamsynth.tasks.splits import SplitSizes, TaskSplits, split_samples
+
+REWARD_MODES = ("delta", "absolute")
+
+
+@dataclass
+class _TaskContext:
+    """Everything about one task that is computed once: its splits, scorer and seed examples."""
+
+    task: Task
+    splits: TaskSplits
+    scorer: TaskScorer
+    seed_keys: frozenset[str]
+    seed_set: EncodedSet
+
+
+@dataclass
+class _TaskState:
+    """The episode's mutable state: the accepted dataset and its per-sample scores."""
+
+    index: int
+    round: int = 0
+    samples: list[Sample] = field(default_factory=list)
+    keys: set[str] = field(default_factory=set)
+    parts: list[EncodedSet] = field(default_factory=list)
+    fidelity: list[float] = field(default_factory=list)
+    novelty: list[float] = field(default_factory=list)
+    score: float = 0.0
+    figures: dict[str, float] = field(default_factory=dict)
+    done: bool = False
+
+
+class StreamSynthEnv(gym.Env):
+    """A stream of data-synthesis tasks; each episode is one task, each step one round of generated data.
+
+    ## Description
+
+    Synthesis tasks (e.g. "write movie-review snippets labelled positive/negative") arrive one after another, as in
+    *Make LLM Learn to Synthesize from Streaming Experiences through Feedback* (arXiv 2605.29940). In each round the
+    agent submits a batch of labelled samples; the environment keeps the valid ones in the task's dataset and
+    answers with a reward that blends sample quality, set diversity and the data's utility for a downstream
+    student, plus per-sample feedback. ``reset()`` moves on to the next task; whatever the agent learned carries
+    over (the environment never resets the agent). The novelty reference (seed examples plus every sample accepted
+    so far in the stream) also carries over, so repeating earlier data earns less.
+
+    ## Action Space
+
+    A dataset: a list of samples ``{field: text, ..., "label": name}`` (fields of the current task, e.g. ``text``,
+    or ``premise`` and ``hypothesis``), or the same as JSONL text. :class:`~streamsynth.envs.spaces.DatasetSpace`;
+    its seeded ``sample()`` draws random datasets in the current task's format. A value of the wrong type raises
+    :class:`~streamsynth.errors.InvalidActionError` (a ``ValueError``) and changes nothing. Problems of single
+    samples are rejected with a reason in ``info["rejected"]`` and earn nothing: malformed item or line, missing or
+    empty field, unknown label, too short or too long, a copy or near-copy (cosine >= ``near_duplicate``) of a
+    seed example, a duplicate of an accepted sample or of another sample of the step, a label already at its
+    target, more than ``max_samples_per_step`` items.
+
+    ## Observation Space
+
+    A ``Dict``: ``task`` (name), ``task_index``, ``instruction``, ``fields``, ``labels``, ``label_descriptions``,
+    ``attributes`` (a sequence of ``{"name", "values"}`` dimensions for diverse prompting), ``seed_examples``
+    (a few real samples agents may use), ``length`` (``[min_chars, max_chars]`` of each field), ``round``, ``counts`` and ``targets`` (per label, padded to the stream's
+    largest label set, ``label_mask`` marks real labels) and ``feedback``: last round's figures in
+    :data:`~streamsynth.envs.observation.FEEDBACK_KEYS` order. Text fields accept any Unicode text.
+
+    ## Rewards
+
+    The set score of the task's accepted dataset S (all components in [0, 1], weights in :class:`RewardWeights`):
+    ``score = w_q quality + w_d diversity + w_u utility + w_c completion`` where quality is the mean judge
+    probability of the intended label, diversity mixes per-label normalised Vendi, distinct-n, NovelSum-style
+    novelty against the stream's reference memory and label balance, utility is the dev macro-F1 of a student
+    trained on S, completion is ``|S| / target``. With ``reward_mode="delta"`` (default) a step returns the change
+    in score, so an episode's return is the final set's score; ``"absolute"`` returns the score itself.
+    ``info`` holds every component, each sample's own figures (``info["samples"]``) and each rejected sample with
+    its reason (``info["rejected"]``).
+
+    ## Starting State
+
+    ``reset(seed=s)`` restarts the stream at its first task with a fresh novelty memory (same seed and actions give
+    the same observations and rewards); ``reset()`` without a seed moves to the next task;
+    ``reset(options={"task": name})`` jumps to a task of the stream. After the last task ``reset()`` raises
+    :class:`~streamsynth.errors.StreamExhaustedError` unless ``cycle=True``.
+
+    ## Episode End
+
+    ``terminated`` when every label has ``samples_per_label`` accepted samples or after ``max_rounds`` rounds (the
+    round budget is part of the task). ``truncated`` is always False (wrap with ``TimeLimit`` to add one).
+
+    ## Arguments
+
+    ``stream`` (a built-in stream name, a stream/task TOML path, or a list of tasks or names; default
+    ``"offline"``), ``samples_per_label`` (target per label, 16), ``max_rounds`` (4), ``max_samples_per_step``
+    (256), ``reward_weights`` (mapping of weight names), ``reward_mode``, ``cycle``, ``embedder`` (``"minilm"``,
+    ``"hashing"`` or a sentence-transformers id or an :class:`Embedder`), ``split_sizes`` (a
+    :class:`SplitSizes` or mapping), ``data_seed`` (fixes the real-data splits, 0), ``near_duplicate`` (0.97),
+    ``novelty_capacity`` (4096), ``render_mode`` (``None`` or ``"ansi"``).
+
+    ## Version History
+
+    * v0: initial version.
+    """
+
+    metadata = {"render_modes": ["ansi"]}
+
+    def __init__(
+        self,
+        stream: str | Sequence[Task | str] = "offline",
+        *,
+        samples_per_label: int = 16,
+        max_rounds: int = 4,
+        max_samples_per_step: int = 256,
+        reward_weights: Mapping[str, float] | RewardWeights | None = None,
+        reward_mode: str = "delta",
+        cycle: bool = False,
+        embedder: str | Embedder = "minilm",
+        split_sizes: SplitSizes | Mapping[str, int] | None = None,
+        data_seed: int = 0,
+        near_duplicate: float = 0.97,
+        novelty_capacity: int = 4096,
+        render_mode: str | None = None,
+    ) -> None:
+        for name, value in (("samples_per_label", samples_per_label), ("max_rounds", max_rounds),
+                            ("max_samples_per_step", max_samples_per_step), ("novelty_capacity", novelty_capacity)):
+            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
+                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        if reward_mode not in REWARD_MODES:
+            raise ValueError(f"reward_mode must be one of {REWARD_MODES}, got {reward_mode!r}")
+        if not 0 < near_duplicate <= 1:
+            raise ValueError(f"near_duplicate must be in (0, 1], got {near_duplicate!r}")
+        if render_mode is not None and render_mode not in self.metadata["render_modes"]:
+            raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
+        self.tasks: list[Task] = _resolve_stream(stream)
+        names = [t.name for t in self.tasks]
+        if len(set(names)) != len(names):
+            raise TaskError(f"a stream cannot hold the same task twice: {names}")
+        self.samples_per_label = samples_per_label
+        self.max_rounds = max_rounds
+        self.max_samples_per_step = max_samples_per_step
+        self.weights = RewardWeights.from_mapping(reward_weights)
+        self.reward_mode = reward_mode
+        self.cycle = bool(cycle)
+        self.split_sizes = split_sizes if isinstance(split_sizes, SplitSizes) else SplitSizes(**dict(split_sizes or {}))
+        self.data_seed = int(data_seed)
+        self.near_duplicate = float(near_duplicate)
+        self.novelty_capacity = novelty_capacity
+        self.render_mode = render_mode
+        self._embedder_spec = embedder
+        self._embedder: Embedder | None = embedder if isinstance(embedder, Embedder) else None
+
+        self.max_labels = max(len(t.labels) for t in self.tasks)
+        self.observation_space = build_observation_space(
+            self.tasks, self.max_labels, max_rounds, samples_per_label, self.split_sizes.seed_per_label * self.max_labels
+        )
+        self.action_space = DatasetSpace(
+            max_samples_per_step, max(t.max_chars for t in self.tasks), self.tasks[0].fields, self.tasks[0].label_names
+        )
+        self._contexts: dict[int, _TaskContext] = {}
+        self._position = -1
+        self._state: _TaskState | None = None
+        self._memory: ReferenceMemory | None = None
+
+    # ------------------------------------------------------------------ resources
+    @property
+    def embedder(self) -> Embedder:
+        if self._embedder is None:
+            self._embedder = get_embedder(str(self._embedder_spec))
+        return self._embedder
+
+    def _context(self, index: int) -> _TaskContext:
+        if index not in self._contexts:
+            task = self.tasks[index]
+            splits = split_samples(task.source.load(), task, self.split_sizes, seed=self.data_seed)
+            scorer = TaskScorer(task, splits.judge, splits.dev, splits.test, self.embedder, seed=self.data_seed)
+            keys = frozenset(sample_key(s, task.fields) for s in splits.seed)
+            self._contexts[index] = _TaskContext(task, splits, scorer, keys, scorer.encode(splits.seed))
+        return self._contexts[index]
+
+    @property
+    def current_task(self) -> Task:
+        if self._state is None:
+            raise RuntimeError("no current task: call reset() first")
+        return self.tasks[self._state.index]
+
+    @property
+    def dataset(self) -> list[Sample]:
+        """A copy of the current task's accepted samples."""
+        return [dict(s) for s in self._state.samples] if self._state else []
+
+    def real_pool(self) -> list[Sample]:
+        """The current task's judge split (real data). Only the ``oracle`` reference agent uses it."""
+        if self._state is None:
+            raise RuntimeError("call reset() first")
+        return [dict(s) for s in self._context(self._state.index).splits.judge]
+
+    def test_report(self, samples: Sequence[Mapping[str, str]] | None = None) -> dict[str, float]:
+        """Evaluation only (never a reward): student on ``samples`` (default: the current dataset) vs the gold
+        student at the same N, on the task's real test split."""
+        if self._state is None:
+            raise RuntimeError("call reset() first")
+        return self._context(self._state.index).scorer.test_report(self.dataset if samples is None else samples)
+
+    # ------------------------------------------------------------------ gym API
+    def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
+        super().reset(seed=seed)
+        options = dict(options or {})
+        unknown = set(options) - {"task"}
+        if unknown:
+            raise ValueError(f"unknown reset option(s) {sorted(unknown)}; known: ['task']")
+        if seed is not None or self._memory is None:
+            self._position = -1
+            self._memory = ReferenceMemory(self.embedder.dim, capacity=self.novelty_capacity)
+        if "task" in options:
+            names = [t.name for t in self.tasks]
+            if options["task"] not in names:
+                raise TaskError(f"task {options['task']!r} is not in this stream; tasks: {names}")
+            index = names.index(options["task"])
+        else:
+            index = self._position + 1
+            if index >= len(self.tasks):
+                if not self.cycle:
+                    raise StreamExhaustedError(
+                        f"the stream's {len(self.tasks)} task(s) are done; call reset(seed=...) to start over, "
+                        "reset(options={'task': name}) to revisit one, or make the env with cycle=True"
+                    )
+                index = 0
+        ctx = self._context(index)
+        self._position = index
+        self._state = _TaskState(index=index)
+        self._memory.add(ctx.seed_set.vectors)
+        task = ctx.task
+        self.action_space.set_format(task.fields, task.label_names)
+        return self._observation(), {"task": task.name, "task_index": index, "dataset_size": 0}
+
+    def step(self, action: Any):
+        if self._state is None:
+            raise RuntimeError("call reset() before step()")
+        if self._state.done:
+            raise RuntimeError(f"the episode of task {self.current_task.name!r} is over; call reset() for the next task")
+        items = parse_action(action)  # raises InvalidActionError before any change
+        st, ctx = self._state, self._context(self._state.index)
+        task = ctx.task
+        rows, candidates = self._screen(items, ctx, st)
+        enc = ctx.scorer.encode([items[i][0] for i in candidates])
+        keep = self._screen_near_duplicates(enc, candidates, rows, ctx, st)
+        enc = enc.take(keep)
+        accepted = [candidates[k] for k in keep]
+        fidelity = ctx.scorer.fidelity(enc)
+        novelty = self._memory.novelty(enc.vectors) if len(enc) else np.zeros(0)
+        for j, i in enumerate(accepted):
+            rows[i].update(accepted=True, fidelity=float(fidelity[j]), novelty=float(novelty[j]),
+                           score=sample_score(float(fidelity[j]), float(novelty[j]), self.weights))
+        # commit
+        st.round += 1
+        for j, i in enumerate(accepted):
+            sample = items[i][0]
+            clean = {**{f: sample[f].strip() for f in task.fields}, LABEL_KEY: sample[LABEL_KEY]}
+            st.samples.append(clean)
+            st.keys.add(sample_key(clean, task.fields))
+        if len(enc):
+            st.parts.append(enc)
+            st.fidelity.extend(map(float, fidelity))
+            st.novelty.extend(map(float, novelty))
+            self._memory.add(enc.vectors)
+        figures = self._set_figures(ctx, st)
+        previous = st.score
+        st.score = figures["score"]
+        reward = st.score - previous if self.reward_mode == "delta" else st.score
+        figures["reward"] = reward
+        figures["acceptance_rate"] = len(accepted) / len(items) if items else 0.0
+        st.figures = figures
+        counts = Counter(s[LABEL_KEY] for s in st.samples)
+        full = all(counts.get(lbl, 0) >= self.samples_per_label for lbl in task.labels)
+        terminated = full or st.round >= self.max_rounds
+        st.done = terminated
+        info = {
+            "task": task.name,
+            "task_index": st.index,
+            "round": st.round,
+            "components": {k: float(v) for k, v in figures.items()},
+            "samples": rows,
+            "rejected": [
+                {"index": r["index"], "reason": r["reason"], "sample": _preview(items[r["index"]][0])}
+                for r in rows if not r["accepted"]
+            ],
+            "accepted": len(accepted),
+            "dataset_size": len(st.samples),
+            "counts": {lbl: counts.get(lbl, 0) for lbl in task.labels},
+            "target_reached": full,
+        }
+        return self._observation(), float(reward), terminated, False, info
+
+    def render(self) -> str | None:
+        if self.render_mode != "ansi":
+            return None
+        if self._state is None:
+            return "StreamSynth: no task yet (call reset())"
+        task = self.current_task
+        counts = Counter(s[LABEL_KEY] for s in self._state.samples)
+        lines = [f"task {self._state.index + 1}/{len(self.tasks)} {task.name!r}, round {self._state.round}/{self.max_rounds}"]
+        lines += [f"  {lbl:<24} {counts.get(lbl, 0):>4}/{self.samples_per_label}" for lbl in task.labels]
+        lines += [f"  {k:<16} {self._state.figures.get(k, 0.0):.3f}" for k in FEEDBACK_KEYS]
+        return "\n".join(lines)
+
+    # ------------------------------------------------------------------ internals
+    def _observation(self) -> dict:
+        st = self._state
+        ctx = self._context(st.index)
+        return make_observation(
+            ctx.task, st.index, ctx.splits.seed, st.round, Counter(s[LABEL_KEY] for s in st.samples),
+            self.samples_per_label, self.max_labels, st.figures,
+        )
+
+    def _screen(self, items, ctx: _TaskContext, st: _TaskState) -> tuple[list[dict], list[int]]:
+        """Cheap per-sample checks (no embedding): validity, exact copies, the per-step limit."""
+        task = ctx.task
+        rows: list[dict] = []
+        candidates: list[int] = []
+        seen: set[str] = set()
+        for i, (item, parse_error) in enumerate(items):
+            reason = parse_error
+            if reason is None and i >= self.max_samples_per_step:
+                reason = f"over the per-step limit of {self.max_samples_per_step} samples"
+            if reason is None:
+                reason = check_sample(item, task.fields, task.label_names, task.min_chars, task.max_chars)
+            if reason is None:
+                key = sample_key(item, task.fields)
+                if key in ctx.seed_keys:
+                    reason = "copy of a seed example shown to the agent"
+                elif key in st.keys:
+                    reason = "duplicate of an accepted sample"
+                elif key in seen:
+                    reason = "duplicate of another sample of this step"
+                seen.add(key)
+            label = item.get(LABEL_KEY) if isinstance(item, Mapping) and isinstance(item.get(LABEL_KEY), str) else None
+            rows.append({"index": i, "accepted": False, "reason": reason, "label": label,
+                         "fidelity": None, "novelty": None, "score": 0.0})
+            if reason is None:
+                candidates.append(i)
+        return rows, candidates
+
+    def _screen_near_duplicates(self, enc: EncodedSet, candidates: list[int], rows: list[dict],
+                                ctx: _TaskContext, st: _TaskState) -> list[int]:
+        """Reject near-copies of seed examples, near-duplicates, and samples over a label's target; returns the
+        positions (into ``candidates``) that are accepted."""
+        if not candidates:
+            return []
+        thr = self.near_duplicate
+        seed_sim = _max_sim(enc.vectors, ctx.seed_set.vectors)
+        acc_sim = _max_sim(enc.vectors, np.concatenate([p.vectors for p in st.parts]) if st.parts else None)
+        counts = Counter(s[LABEL_KEY] for s in st.samples)
+        label_names = ctx.task.label_names
+        keep: list[int] = []
+        for k, i in enumerate(candidates):
+            reason = None
+            if seed_sim[k] >= thr:
+                reason = f"near-copy of a seed example shown to the agent (cosine {seed_sim[k]:.3f})"
+            elif acc_sim[k] >= thr:
+                reason = f"near-duplicate of an accepted sample (cosine {acc_sim[k]:.3f})"
+            elif keep and float(np.max(enc.vectors[keep] @ enc.vectors[k])) >= thr:
+                reason = "near-duplicate of another sample of this step"
+            else:
+                label = label_names[enc.labels[k]]
+                if counts[label] >= self.samples_per_label:
+                    reason = f"label {label!r} already has its target of {self.samples_per_label} samples"
+                else:
+                    counts[label] += 1
+            if reason is None:
+                keep.append(k)
+            else:
+                rows[i]["reason"] = reason
+        return keep
+
+    def _set_figures(self, ctx: _TaskContext, st: _TaskState) -> dict[str, float]:
+        """Every set-level component of the current dataset and the blended score."""
+        task = ctx.task
+        n = len(st.samples)
+        if n:
+            enc = EncodedSet.concat(st.parts)
+            label_names = [task.label_names[i] for i in enc.labels]
+            util_acc, util = ctx.scorer.utility(enc)
+            gold_acc, gold = ctx.scorer.gold_utility(n)
+            comp = {
+                "quality": float(np.mean(st.fidelity)),
+                "semantic": float(semantic_diversity(enc.vectors, label_names)),
+                "lexical": float(lexical_diversity(enc.texts)),
+                "novelty": float(np.mean(st.novelty)),
+                "balance": float(label_balance(label_names, task.label_names)),
+                "utility": float(util),
+                "utility_accuracy": float(util_acc),
+                "utility_gold": float(gold),
+                "utility_gold_accuracy": float(gold_acc),
+                "utility_relative": float(util / gold) if gold > 0 else 0.0,
+            }
+        else:
+            comp = dict.fromkeys(("quality", "semantic", "lexical", "novelty", "balance", "utility", "utility_accuracy",
+                                  "utility_gold", "utility_gold_accuracy", "utility_relative"), 0.0)
+        comp["completion"] = n / (self.samples_per_label * len(task.labels))
+        comp["diversity"] = diversity_mix(comp, self.weights)
+        comp["score"] = blend(comp, self.weights)
+        comp["dataset_size"] = float(n)
+        return comp
+
+
+def _max_sim(a: np.ndarray, b: np.ndarray | None) -> np.ndarray:
+    """Largest cosine similarity of each row of ``a`` to the rows of ``b`` (-1 when ``b`` is empty)."""
+    if b is None or len(b) == 0 or len(a) == 0:
+        return np.full(len(a), -1.0)
+    return (a @ b.T).max(axis=1)
+
+
+def _preview(item: Any, limit: int = 300) -> Any:
+    """The rejected item as submitted, shortened so ``info`` stays small."""
+    if isinstance(item, Mapping):
+        return {str(k)[:50]: (v[:limit] if isinstance(v, str) else repr(v)[:limit]) for k, v in list(item.items())[:10]}
+    return item[:limit] if isinstance(item, str) else repr(item)[:limit]
+
+
+def _resolve_stream(stream: str | Sequence[Task | str]) -> list[Task]:
+    from streamsynth.tasks import get_task
+
+    if isinstance(stream, str):
+        tasks = get_stream(stream)
+    elif isinstance(stream, Task):
+        tasks = [stream]
+    elif isinstance(stream, Sequence):
+        tasks = [t if isinstance(t, Task) else get_task(t) for t in stream]
+    else:
+        raise TaskError(f"stream must be a name, a path or a list of tasks, got {type(stream).__name__}")
+    if not tasks:
+        raise TaskError("the stream holds no task")
+    return list(tasks)

@@ -1,0 +1,118 @@
+"""Run folders and reports: config, per-task metrics (JSON, CSV), synthetic datasets (JSONL), a PNG plot.
+
+Layout of a run folder::
+
+    RUN/
+      config.json         what was run (agent, stream, budget, model, seed, versions)
+      metrics.json        per-task results and the stream summary (rewritten after every task)
+      metrics.csv         one row per task
+      datasets/<task>.jsonl   the accepted synthetic samples
+      plot.png            student test accuracy vs the gold student, and reward components, per task
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from pathlib import Path
+from typing import Any, Sequence
+
+from streamsynth.evaluation.runner import TaskResult
+from streamsynth.io import atomic_open, write_json, write_jsonl, write_text
+
+SUMMARY_KEYS = ("reward", "quality", "diversity", "utility", "test_accuracy", "test_macro_f1",
+                "gold_test_accuracy", "gold_test_macro_f1")
+
+
+def summarize(results: Sequence[TaskResult]) -> dict[str, float]:
+    """Mean of the main figures over tasks.
+
+    >>> summarize([])
+    {}
+    """
+    rows = [r.row() for r in results]
+    if not rows:
+        return {}
+    out = {k: round(sum(r[k] for r in rows) / len(rows), 4) for k in SUMMARY_KEYS}
+    out["tasks"] = len(rows)
+    out["wall_s"] = round(sum(r["wall_s"] for r in rows), 1)
+    return out
+
+
+def write_results(run_dir: Path, results: Sequence[TaskResult], config: dict[str, Any]) -> None:
+    """Write metrics (JSON, CSV) and datasets atomically; safe to call after every task."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    write_json(run_dir / "metrics.json", {
+        "config": config,
+        "summary": summarize(results),
+        "tasks": [r.to_dict() for r in results],
+    })
+    rows = [r.row() for r in results]
+    if rows:
+        buf = io.StringIO()
+        writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+        writer.writeheader()
+        writer.writerows(rows)
+        write_text(run_dir / "metrics.csv", buf.getvalue())
+    for r in results:
+        write_jsonl(run_dir / "datasets" / f"{r.task}.jsonl", r.dataset)
+
+
+def plot_results(path: Path, results: Sequence[TaskResult], title: str) -> None:
+    """Two panels: student vs gold test accuracy per task; reward components per task."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    rows = [r.row() for r in results]
+    names = [r["task"] for r in rows]
+    x = np.arange(len(rows))
+    fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(max(8, 2.2 * len(rows) * 2), 4.2))
+    w = 0.38
+    ax1.bar(x - w / 2, [r["test_accuracy"] for r in rows], w, label="synthetic-data student")
+    ax1.bar(x + w / 2, [r["gold_test_accuracy"] for r in rows], w, label="gold student (same N, real)")
+    ax1.set_ylabel("test accuracy")
+    ax1.set_ylim(0, 1)
+    ax1.set_xticks(x, names, rotation=20, ha="right")
+    ax1.legend(loc="lower left", fontsize=8)
+    ax1.set_title("downstream student on the real test split")
+    keys = ("quality", "diversity", "utility", "reward")
+    w2 = 0.8 / len(keys)
+    for k_i, k in enumerate(keys):
+        ax2.bar(x + (k_i - (len(keys) - 1) / 2) * w2, [r[k] for r in rows], w2, label=k)
+    ax2.set_ylim(0, 1)
+    ax2.set_xticks(x, names, rotation=20, ha="right")
+    ax2.legend(loc="lower left", fontsize=8, ncol=2)
+    ax2.set_title("reward components of the final set")
+    fig.suptitle(title)
+    fig.tight_layout()
+    with atomic_open(path, "wb") as fh:
+        fig.savefig(fh, format="png", dpi=110)
+    plt.close(fig)
+
+
+def results_table(results: Sequence[TaskResult], title: str):
+    """A rich Table of the per-task rows plus a mean row."""
+    from rich.table import Table
+
+    table = Table(title=title)
+    cols = [("task", "task"), ("n", "N"), ("reward", "reward"), ("quality", "quality"), ("diversity", "diversity"),
+            ("utility", "utility (dev F1)"), ("test_accuracy", "test acc"), ("test_macro_f1", "test F1"),
+            ("gold_test_accuracy", "gold acc"), ("gold_test_macro_f1", "gold F1"), ("acceptance", "accepted"),
+            ("wall_s", "time (s)")]
+    for _, head in cols:
+        table.add_column(head, justify="left" if head == "task" else "right")
+    for r in results:
+        row = r.row()
+        table.add_row(*[_fmt(row[k]) for k, _ in cols])
+    s = summarize(results)
+    if s:
+        table.add_section()
+        table.add_row("mean", "", *[_fmt(s[k]) for k, _ in cols[2:10]], "", _fmt(s["wall_s"]))
+    return table
+
+
+def _fmt(v: Any) -> str:
+    return f"{v:.3f}" if isinstance(v, float) else str(v)

@@ -1,0 +1,90 @@
+"""Shared fixtures: small real tasks (packaged Rotten Tomatoes and TREC data) and a fast embedder."""
+
+from __future__ import annotations
+
+import os
+
+import pytest
+
+os.environ.setdefault("HF_HUB_OFFLINE", "1")
+os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
+os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
+os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+
+
+def pytest_collection_modifyitems(config, items):
+    import torch
+
+    if torch.cuda.is_available():
+        return
+    skip = pytest.mark.skip(reason="needs a CUDA GPU")
+    for item in items:
+        if "gpu" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def movie_samples():
+    from streamsynth.tasks.offline import RottenTomatoesSource
+
+    rows = RottenTomatoesSource().load()
+    pos = [r for r in rows if r["label"] == "positive"][:300]
+    neg = [r for r in rows if r["label"] == "negative"][:300]
+    return pos + neg
+
+
+@pytest.fixture(scope="session")
+def movie_task(movie_samples):
+    from streamsynth.tasks.spec import InMemorySource, Task
+
+    return Task(
+        name="movie-mini",
+        instruction="Write a one-sentence movie review snippet.",
+        labels={"positive": "the critic liked the film", "negative": "the critic disliked the film"},
+        source=InMemorySource(tuple(movie_samples), name="600 Rotten Tomatoes snippets"),
+        attributes={"genre": ("comedy", "drama"), "length": ("short", "long")},
+        min_chars=10,
+        max_chars=300,
+        domain="sentiment",
+    )
+
+
+@pytest.fixture(scope="session")
+def topic_task():
+    """A 3-label task on real TREC questions (a second, different task for stream tests)."""
+    from streamsynth.tasks.offline import TrecSource
+    from streamsynth.tasks.spec import InMemorySource, Task
+
+    rows = TrecSource().load()
+    keep = {"location": [], "human": [], "numeric": []}
+    for r in rows:
+        if r["label"] in keep and len(keep[r["label"]]) < 150:
+            keep[r["label"]].append(r)
+    samples = tuple(s for v in keep.values() for s in v)
+    return Task(
+        name="question-mini",
+        instruction="Write a short factual question.",
+        labels={"location": "asks where", "human": "asks who", "numeric": "asks how many or when"},
+        source=InMemorySource(samples, name="450 TREC questions"),
+        min_chars=8,
+        max_chars=200,
+        domain="topic",
+    )
+
+
+SMALL_SPLITS = {"seed_per_label": 3, "judge": 200, "dev": 100, "test": 100}
+
+
+@pytest.fixture
+def make_env(movie_task, topic_task):
+    """Factory of small, fast envs (hashing embedder, small splits)."""
+    from streamsynth.envs.streamsynth_env import StreamSynthEnv
+
+    def _make(tasks=None, **kwargs):
+        kwargs.setdefault("embedder", "hashing")
+        kwargs.setdefault("split_sizes", SMALL_SPLITS)
+        kwargs.setdefault("samples_per_label", 8)
+        kwargs.setdefault("max_rounds", 3)
+        return StreamSynthEnv(tasks or [movie_task, topic_task], **kwargs)
+
+    return _make
