@@ -13,12 +13,12 @@ from streamsynth.envs.actions import parse_action
 from streamsynth.envs.observation import FEEDBACK_KEYS, build_observation_space, make_observation
 from streamsynth.envs.spaces import DatasetSpace
 from streamsynth.errors import StreamExhaustedError, TaskError
-from streamsynth.rewards.blend import RewardWeights, blend, diversity_mix, sample_score
-from streamsynth.rewards.diversity import label_balance, semantic_diversity
+from streamsynth.rewards import single_threaded_blas
+from streamsynth.rewards.blend import RewardWeights, sample_score
 from streamsynth.rewards.embeddings import Embedder, get_embedder
-from streamsynth.rewards.lexical import lexical_diversity
 from streamsynth.rewards.novelty import ReferenceMemory
 from streamsynth.rewards.scorer import EncodedSet, TaskScorer
+from streamsynth.rewards.setscore import set_figures
 from streamsynth.rewards.validity import check_sample, sample_key
 from streamsynth.tasks import get_stream
 from streamsynth.tasks.spec import LABEL_KEY, Sample, Task
@@ -191,12 +191,16 @@ class StreamSynthEnv(gym.Env):
 
     def _context(self, index: int) -> _TaskContext:
         if index not in self._contexts:
-            task = self.tasks[index]
-            splits = split_samples(task.source.load(), task, self.split_sizes, seed=self.data_seed)
-            scorer = TaskScorer(task, splits.judge, splits.dev, splits.test, self.embedder, seed=self.data_seed)
-            keys = frozenset(sample_key(s, task.fields) for s in splits.seed)
-            self._contexts[index] = _TaskContext(task, splits, scorer, keys, scorer.encode(splits.seed))
+            with single_threaded_blas():
+                self._contexts[index] = self._build_context(index)
         return self._contexts[index]
+
+    def _build_context(self, index: int) -> _TaskContext:
+        task = self.tasks[index]
+        splits = split_samples(task.source.load(), task, self.split_sizes, seed=self.data_seed)
+        scorer = TaskScorer(task, splits.judge, splits.dev, splits.test, self.embedder, seed=self.data_seed)
+        keys = frozenset(sample_key(s, task.fields) for s in splits.seed)
+        return _TaskContext(task, splits, scorer, keys, scorer.encode(splits.seed))
 
     @property
     def current_task(self) -> Task:
@@ -220,7 +224,8 @@ class StreamSynthEnv(gym.Env):
         student at the same N, on the task's real test split."""
         if self._state is None:
             raise RuntimeError("call reset() first")
-        return self._context(self._state.index).scorer.test_report(self.dataset if samples is None else samples)
+        with single_threaded_blas():
+            return self._context(self._state.index).scorer.test_report(self.dataset if samples is None else samples)
 
     # ------------------------------------------------------------------ gym API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
@@ -255,6 +260,10 @@ class StreamSynthEnv(gym.Env):
         return self._observation(), {"task": task.name, "task_index": index, "dataset_size": 0}
 
     def step(self, action: Any):
+        with single_threaded_blas():
+            return self._step(action)
+
+    def _step(self, action: Any):
         if self._state is None:
             raise RuntimeError("call reset() before step()")
         if self._state.done:
@@ -394,34 +403,9 @@ class StreamSynthEnv(gym.Env):
         return keep
 
     def _set_figures(self, ctx: _TaskContext, st: _TaskState) -> dict[str, float]:
-        """Every set-level component of the current dataset and the blended score."""
-        task = ctx.task
-        n = len(st.samples)
-        if n:
-            enc = EncodedSet.concat(st.parts)
-            label_names = [task.label_names[i] for i in enc.labels]
-            util_acc, util = ctx.scorer.utility(enc)
-            gold_acc, gold = ctx.scorer.gold_utility(n)
-            comp = {
-                "quality": float(np.mean(st.fidelity)),
-                "semantic": float(semantic_diversity(enc.vectors, label_names)),
-                "lexical": float(lexical_diversity(enc.texts)),
-                "novelty": float(np.mean(st.novelty)),
-                "balance": float(label_balance(label_names, task.label_names)),
-                "utility": float(util),
-                "utility_accuracy": float(util_acc),
-                "utility_gold": float(gold),
-                "utility_gold_accuracy": float(gold_acc),
-                "utility_relative": float(util / gold) if gold > 0 else 0.0,
-            }
-        else:
-            comp = dict.fromkeys(("quality", "semantic", "lexical", "novelty", "balance", "utility", "utility_accuracy",
-                                  "utility_gold", "utility_gold_accuracy", "utility_relative"), 0.0)
-        comp["completion"] = n / (self.samples_per_label * len(task.labels))
-        comp["diversity"] = diversity_mix(comp, self.weights)
-        comp["score"] = blend(comp, self.weights)
-        comp["dataset_size"] = float(n)
-        return comp
+        enc = EncodedSet.concat(st.parts) if st.parts else ctx.scorer.encode([])
+        target = self.samples_per_label * len(ctx.task.labels)
+        return set_figures(ctx.scorer, enc, st.fidelity, st.novelty, target, self.weights)
 
 
 def _max_sim(a: np.ndarray, b: np.ndarray | None) -> np.ndarray:

@@ -1,0 +1,144 @@
+"""Generation with vLLM (optional extra, needs a CUDA GPU): ``pip install 'streamsynth[vllm]'``.
+
+vLLM is imported in the constructor only, so this module imports without it. Prompts are rendered by the same rules
+as the transformers backend (the tokenizer's chat template, else :func:`render_plain`), packaged and local GGUF models
+go through the same cached Hugging Face folder conversion, and an optional LoRA adapter (a PEFT folder, as saved by a
+learner) is applied per request with ``vllm.lora.request.LoRARequest``.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any, Sequence
+
+from streamsynth.errors import BackendError
+from streamsynth.generation.base import GenerationBackend, GenerationStats, Prompt, SamplingParams
+from streamsynth.generation.transformers_backend import check_messages, render_plain
+
+VLLM_MISSING = (
+    "vLLM is not installed: pip install 'streamsynth[vllm]' (needs a CUDA GPU); "
+    "on CPU use the transformers backend (load_backend('transformers', ...))"
+)
+
+
+class VLLMBackend(GenerationBackend):
+    """Batched sampling with vLLM on a CUDA GPU.
+
+    Args:
+        model: a packaged model name, a local folder or ``.gguf`` file, or a hub id (as for the transformers backend).
+        dtype: ``auto`` (vLLM's choice, bfloat16 for most models), ``float16``, ``bfloat16`` or ``float32``.
+        lora_path: a PEFT LoRA adapter folder applied to every request; ``None`` for the base model.
+        max_lora_rank: largest adapter rank vLLM reserves room for (when ``lora_path`` may be set).
+        gpu_memory_utilization: fraction of GPU memory vLLM may take.
+        max_model_len: context length to reserve KV cache for (``None``: the model's own).
+        trust_remote_code: allow model code from the hub (off unless asked).
+        **llm_kwargs: passed on to ``vllm.LLM``.
+    """
+
+    name = "vllm"
+
+    def __init__(
+        self,
+        model: str = "smollm2-135m",
+        dtype: str = "auto",
+        lora_path: str | None = None,
+        max_lora_rank: int = 64,
+        gpu_memory_utilization: float = 0.85,
+        max_model_len: int | None = 4096,
+        trust_remote_code: bool = False,
+        **llm_kwargs: Any,
+    ) -> None:
+        try:
+            import vllm
+        except ImportError as exc:
+            raise BackendError(VLLM_MISSING) from exc
+        from streamsynth.generation.models import ensure_hf_folder, resolve_model
+
+        self.model_name = model
+        source = ensure_hf_folder(resolve_model(model))
+        self._enable_lora = lora_path is not None
+        try:
+            self.llm = vllm.LLM(
+                model=source,
+                dtype=dtype,
+                trust_remote_code=trust_remote_code,
+                gpu_memory_utilization=gpu_memory_utilization,
+                max_model_len=max_model_len,
+                enable_lora=self._enable_lora,
+                max_lora_rank=max_lora_rank,
+                **llm_kwargs,
+            )
+        except Exception as exc:  # vLLM raises many types (no GPU, out of memory, unsupported model)
+            raise BackendError(f"vLLM could not load {model!r} ({type(exc).__name__}: {exc})") from exc
+        self.tokenizer = self.llm.get_tokenizer()
+        self._lora_request: Any = None
+        self._lora_serial = 0
+        if lora_path is not None:
+            self.set_lora(lora_path)
+        self.last_stats = GenerationStats()
+
+    def set_lora(self, lora_path: str | None) -> None:
+        """Apply a LoRA adapter folder to later requests (``None``: the base model).
+
+        Each call registers the folder under a new adapter id, so an adapter a learner re-saved in the same folder is
+        loaded afresh instead of served from vLLM's adapter cache.
+        """
+        if lora_path is None:
+            self._lora_request = None
+            return
+        if not self._enable_lora:
+            raise BackendError("this VLLMBackend was built without LoRA support; pass lora_path= to the constructor")
+        if not (Path(lora_path) / "adapter_config.json").is_file():
+            raise BackendError(f"{lora_path!r} is not a LoRA adapter folder (no adapter_config.json)")
+        from vllm.lora.request import LoRARequest
+
+        self._lora_serial += 1
+        self._lora_request = LoRARequest(f"adapter-{self._lora_serial}", self._lora_serial, str(lora_path))
+
+    @property
+    def has_chat_template(self) -> bool:
+        return bool(getattr(self.tokenizer, "chat_template", None))
+
+    def render(self, prompt: Prompt) -> str:
+        """The text sent to vLLM for one prompt (same rules as the transformers backend)."""
+        if isinstance(prompt, str):
+            return prompt
+        messages = check_messages(prompt)
+        if not self.has_chat_template:
+            return render_plain(messages)
+        open_turn = messages[-1]["role"] == "assistant"
+        return self.tokenizer.apply_chat_template(
+            messages, tokenize=False, add_generation_prompt=not open_turn, continue_final_message=open_turn
+        )
+
+    def generate(
+        self,
+        prompts: Sequence[Prompt],
+        params: SamplingParams = SamplingParams(),
+        *,
+        seed: int | None = None,
+        progress: bool = False,
+    ) -> list[str]:
+        import vllm
+
+        if isinstance(prompts, str):
+            raise TypeError("prompts must be a list of prompts; wrap a single prompt in a list")
+        started = time.perf_counter()
+        texts = [self.render(p) for p in prompts]
+        # One seed per prompt: a shared seed would give identical completions to identical prompts.
+        sampling = [
+            vllm.SamplingParams(
+                max_tokens=params.max_new_tokens,
+                temperature=params.temperature,
+                top_p=params.top_p,
+                stop=list(params.stop) or None,
+                seed=None if seed is None else seed + i,
+            )
+            for i in range(len(texts))
+        ]
+        outputs = self.llm.generate(texts, sampling, use_tqdm=progress, lora_request=self._lora_request)
+        completions = [out.outputs[0].text for out in outputs]
+        new_tokens = sum(len(out.outputs[0].token_ids) for out in outputs)
+        self.last_stats = GenerationStats(len(texts), new_tokens, time.perf_counter() - started)
+        return completions

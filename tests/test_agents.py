@@ -1,0 +1,90 @@
+"""Agents in the plain Gymnasium loop: oracle and zerogen (with a scripted backend and with the real model)."""
+
+from __future__ import annotations
+
+import pytest
+
+from streamsynth.agents import LLMConfig, build_agent
+from streamsynth.agents.prompting import label_prompt
+from streamsynth.evaluation.runner import run_stream
+from streamsynth.generation.base import GenerationBackend, SamplingParams
+
+
+WORDS = ["the harbour chase scene", "an aging jazz drummer", "this quiet rural drama", "its neon-lit heist plot",
+         "a clumsy robot sidekick", "the courtroom finale", "every musical number", "a bleak war epic",
+         "the twin sisters subplot", "its hand-drawn animation", "a haunted lighthouse", "the spy thriller's pace"]
+
+
+class ScriptedBackend(GenerationBackend):
+    """Test double: answers each prompt with a completion computed from it, and records the prompts."""
+
+    name = "scripted"
+
+    def __init__(self):
+        self.calls = []
+
+    def generate(self, prompts, params=SamplingParams(), *, seed=None, progress=False):
+        self.calls.append(list(prompts))
+        out = []
+        for i, p in enumerate(prompts):
+            user = p[-1]["content"]
+            label = user.split('label "')[1].split('"')[0]
+            topic = WORDS[(len(self.calls) * 7 + i) % len(WORDS)]
+            out.append(f'Sure! Here is one:\n"Sample {len(self.calls)}-{i}: {topic} felt {label} to me."\n\nHope it helps')
+        return out
+
+
+def test_oracle_fills_every_label_in_one_round(make_env):
+    env = make_env(samples_per_label=5)
+    agent = build_agent("oracle", env=env)
+    results = run_stream(env, agent, seed=0)
+    assert [r.task for r in results] == ["movie-mini", "question-mini"]
+    for r in results:
+        assert r.rounds == 1 and r.accepted == r.submitted == len(r.dataset)
+        assert r.figures["completion"] == 1.0
+        assert 0 < r.test["test_accuracy"] <= 1 and r.test["n"] == len(r.dataset)
+
+
+def test_oracle_needs_the_env():
+    with pytest.raises(ValueError, match="needs the environment"):
+        build_agent("oracle")
+
+
+def test_unknown_agent_lists_known_ones():
+    with pytest.raises(ValueError, match="known agents: zerogen, oracle"):
+        build_agent("gpt-99")
+
+
+def test_zerogen_asks_per_missing_label_and_parses_completions(make_env):
+    env = make_env(samples_per_label=4, max_rounds=2)
+    backend = ScriptedBackend()
+    agent = build_agent("zerogen", llm=LLMConfig(oversample=1.5), backend=backend)
+    obs, _ = env.reset(seed=0)
+    action = agent.act(obs)
+    assert len(backend.calls[0]) == 12  # 2 labels x ceil(4 * 1.5)
+    assert sum(s["label"] == "positive" for s in action) == 6
+    assert action[0]["text"].startswith("Sample 1-") and not action[0]["text"].startswith('"')
+    obs, reward, terminated, _, info = env.step(action)
+    assert info["accepted"] == 8 and terminated  # quota of 4 per label, the rest rejected as over target
+    assert sum("already has its target" in r["reason"] for r in info["rejected"]) == 4
+
+
+def test_label_prompt_carries_instruction_label_and_attributes(make_env):
+    env = make_env()
+    obs, _ = env.reset(seed=0)
+    msgs = label_prompt(obs, "negative", examples=obs["seed_examples"][:2], attributes={"genre": "comedy"})
+    user = msgs[-1]["content"]
+    assert obs["instruction"] in user and 'label "negative" (the critic disliked the film)' in user
+    assert "genre: comedy" in user and obs["seed_examples"][0]["text"] in user
+
+
+@pytest.mark.slow
+def test_zerogen_with_the_packaged_model_produces_accepted_samples(make_env):
+    """The real default generator (SmolLM2-135M-Instruct, CPU) in the real loop, tiny budget."""
+    env = make_env(samples_per_label=3, max_rounds=1)
+    agent = build_agent("zerogen", llm=LLMConfig(max_new_tokens=40, batch_size=8), seed=0)
+    obs, _ = env.reset(seed=0)
+    action = agent.act(obs)
+    assert len(action) >= 4 and all(s["text"].strip() for s in action)
+    _, _, _, _, info = env.step(action)
+    assert info["accepted"] >= 1

@@ -1,0 +1,60 @@
+"""The synth-agent CLI: evaluate writes a complete run folder; tasks and info list what exists; errors are clear."""
+
+from __future__ import annotations
+
+import csv
+import json
+from pathlib import Path
+
+from typer.testing import CliRunner
+
+from streamsynth.cli.main import app
+
+ROOT = Path(__file__).resolve().parents[1]
+runner = CliRunner()
+
+
+def test_evaluate_oracle_on_a_task_file_writes_the_run_folder(tmp_path):
+    out = tmp_path / "run"
+    task = ROOT / "examples" / "tasks" / "customer-intent.toml"
+    result = runner.invoke(app, ["evaluate", "--agent", "oracle", "--stream", str(task), "--embedder", "hashing",
+                                 "--samples-per-label", "3", "--rounds", "2", "--output", str(out)])
+    assert result.exit_code == 0, result.output
+    assert "customer-intent" in result.output and "test acc" in result.output
+    metrics = json.loads((out / "metrics.json").read_text())
+    assert metrics["config"]["agent"] == "oracle" and metrics["summary"]["tasks"] == 1
+    row = metrics["tasks"][0]
+    assert row["task"] == "customer-intent" and row["accepted"] == 9
+    with open(out / "metrics.csv") as fh:
+        rows = list(csv.DictReader(fh))
+    assert rows[0]["task"] == "customer-intent" and float(rows[0]["test_accuracy"]) > 0
+    lines = (out / "datasets" / "customer-intent.jsonl").read_text().splitlines()
+    assert len(lines) == 9 and {json.loads(x)["label"] for x in lines} == {"refund", "order-status", "product-question"}
+    assert (out / "plot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert json.loads((out / "config.json").read_text())["versions"]["gymnasium"]
+    # the same output folder again is refused instead of overwritten
+    again = runner.invoke(app, ["evaluate", "--agent", "oracle", "--stream", str(task), "--embedder", "hashing",
+                                "--output", str(out)])
+    assert again.exit_code == 2 and "already holds" in again.output
+
+
+def test_evaluate_unknown_stream_and_agent_fail_clearly(tmp_path):
+    result = runner.invoke(app, ["evaluate", "--stream", "no-such-stream", "--output", str(tmp_path / "a")])
+    assert result.exit_code == 2 and "no-such-stream" in result.output
+    task = ROOT / "examples" / "tasks" / "customer-intent.toml"
+    result = runner.invoke(app, ["evaluate", "--agent", "nobody", "--stream", str(task), "--embedder", "hashing",
+                                 "--output", str(tmp_path / "b")])
+    assert result.exit_code == 2 and "unknown agent 'nobody'" in result.output
+
+
+def test_tasks_lists_tasks_streams_and_agents():
+    result = runner.invoke(app, ["tasks"])
+    assert result.exit_code == 0, result.output
+    for name in ("movie-sentiment", "news-topic", "question-type", "yelp-5", "mnli", "offline", "paper", "zerogen"):
+        assert name in result.output
+
+
+def test_info_reports_offline_resources():
+    result = runner.invoke(app, ["info"])
+    assert result.exit_code == 0, result.output
+    assert "smollm2-135m" in result.output and "minilm" in result.output and "gymnasium" in result.output
