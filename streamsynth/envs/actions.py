@@ -8,12 +8,15 @@ per-sample rejections with a reason.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
 from streamsynth.errors import InvalidActionError
+
+_LINE_BREAK = re.compile(r"\r\n|\r|\n")  # not str.splitlines: U+2028 etc. may sit raw inside JSON strings
 
 Parsed = list[tuple[Any, "str | None"]]
 """One ``(item, parse_error)`` per submitted item; ``parse_error`` is None when the item parsed."""
@@ -57,7 +60,7 @@ def parse_action(action: Any) -> Parsed:
 
 def _parse_jsonl(text: str) -> Parsed:
     out: Parsed = []
-    for lineno, line in enumerate(text.splitlines(), 1):
+    for lineno, line in enumerate(_LINE_BREAK.split(text), 1):
         if not line.strip():
             continue
         try:

@@ -124,7 +124,8 @@ class DatasetSpace(Space[list]):
             isinstance(s, Mapping)
             and LABEL_KEY in s
             and len(s) >= 2
-            and all(isinstance(k, str) and isinstance(v, str) and len(v) <= self.max_chars for k, v in s.items())
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in s.items())
+            and all(len(v) <= self.max_chars for k, v in s.items() if k != LABEL_KEY)
         )
 
     @property

@@ -41,8 +41,9 @@ class RewardWeights:
     def __post_init__(self) -> None:
         for f in fields(self):
             v = getattr(self, f.name)
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
-                raise ValueError(f"reward weight {f.name!r} must be a number >= 0, got {v!r}")
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 <= v < float("inf"):
+                raise ValueError(f"reward weight {f.name!r} must be a finite number >= 0, got {v!r}")
+            object.__setattr__(self, f.name, float(v))
         if sum(getattr(self, k) for k in _TOP) <= 0:
             raise ValueError(f"at least one of the weights {_TOP} must be > 0")
         if sum(getattr(self, k) for k in _DIV) <= 0:
@@ -65,7 +66,7 @@ class RewardWeights:
         unknown = sorted(set(weights) - known)
         if unknown:
             raise ValueError(f"unknown reward weight(s) {unknown}; known: {sorted(known)}")
-        return cls(**{k: float(v) for k, v in weights.items()})
+        return cls(**dict(weights))
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)

@@ -32,6 +32,9 @@ class LinearClassifier:
 
         if len(X) != len(y) or len(y) == 0:
             raise ValueError(f"need as many labels as rows and at least one row, got {len(X)} rows and {len(y)} labels")
+        unknown = sorted({str(lbl) for lbl in y} - set(self.label_set))
+        if unknown:
+            raise ValueError(f"labels {unknown} are not in the label set {list(self.label_set)}")
         idx = np.array([self.label_set.index(lbl) for lbl in y])
         self.classes_ = np.unique(idx)
         if len(self.classes_) == 1:

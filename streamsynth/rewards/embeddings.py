@@ -193,6 +193,8 @@ def get_embedder(spec: str = "minilm", *, disk_cache: bool = True, device: str =
     if not isinstance(spec, str) or not spec:
         raise ValueError(f"embedder must be a non-empty string, got {spec!r}")
     if spec == "hashing" or spec.startswith("hashing-"):
-        dim = int(spec.split("-", 1)[1]) if "-" in spec else 512
-        return CachedEmbedder(HashingEmbedder(dim), disk=False)
+        raw = spec.split("-", 1)[1] if "-" in spec else "512"
+        if not raw.isdigit() or int(raw) < 1:
+            raise ValueError(f"embedder {spec!r}: the hashing dimension must be a positive integer, e.g. 'hashing-512'")
+        return CachedEmbedder(HashingEmbedder(int(raw)), disk=False)
     return CachedEmbedder(SentenceTransformerEmbedder(spec, device=device), disk=disk_cache)

@@ -64,9 +64,10 @@ def check_sample(
     label = sample.get(LABEL_KEY)
     if label is None:
         return f"missing field {LABEL_KEY!r}"
-    if not isinstance(label, str) or label not in labels:
-        shown = label if isinstance(label, str) else type(label).__name__
-        return f"unknown label {shown!r} (expected one of: {', '.join(labels)})"
+    if not isinstance(label, str):
+        return f"label is not a string (got {type(label).__name__}; expected one of: {', '.join(labels)})"
+    if label not in labels:
+        return f"unknown label {label!r} (expected one of: {', '.join(labels)})"
     for f in fields:
         n = len(sample[f].strip())
         if n < min_chars:

@@ -66,12 +66,12 @@ class Task:
             raise TaskError(f"task {self.name!r}: 'instruction' must be a non-empty string")
         if not isinstance(self.labels, Mapping) or len(self.labels) < 2:
             raise TaskError(
-                f"task {self.name!r}: needs at least two labels (label -> description), got {dict(self.labels or {})!r}"
+                f"task {self.name!r}: needs at least two labels (label -> description), got {self.labels!r}"
             )
         for label, desc in self.labels.items():
             if not isinstance(label, str) or not label.strip() or not isinstance(desc, str):
                 raise TaskError(f"task {self.name!r}: label {label!r} must be a non-empty string with a string description")
-        fields = tuple(self.fields)
+        fields = (self.fields,) if isinstance(self.fields, str) else tuple(self.fields)
         if not fields or any(not isinstance(f, str) or not f or f == LABEL_KEY for f in fields):
             raise TaskError(f"task {self.name!r}: 'fields' must be non-empty field names other than 'label', got {fields!r}")
         if len(set(fields)) != len(fields):
@@ -103,14 +103,16 @@ class Task:
         """Keep the real samples that fit this task (all fields non-empty, known label); error when none do."""
         kept: list[Sample] = []
         unknown: set[str] = set()
+        known_seen = False
         for s in samples:
             label = s.get(LABEL_KEY)
             if label not in self.labels:
                 unknown.add(str(label))
                 continue
+            known_seen = True
             if all(isinstance(s.get(f), str) and s[f].strip() for f in self.fields):
                 kept.append({**{f: s[f].strip() for f in self.fields}, LABEL_KEY: label})
-        if unknown and not kept:
+        if unknown and not known_seen:
             raise TaskError(
                 f"task {self.name!r}: no sample of {origin} has a known label; found labels {sorted(unknown)[:10]}, "
                 f"expected {list(self.labels)} (fix the label mapping of the task)"
