@@ -113,7 +113,7 @@ def test_from_mapping_non_mapping_error(bad, typename):
 
 
 def test_from_mapping_negative_value_error_names_the_weight():
-    with pytest.raises(ValueError, match="reward weight 'lexical' must be a finite number >= 0, got -1.0"):
+    with pytest.raises(ValueError, match="reward weight 'lexical' must be a finite number >= 0, got -1"):
         RewardWeights.from_mapping({"lexical": -1})
 
 

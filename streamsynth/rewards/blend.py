@@ -66,10 +66,20 @@ class RewardWeights:
         unknown = sorted(set(weights) - known)
         if unknown:
             raise ValueError(f"unknown reward weight(s) {unknown}; known: {sorted(known)}")
-        return cls(**dict(weights))
+        return cls(**{k: _number(k, v) for k, v in weights.items()})
 
     def to_dict(self) -> dict[str, float]:
         return asdict(self)
+
+
+def _number(name: str, value: Any) -> Any:
+    """Numeric strings (from config files or the CLI) become floats; everything else is validated as is."""
+    if isinstance(value, str):
+        try:
+            return float(value)
+        except ValueError:
+            raise ValueError(f"reward weight {name!r} must be a finite number >= 0, got {value!r}") from None
+    return value
 
 
 def diversity_mix(components: Mapping[str, float], w: RewardWeights) -> float:
