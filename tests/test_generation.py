@@ -6,7 +6,9 @@ here on a few sentences. The one test that loads the real packaged SmolLM2 is ma
 
 from __future__ import annotations
 
+import dataclasses
 import importlib.util
+import json
 import os
 from pathlib import Path
 from types import SimpleNamespace
@@ -16,12 +18,11 @@ import pytest
 import torch
 
 from streamsynth.errors import BackendError, ResourceNotFoundError
-from streamsynth.generation import PACKAGED_MODELS, SamplingParams, find_packaged_models, load_backend
-from streamsynth.generation import models
+from streamsynth.generation import PACKAGED_MODELS, SamplingParams, find_packaged_models, load_backend, models
 from streamsynth.generation.transformers_backend import (
+    MIN_SHARED_PREFIX,
     NUCLEUS_STAGES,
     TransformersBackend,
-    MIN_SHARED_PREFIX,
     common_prefix_length,
     decode,
     left_pad,
@@ -54,7 +55,8 @@ def _offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 def _tiny_tokenizer():
-    from tokenizers import Tokenizer, decoders, models as tk_models, pre_tokenizers, trainers
+    from tokenizers import Tokenizer, decoders, pre_tokenizers, trainers
+    from tokenizers import models as tk_models
     from transformers import PreTrainedTokenizerFast
 
     backend = Tokenizer(tk_models.BPE())
@@ -236,8 +238,10 @@ def test_assemble_parts_checks_sha256(tmp_path: Path) -> None:
 
 def _permute_for_gguf(weights: np.ndarray, n_head: int) -> np.ndarray:
     """llama.cpp's q/k row order (``convert_hf_to_gguf.py``), which the converter must undo."""
-    return weights.reshape(n_head, 2, weights.shape[0] // n_head // 2, *weights.shape[1:]).swapaxes(1, 2).reshape(
-        weights.shape
+    return (
+        weights.reshape(n_head, 2, weights.shape[0] // n_head // 2, *weights.shape[1:])
+        .swapaxes(1, 2)
+        .reshape(weights.shape)
     )
 
 
@@ -313,6 +317,56 @@ def test_gguf_conversion_roundtrip(tmp_path: Path) -> None:
     mtime = (folder / "model.safetensors").stat().st_mtime_ns
     assert models.ensure_hf_folder(resolved, log=False) == str(folder)
     assert (folder / "model.safetensors").stat().st_mtime_ns == mtime
+
+
+def test_packaged_model_in_parts_is_assembled_checked_and_converted(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A packaged GGUF split over two packages: concatenated, sha256-checked, converted, the assembled file dropped."""
+    import hashlib
+
+    gguf_path = tmp_path / "whole.gguf"
+    original, _ = _write_tiny_gguf(gguf_path)
+    data = gguf_path.read_bytes()
+    installed = {}
+    for i, chunk in enumerate([data[: len(data) // 2], data[len(data) // 2 :]]):
+        folder = tmp_path / "site" / f"tiny_part{i}"
+        (folder / "data").mkdir(parents=True)
+        (folder / "data" / f"part{i}.bin").write_bytes(chunk)
+        installed[f"tiny_part{i}"] = folder
+    entry = models.PackagedModel(
+        name="tiny-parts",
+        description="test model",
+        requirements=("tiny-part0==1", "tiny-part1==1"),
+        parts=(("tiny_part0", "data/part0.bin"), ("tiny_part1", "data/part1.bin")),
+        gguf_name="tiny.gguf",
+        sha256=hashlib.sha256(data).hexdigest(),
+        chat=True,
+    )
+    monkeypatch.setitem(models.PACKAGED, "tiny-parts", entry)
+    _fake_find_spec(monkeypatch, installed)
+    backend = TransformersBackend("tiny-parts", device="cpu")
+    folder = Path(models.converted_folder(models.resolve_model("tiny-parts")))
+    assert not (folder / "tiny.gguf").exists()
+    assert json.loads((folder / models.CONVERSION_INFO_FILE).read_text())["kind"] == "packaged"
+    ids = torch.tensor([[5, 6, 7, 8]])
+    with torch.inference_mode():
+        torch.testing.assert_close(backend.model(ids).logits, original(ids).logits, rtol=1e-4, atol=1e-4)
+
+    monkeypatch.setitem(models.PACKAGED, "tiny-parts", dataclasses.replace(entry, sha256="0" * 64))
+    monkeypatch.setenv("STREAMSYNTH_CACHE", str(tmp_path / "other-cache"))
+    with pytest.raises(ResourceNotFoundError, match="sha256"):
+        models.ensure_hf_folder(models.resolve_model("tiny-parts"), log=False)
+
+
+def test_failed_conversion_leaves_nothing_behind(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    gguf_path = tmp_path / "broken.gguf"
+    gguf_path.write_bytes(b"GGUF but not really")
+    resolved = models.resolve_model(str(gguf_path))
+    with pytest.raises(Exception):  # noqa: B017 - whatever the GGUF reader raises on a corrupt file
+        models.ensure_hf_folder(resolved, log=False)
+    models_dir = models.converted_folder(resolved).parent
+    assert list(models_dir.iterdir()) == []
 
 
 # ------------------------------------------------------------------------------------------------ pure helpers
@@ -412,6 +466,8 @@ def test_chat_template_vs_plain_rendering(tiny_backend: TransformersBackend) -> 
     messages = [{"role": "user", "content": "Hi"}]
     assert tiny_backend.render(messages) == ("<|user|>Hi</s><|assistant|>", False)
     assert tiny_backend.render("plain text") == ("plain text", True)
+    prefilled = [{"role": "user", "content": "Hi"}, {"role": "assistant", "content": "Hello,"}]
+    assert tiny_backend.render(prefilled) == ("<|user|>Hi</s><|assistant|>Hello,", False)  # continued, not closed
     template = tiny_backend.tokenizer.chat_template
     try:
         tiny_backend.tokenizer.chat_template = None
@@ -467,7 +523,7 @@ def test_stop_strings_cut_completions(tiny_backend: TransformersBackend) -> None
     stop = next(c[2:4] for c in free if len(c.strip()) >= 6)  # a stop string that occurs in some completion
     cut = tiny_backend.generate(PROMPTS, SamplingParams(max_new_tokens=16, temperature=0.0, stop=(stop,)))
     assert cut == [truncate_at_stop(c, (stop,)) for c in free]
-    assert any(len(c) < len(f) for c, f in zip(cut, free))
+    assert any(len(c) < len(f) for c, f in zip(cut, free, strict=True))
 
 
 def test_stats_and_progress(tiny_backend: TransformersBackend, capsys: pytest.CaptureFixture[str]) -> None:
@@ -477,6 +533,13 @@ def test_stats_and_progress(tiny_backend: TransformersBackend, capsys: pytest.Ca
     assert 0 < stats.new_tokens <= 5 * len(PROMPTS)
     assert stats.seconds > 0
     assert "generating" in capsys.readouterr().err
+
+
+def test_generate_rejects_empty_and_too_long_prompts(tiny_backend: TransformersBackend) -> None:
+    with pytest.raises(ValueError, match="prompt 1 is empty"):
+        tiny_backend.generate(["hello", ""], SamplingParams(max_new_tokens=2))
+    with pytest.raises(ValueError, match="prompt 0 has .* exceeds the 256 positions"):
+        tiny_backend.generate(["word " * 300], SamplingParams(max_new_tokens=2))
 
 
 def test_generate_rejects_a_bare_string(tiny_backend: TransformersBackend) -> None:
@@ -559,8 +622,11 @@ def test_load_backend_transformers(tiny_model_dir: Path) -> None:
 
 @pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vLLM is installed")
 def test_vllm_missing_error_is_clear() -> None:
-    with pytest.raises(BackendError, match=r"vLLM is not installed: pip install 'streamsynth\[vllm\]' \(needs a CUDA GPU\)"):
+    expected = r"vLLM is not installed: pip install 'streamsynth\[vllm\]' \(needs a CUDA GPU\)"
+    with pytest.raises(BackendError, match=expected):
         load_backend("vllm", model="smollm2-135m")
+    with pytest.raises(BackendError, match=expected):  # the keyword arguments the LLM agents pass
+        load_backend("vllm", model="smollm2-135m", device="auto", dtype="auto", batch_size=32)
 
 
 def test_hub_model_offline_error(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -586,7 +652,7 @@ def test_packaged_smollm2_generates_english(monkeypatch: pytest.MonkeyPatch) -> 
     assert "Paris" in answers[0]
     words = answers[1].split()
     assert len(words) >= 5
-    assert sum(w.strip('.,!"\'').isalpha() for w in words) >= 0.8 * len(words)
+    assert sum(w.strip(".,!\"'").isalpha() for w in words) >= 0.8 * len(words)
     sampled = backend.generate(prompts, SamplingParams(max_new_tokens=24), seed=0)
     assert all(s.strip() for s in sampled)
     assert backend.generate(prompts, SamplingParams(max_new_tokens=24), seed=0) == sampled

@@ -74,6 +74,7 @@ def run_evaluate(opts: EvaluateOptions, console: Any) -> list:
         round_bar = progress.add_task("rounds", total=opts.rounds)
 
         def on_task_start(i: int, name: str) -> None:
+            progress.update(stream_bar, description=f"task {i + 1}/{len(env.tasks)}")
             progress.update(round_bar, completed=0, description=f"{name}: rounds")
 
         def on_round(task: str, r: int, reward: float) -> None:

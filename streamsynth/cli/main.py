@@ -59,7 +59,7 @@ def evaluate(
         backend=backend, device=device, batch_size=batch_size, temperature=temperature,
         max_new_tokens=max_new_tokens, embedder=embedder, reward_mode=reward_mode, seed=seed, output=output,
     )
-    console = Console(stderr=False)
+    console = Console(width=None if sys.stdout.isatty() else 160)
     try:
         run_evaluate(opts, console)
     except (StreamSynthError, ValueError) as exc:

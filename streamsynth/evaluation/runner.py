@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -56,12 +57,16 @@ class TaskResult:
 
 
 def _reason_kind(reason: str) -> str:
-    """The reason without its specifics (numbers, quoted values), for counting.
+    """The reason without its specifics (details in parentheses, label names, numbers), for counting.
 
     >>> _reason_kind("field 'text' too short (3 < 10 characters)")
     "field 'text' too short"
+    >>> _reason_kind("label 'positive' already has its target of 8 samples")
+    'label already has its target of N samples'
     """
-    return reason.split(" (")[0]
+    kind = reason.split(" (")[0]
+    kind = re.sub(r"^label '[^']*'", "label", kind)
+    return re.sub(r"\b\d+\b", "N", kind)
 
 
 def run_episode(env: Any, agent: Agent, observation: Any, on_round: RoundCallback | None = None) -> TaskResult:

@@ -2,7 +2,8 @@
 
 >>> from streamsynth.generation import load_backend, SamplingParams  # doctest: +SKIP
 >>> backend = load_backend("transformers", model="smollm2-135m")  # doctest: +SKIP
->>> backend.generate([[{"role": "user", "content": "Say hi."}]], SamplingParams(max_new_tokens=8), seed=0)  # doctest: +SKIP
+>>> params = SamplingParams(max_new_tokens=8)
+>>> backend.generate([[{"role": "user", "content": "Say hi."}]], params, seed=0)  # doctest: +SKIP
 ['Hi!']
 
 Importing this package is cheap: torch, transformers and vLLM are imported when a backend is built.

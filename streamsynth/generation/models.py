@@ -30,6 +30,7 @@ import json
 import os
 import re
 import shutil
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -233,7 +234,9 @@ def resolve_model(spec: str) -> ResolvedModel:
     if _looks_like_path(spec):
         raise ResourceNotFoundError(f"model path {str(path)!r} does not exist; {_choices_hint(spec)}")
     if not _HUB_ID.fullmatch(spec):
-        raise ResourceNotFoundError(f"{spec!r} is not a packaged model, a local path or a hub id; {_choices_hint(spec)}")
+        raise ResourceNotFoundError(
+            f"{spec!r} is not a packaged model, a local path or a hub id; {_choices_hint(spec)}"
+        )
     if hub_offline() and not _in_hub_cache(spec):
         raise ResourceNotFoundError(
             f"model {spec!r} is not in the local Hugging Face cache and the hub is offline (HF_HUB_OFFLINE is set); "
@@ -246,18 +249,18 @@ _HUB_ID = re.compile(r"[A-Za-z0-9][\w.\-]*(/[\w.\-]+)?")
 
 
 def _looks_like_path(spec: str) -> bool:
-    """Whether a spec that does not exist was meant as a local path rather than a hub id."""
-    return (
-        spec.startswith((".", "/", "~", "\\"))
-        or spec.lower().endswith(".gguf")
-        or os.sep in spec.strip("/").replace("/", "", 1)  # hub ids have at most one '/'
-        or (os.altsep is not None and os.altsep in spec)
-    )
+    """Whether a spec that does not exist was meant as a local path rather than a hub id (``org/name``).
+
+    >>> [_looks_like_path(s) for s in ["./m", "~/m", "m.gguf", "a/b/c", "org/name", "gpt2"]]
+    [True, True, True, True, False, False]
+    """
+    return spec.startswith((".", "/", "~")) or spec.lower().endswith(".gguf") or spec.count("/") > 1 or "\\" in spec
 
 
 def hub_offline() -> bool:
     """Whether the Hugging Face hub must not be contacted (``HF_HUB_OFFLINE`` or ``TRANSFORMERS_OFFLINE`` set)."""
-    return any(os.environ.get(var, "").upper() in {"1", "ON", "YES", "TRUE"} for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+    flags = (os.environ.get(var, "").upper() for var in ("HF_HUB_OFFLINE", "TRANSFORMERS_OFFLINE"))
+    return any(flag in {"1", "ON", "YES", "TRUE"} for flag in flags)
 
 
 def _in_hub_cache(repo_id: str) -> bool:
@@ -315,10 +318,11 @@ def ensure_hf_folder(resolved: ResolvedModel, *, log: bool = True) -> str:
         return str(target)
     target.parent.mkdir(parents=True, exist_ok=True)
     build = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
+    build.chmod(0o755)  # mkdtemp makes it private; the cache is an ordinary folder
     try:
         started = time.perf_counter()
         if log:
-            print(f"[streamsynth] converting {resolved.spec} to a Hugging Face folder once: {target}", flush=True)
+            print(f"[streamsynth] converting {resolved.spec} to a Hugging Face folder once: {target}", file=sys.stderr)
         if resolved.kind == "packaged":
             assert resolved.packaged is not None
             if len(resolved.parts) == 1:
@@ -395,8 +399,8 @@ def convert_gguf(gguf_path: str | os.PathLike[str], out_dir: str | os.PathLike[s
     if hasattr(config, "quantization_config"):
         del config.quantization_config
     config.dtype = "float32"
-    expected = _expected_parameters(config)
-    config.architectures = [expected.pop("__class__")]
+    model_class, expected = _parameter_shapes(config)
+    config.architectures = [model_class]
 
     reader = gguf.GGUFReader(str(gguf_path))
     architecture = str(reader.fields["general.architecture"].contents())
@@ -418,16 +422,14 @@ def convert_gguf(gguf_path: str | os.PathLike[str], out_dir: str | os.PathLike[s
     }
 
 
-def _expected_parameters(config: PretrainedConfig) -> dict[str, Any]:
-    """``{hf name: shape}`` of every tensor the model class stores, plus ``__class__``; built on the meta device."""
+def _parameter_shapes(config: PretrainedConfig) -> tuple[str, dict[str, tuple[int, ...]]]:
+    """``(model class name, {hf name: shape})`` of every tensor the model class stores; built on the meta device."""
     import torch
     from transformers import AutoModelForCausalLM
 
     with torch.device("meta"), _quiet_transformers():
         model = AutoModelForCausalLM.from_config(config)
-    expected: dict[str, Any] = {name: tuple(t.shape) for name, t in model.state_dict().items()}
-    expected["__class__"] = type(model).__name__
-    return expected
+    return type(model).__name__, {name: tuple(t.shape) for name, t in model.state_dict().items()}
 
 
 def gguf_state_dict(
@@ -448,17 +450,21 @@ def gguf_state_dict(
     tensors: dict[str, torch.Tensor] = {}
     for tensor in reader.tensors:
         weights: np.ndarray = dequantize(tensor.data, tensor.tensor_type)
-        result = processor.process(weights=weights, name=tensor.name, tensor_key_mapping=name_map, parsed_parameters={"tensors": {}})
+        result = processor.process(
+            weights=weights, name=tensor.name, tensor_key_mapping=name_map, parsed_parameters={"tensors": {}}
+        )
         hf_name = name_map.get(result.name)
         if hf_name is None:
             continue  # e.g. rope_freqs: recomputed by the model, not a parameter
         array = np.ascontiguousarray(result.weights, dtype=np.float32)
+        if not array.flags.writeable:  # a view of the memory-mapped file (float32 tensors): torch wants its own copy
+            array = array.copy()
         if tuple(array.shape) != expected[hf_name]:
             raise BackendError(
                 f"GGUF tensor {tensor.name} has shape {array.shape}, but {hf_name} needs {expected[hf_name]}; "
                 "this GGUF architecture variant is not supported by the converter"
             )
-        tensors[hf_name] = torch.from_numpy(array.copy() if not array.flags.writeable else array)
+        tensors[hf_name] = torch.from_numpy(array)
     tied = {"lm_head.weight"} if getattr(config, "tie_word_embeddings", False) else set()
     missing = sorted(set(expected) - set(tensors) - tied)
     if missing:
@@ -483,8 +489,6 @@ def gguf_to_hf_names(architecture: str, num_layers: int, hf_names: Any) -> dict[
     name_map = gguf.get_tensor_name_map(arch, num_layers)
     mapping: dict[str, str] = {}
     for hf_name in hf_names:
-        if hf_name.startswith("__"):
-            continue
         base, dot, suffix = hf_name.rpartition(".")
         if suffix not in ("weight", "bias"):
             base, dot, suffix = hf_name, "", ""

@@ -1,14 +1,16 @@
 """Generation with Hugging Face transformers, on CPU or one GPU.
 
 The backend renders prompts (chat template, or plain text for models without one), sorts them by length into
-left-padded batches, and decodes each batch with its own loop around the model's forward pass instead of
-``model.generate``. Measured on a 2-core CPU with SmolLM2-135M this loop is what makes batching pay:
+left-padded batches, and decodes each batch with its own loop around the model's forward pass (:func:`decode`)
+instead of ``model.generate``. On a 2-core CPU with SmolLM2-135M (fp32, batch 32, 48 new tokens) that loop roughly
+doubles throughput over ``generate`` (which measured ~100 tokens/s):
 
-* sampling draws from the few dozen most likely tokens (an exact nucleus: the full vocabulary is sorted only for
-  rows whose nucleus is wider) instead of sorting and sampling over all 49k logits of every row at every step;
-* rows that finished (end of sequence, a stop string, or the token budget) leave the batch, their KV cache rows
-  dropped, so a batch costs what its completions need rather than ``rows x longest``;
-* stop strings end a row as soon as they appear.
+* sampling looks at the few dozen most likely tokens (an exact nucleus: a wider ``topk`` or the full sort only for
+  rows whose nucleus is wider) instead of sorting and sampling over all 49k logits of every row at every step, which
+  cost about as much as the forward pass;
+* a prompt prefix shared by the whole batch (system prompt, instruction template) is computed once (:func:`prefill`);
+* rows that finished (end of sequence, a stop string, the token budget) leave the batch and its KV cache, and stop
+  strings end a row as soon as they appear.
 
 Everything heavy (torch, transformers) is imported inside functions; nothing touches a GPU at import time.
 """
@@ -16,7 +18,8 @@ Everything heavy (torch, transformers) is imported inside functions; nothing tou
 from __future__ import annotations
 
 import time
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING, Any
 
 from streamsynth.generation.base import GenerationBackend, GenerationStats, Message, Prompt, SamplingParams
 
@@ -196,7 +199,9 @@ def common_prefix_length(rows: Sequence[Sequence[int]]) -> int:
     return n
 
 
-def left_pad(rows: Sequence[Sequence[int]], pad_token_id: int, device: Any = "cpu") -> tuple[torch.Tensor, torch.Tensor]:
+def left_pad(
+    rows: Sequence[Sequence[int]], pad_token_id: int, device: Any = "cpu"
+) -> tuple[torch.Tensor, torch.Tensor]:
     """``(input_ids, attention_mask)``, both ``[batch, longest]``, with the padding on the left.
 
     >>> ids, mask = left_pad([[5, 6, 7], [8]], pad_token_id=0)
@@ -393,6 +398,7 @@ class TransformersBackend(GenerationBackend):
             raise TypeError("prompts must be a list of prompts; wrap a single prompt in a list")
         started = time.perf_counter()
         encoded = self.encode(prompts)
+        self._check_lengths(encoded, params.max_new_tokens)
         generator = torch.Generator(device=self.device)
         if seed is None:
             generator.seed()
@@ -417,24 +423,45 @@ class TransformersBackend(GenerationBackend):
                     is_done=is_done,
                 )
                 sampled += n
-                for i, row in zip(batch, tokens):
+                for i, row in zip(batch, tokens, strict=True):
                     text = self.tokenizer.decode(row, skip_special_tokens=True)
                     completions[i] = truncate_at_stop(text, params.stop)
         self.last_stats = GenerationStats(len(encoded), sampled, time.perf_counter() - started)
         return completions
 
-    def _stop_checker(self, stop: Sequence[str]) -> Callable[[list[int]], bool] | None:
-        """A predicate telling whether a row's decoded text contains a stop string (``None`` without stop strings)."""
-        stop = [s for s in stop if s]
-        if not stop:
-            return None
-        decode_text = self.tokenizer.decode
+    def _stop_checker(self, stop: Sequence[str]) -> StopChecker | None:
+        """The ``is_done`` predicate for :func:`decode` (``None`` without stop strings)."""
+        stop = tuple(s for s in stop if s)
+        return StopChecker(self.tokenizer, stop) if stop else None
 
-        def contains_stop(tokens: list[int]) -> bool:
-            text = decode_text(tokens, skip_special_tokens=True)
-            return any(s in text for s in stop)
+    def _check_lengths(self, encoded: list[list[int]], max_new_tokens: int) -> None:
+        """Reject empty prompts and prompts the model cannot continue for ``max_new_tokens`` tokens."""
+        limit = getattr(self.model.config, "max_position_embeddings", None)
+        for i, ids in enumerate(encoded):
+            if not ids:
+                raise ValueError(f"prompt {i} is empty (no tokens); give every prompt some text")
+            if limit is not None and len(ids) + max_new_tokens > limit:
+                raise ValueError(
+                    f"prompt {i} has {len(ids)} tokens; with max_new_tokens={max_new_tokens} it exceeds the "
+                    f"{limit} positions of {self.model_name!r}: shorten the prompt or lower max_new_tokens"
+                )
 
-        return contains_stop
+
+class StopChecker:
+    """``is_done`` for :func:`decode`: whether the text of a row's tokens contains a stop string.
+
+    Only the last tokens are decoded: a stop string of ``n`` characters spans at most ``4 n`` tokens (a character is
+    at most 4 bytes, a byte-level token at least 1 byte), and rows are checked after every token.
+    """
+
+    def __init__(self, tokenizer: Any, stop: tuple[str, ...]) -> None:
+        self.tokenizer = tokenizer
+        self.stop = stop
+        self.window = 4 * max(len(s) for s in stop) + 4
+
+    def __call__(self, tokens: list[int]) -> bool:
+        text = self.tokenizer.decode(tokens[-self.window :], skip_special_tokens=True)
+        return any(s in text for s in self.stop)
 
 
 def eos_token_ids(model: Any, tokenizer: Any) -> set[int]:

@@ -9,8 +9,9 @@ learner) is applied per request with ``vllm.lora.request.LoRARequest``.
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from streamsynth.errors import BackendError
 from streamsynth.generation.base import GenerationBackend, GenerationStats, Prompt, SamplingParams
@@ -27,12 +28,14 @@ class VLLMBackend(GenerationBackend):
 
     Args:
         model: a packaged model name, a local folder or ``.gguf`` file, or a hub id (as for the transformers backend).
+        device: ``auto`` or ``cuda``: vLLM places the model on the GPU itself (there is no CPU mode here).
         dtype: ``auto`` (vLLM's choice, bfloat16 for most models), ``float16``, ``bfloat16`` or ``float32``.
+        batch_size: most sequences vLLM runs at once (its ``max_num_seqs``); ``None`` keeps vLLM's default.
+        trust_remote_code: allow model code from the hub (off unless asked).
         lora_path: a PEFT LoRA adapter folder applied to every request; ``None`` for the base model.
-        max_lora_rank: largest adapter rank vLLM reserves room for (when ``lora_path`` may be set).
+        max_lora_rank: largest adapter rank vLLM reserves room for (when ``lora_path`` is set).
         gpu_memory_utilization: fraction of GPU memory vLLM may take.
         max_model_len: context length to reserve KV cache for (``None``: the model's own).
-        trust_remote_code: allow model code from the hub (off unless asked).
         **llm_kwargs: passed on to ``vllm.LLM``.
     """
 
@@ -41,12 +44,14 @@ class VLLMBackend(GenerationBackend):
     def __init__(
         self,
         model: str = "smollm2-135m",
+        device: str = "auto",
         dtype: str = "auto",
+        batch_size: int | None = None,
+        trust_remote_code: bool = False,
         lora_path: str | None = None,
         max_lora_rank: int = 64,
         gpu_memory_utilization: float = 0.85,
         max_model_len: int | None = 4096,
-        trust_remote_code: bool = False,
         **llm_kwargs: Any,
     ) -> None:
         try:
@@ -55,6 +60,10 @@ class VLLMBackend(GenerationBackend):
             raise BackendError(VLLM_MISSING) from exc
         from streamsynth.generation.models import ensure_hf_folder, resolve_model
 
+        if device not in ("auto", "cuda"):
+            raise BackendError(f"vLLM runs on a CUDA GPU, not device={device!r}; use the transformers backend instead")
+        if batch_size is not None:
+            llm_kwargs.setdefault("max_num_seqs", batch_size)
         self.model_name = model
         source = ensure_hf_folder(resolve_model(model))
         self._enable_lora = lora_path is not None

@@ -61,7 +61,9 @@ class SentenceTransformerEmbedder(Embedder):
 
     def __init__(self, model: str = "minilm", device: str = "cpu", batch_size: int = 64) -> None:
         from sentence_transformers import SentenceTransformer
+        from transformers.utils import logging as hf_logging
 
+        hf_logging.disable_progress_bar()  # no "Loading weights" bar for a 90 MB model
         path = str(packaged_minilm_path()) if model == "minilm" else model
         try:
             self._model = SentenceTransformer(path, device=device)
