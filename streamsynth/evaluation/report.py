@@ -106,11 +106,11 @@ def results_table(results: Sequence[TaskResult], title: str):
         table.add_column(head, justify="left" if head == "task" else "right")
     for r in results:
         row = r.row()
-        table.add_row(*[_fmt(row[k]) for k, _ in cols])
+        table.add_row(*[f"{row[k]:.1f}" if k == "wall_s" else _fmt(row[k]) for k, _ in cols])
     s = summarize(results)
     if s:
         table.add_section()
-        table.add_row("mean", "", *[_fmt(s[k]) for k, _ in cols[2:10]], "", _fmt(s["wall_s"]))
+        table.add_row("mean", "", *[_fmt(s[k]) for k, _ in cols[2:10]], "", f"{s['wall_s']:.1f}")
     return table
 
 
