@@ -22,7 +22,8 @@ from streamsynth.rewards.embeddings import (
     get_embedder,
     packaged_minilm_path,
 )
-from streamsynth.rewards.features import classifier_features, field_embeddings, l2_rows, sample_vectors
+from streamsynth.rewards.diversity import l2_normalize as l2_rows
+from streamsynth.rewards.features import classifier_features, field_embeddings, sample_vectors
 
 TOL = 1e-6
 

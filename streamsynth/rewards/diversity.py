@@ -32,13 +32,16 @@ __all__ = [
 _EIGEN_TOL = 1e-12
 
 
-def _as_2d(x: np.ndarray, name: str = "emb") -> np.ndarray:
-    """Return ``x`` as a 2-D float array (an empty 1-D array is an empty set); raise ``ValueError`` otherwise."""
+def _as_2d(x: np.ndarray, name: str = "emb", dim: int | None = None) -> np.ndarray:
+    """``x`` as a finite 2-D float array (with ``dim`` columns when given; an empty 1-D array is an empty set);
+    raise ``ValueError`` otherwise."""
     arr = np.asarray(x)
     if arr.ndim == 1 and arr.size == 0:
-        arr = arr.reshape(0, 0)
+        arr = arr.reshape(0, 0 if dim is None else dim)
     if arr.ndim != 2:
         raise ValueError(f"{name} must be a 2-D array of shape (n, d), got shape {arr.shape}")
+    if dim is not None and arr.shape[1] != dim:
+        raise ValueError(f"{name} has {arr.shape[1]} columns, expected {dim}")
     if not np.issubdtype(arr.dtype, np.floating):
         arr = arr.astype(np.float64)
     if not np.isfinite(arr).all():

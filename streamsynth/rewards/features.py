@@ -6,17 +6,8 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from streamsynth.rewards.diversity import l2_normalize
 from streamsynth.rewards.embeddings import Embedder
-
-
-def l2_rows(x: np.ndarray) -> np.ndarray:
-    """Rows scaled to unit L2 norm; zero rows stay zero.
-
-    >>> l2_rows(np.array([[3.0, 4.0], [0.0, 0.0]])).tolist()
-    [[0.6, 0.8], [0.0, 0.0]]
-    """
-    norms = np.linalg.norm(x, axis=1, keepdims=True)
-    return x / np.where(norms > 0, norms, 1.0)
 
 
 def field_embeddings(samples: Sequence[Mapping[str, str]], fields: Sequence[str], embedder: Embedder) -> list[np.ndarray]:
@@ -33,7 +24,7 @@ def sample_vectors(per_field: list[np.ndarray]) -> np.ndarray:
     """
     if len(per_field) == 1:
         return per_field[0]
-    return l2_rows(np.sum(per_field, axis=0)).astype(np.float32)
+    return l2_normalize(np.sum(per_field, axis=0)).astype(np.float32)
 
 
 def classifier_features(per_field: list[np.ndarray]) -> np.ndarray:

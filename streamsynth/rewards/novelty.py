@@ -39,7 +39,7 @@ from typing import Any, Mapping
 
 import numpy as np
 
-from streamsynth.rewards.diversity import l2_normalize
+from streamsynth.rewards.diversity import _as_2d, l2_normalize
 
 __all__ = ["reference_sparsity", "novelsum_novelty", "ReferenceMemory"]
 
@@ -55,22 +55,6 @@ def _check_params(k: int, alpha: float, beta: float, chunk_size: int = 1) -> Non
         raise ValueError(f"beta must be a finite number, got {beta!r}")
     if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
-
-
-def _as_2d(x: np.ndarray, name: str, dim: int | None = None) -> np.ndarray:
-    """``x`` as a finite 2-D float array with ``dim`` columns (an empty 1-D array is an empty set)."""
-    arr = np.asarray(x)
-    if arr.ndim == 1 and arr.size == 0:
-        arr = arr.reshape(0, 0 if dim is None else dim)
-    if arr.ndim != 2:
-        raise ValueError(f"{name} must be a 2-D array of shape (n, d), got shape {arr.shape}")
-    if dim is not None and arr.shape[1] != dim:
-        raise ValueError(f"{name} has {arr.shape[1]} columns, expected {dim}")
-    if not np.issubdtype(arr.dtype, np.floating):
-        arr = arr.astype(np.float64)
-    if not np.isfinite(arr).all():
-        raise ValueError(f"{name} contains NaN or infinite values")
-    return arr
 
 
 def _work_dtype(*arrays: np.ndarray) -> np.dtype:
