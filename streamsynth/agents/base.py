@@ -25,6 +25,8 @@ class Agent(ABC):
     """Base class of all agents. Subclasses implement :meth:`propose`; the rest is optional."""
 
     name: str = "agent"
+    learns: bool = False
+    """True for agents whose data for a task depends on the tasks they have seen (they adapt across the stream)."""
 
     def __init__(self, seed: int = 0) -> None:
         self.seed = int(seed)
@@ -57,7 +59,7 @@ class Agent(ABC):
 
     def describe(self) -> dict[str, Any]:
         """Settings of the agent, written to the run folder's config."""
-        return {"agent": self.name, "seed": self.seed}
+        return {"agent": self.name, "seed": self.seed, "learns": self.learns}
 
 
 def remaining_per_label(observation: Mapping[str, Any]) -> dict[str, int]:

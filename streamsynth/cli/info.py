@@ -7,7 +7,7 @@ def print_info() -> None:
     from rich.console import Console
     from rich.table import Table
 
-    from streamsynth.cli.evaluate import versions
+    from streamsynth.evaluation.experiment import versions
     from streamsynth.generation import find_packaged_models
     from streamsynth.paths import cache_dir
     from streamsynth.tasks import list_tasks

@@ -45,25 +45,79 @@ def evaluate(
     output: Optional[Path] = typer.Option(None, help="Run folder (default: runs/<agent>-<stream>-<time>)."),
 ) -> None:
     """Run one agent over a stream of tasks; print a per-task table and write a run folder."""
-    from rich.console import Console
-
-    from streamsynth.cli.evaluate import EvaluateOptions, run_evaluate
+    from streamsynth.cli.progress import run_progress
     from streamsynth.errors import StreamSynthError
+    from streamsynth.evaluation.experiment import RunOptions, run_experiment
+    from streamsynth.evaluation.report import results_table, summarize
 
     if output is None:
-        stamp = _dt.datetime.now().strftime("%Y%m%d-%H%M%S")
-        safe_stream = "".join(c if c.isalnum() or c in "-_" else "_" for c in Path(stream).stem)[:40]
-        output = Path("runs") / f"{agent}-{safe_stream}-{stamp}"
-    opts = EvaluateOptions(
+        output = Path("runs") / f"{agent}-{_safe(stream)}-{_dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
+    opts = RunOptions(
         agent=agent, stream=stream, samples_per_label=samples_per_label, rounds=rounds, model=model,
         backend=backend, device=device, batch_size=batch_size, temperature=temperature,
-        max_new_tokens=max_new_tokens, embedder=embedder, reward_mode=reward_mode, seed=seed, output=output,
+        max_new_tokens=max_new_tokens, embedder=embedder, reward_mode=reward_mode, seed=seed,
     )
-    console = Console(width=None if sys.stdout.isatty() else 160)
+    console = _console()
+    console.print(f"[bold]StreamSynth[/bold] evaluate agent={agent} stream={stream} seed={seed} -> {output}")
     try:
-        run_evaluate(opts, console)
+        with run_progress(console, rounds) as hooks:
+            results = run_experiment(opts, output, hooks)
     except (StreamSynthError, ValueError) as exc:
         _fail(str(exc))
+    title = f"{agent} on {stream} (seed {seed}, {samples_per_label}/label, {rounds} rounds)"
+    console.print(results_table(results, title))
+    s = summarize(results)
+    console.print(f"total {s['wall_s']:.0f} s over tasks; mean test accuracy {s['test_accuracy']:.3f} "
+                  f"(gold student at the same N {s['gold_test_accuracy']:.3f}); run folder: {output}")
+
+
+def _safe(text: str) -> str:
+    return "".join(c if c.isalnum() or c in "-_" else "_" for c in Path(text).stem)[:40]
+
+
+def _console():
+    from rich.console import Console
+
+    return Console(width=None if sys.stdout.isatty() else 160)
+
+
+@app.command()
+def compare(
+    agents: str = typer.Option("zerogen,oracle", help="Comma-separated agents (see `synth-agent tasks`)."),
+    stream: str = typer.Option("offline", help="Built-in stream or task name, a stream/task TOML file, or a comma-separated list."),
+    seeds: int = typer.Option(3, min=1, help="Number of seeds (0..N-1): each agent runs once per seed."),
+    samples_per_label: int = typer.Option(16, min=1, help="Target number of samples per label of each task."),
+    rounds: int = typer.Option(3, min=1, help="Round budget of each task."),
+    model: str = typer.Option("smollm2-135m", help="Generator shared by every LLM agent."),
+    backend: str = typer.Option("transformers", help="Generation backend: transformers or vllm (GPU, optional)."),
+    device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:N."),
+    batch_size: int = typer.Option(32, min=1, help="Generation batch size."),
+    temperature: float = typer.Option(0.9, min=0.0, help="Sampling temperature."),
+    max_new_tokens: int = typer.Option(64, min=1, help="Longest completion, in tokens."),
+    embedder: str = typer.Option("minilm", help="Embeddings for rewards: minilm (packaged), hashing, or a sentence-transformers id."),
+    output: Path = typer.Option(Path("runs/compare"), help="Comparison folder; re-running skips finished cells."),
+) -> None:
+    """Run several agents on the same stream, seeds and budget; write Markdown/CSV tables, plots and stream metrics."""
+    from streamsynth.cli.progress import run_progress
+    from streamsynth.errors import StreamSynthError
+    from streamsynth.evaluation.compare import run_compare
+    from streamsynth.evaluation.experiment import RunOptions
+
+    names = [a.strip() for a in agents.split(",") if a.strip()]
+    base = RunOptions(stream=stream, samples_per_label=samples_per_label, rounds=rounds, model=model, backend=backend,
+                      device=device, batch_size=batch_size, temperature=temperature, max_new_tokens=max_new_tokens,
+                      embedder=embedder)
+    console = _console()
+    console.print(f"[bold]StreamSynth[/bold] compare agents={names} stream={stream} seeds=0..{seeds - 1} -> {output}")
+    try:
+        run_compare(names, list(range(seeds)), base, output,
+                    hooks_for=lambda a, s: run_progress(console, rounds, label=f"{a} seed {s}: "), log=console.print)
+    except (StreamSynthError, ValueError) as exc:
+        _fail(str(exc))
+    from rich.markdown import Markdown
+
+    console.print(Markdown((output / "results.md").read_text()))
+    console.print(f"comparison folder: {output}")
 
 
 @app.command()

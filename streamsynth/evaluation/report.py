@@ -39,14 +39,13 @@ def summarize(results: Sequence[TaskResult]) -> dict[str, float]:
     return out
 
 
-def write_results(run_dir: Path, results: Sequence[TaskResult], config: dict[str, Any]) -> None:
-    """Write metrics (JSON, CSV) and datasets atomically; safe to call after every task."""
+def write_results(run_dir: Path, results: Sequence[TaskResult], config: dict[str, Any], *, complete: bool = False
+                  ) -> None:
+    """Write metrics (JSON, CSV) and datasets atomically; safe to call after every task. ``metrics.json`` is
+    written last, so ``"complete": true`` implies every other file is in place."""
     run_dir.mkdir(parents=True, exist_ok=True)
-    write_json(run_dir / "metrics.json", {
-        "config": config,
-        "summary": summarize(results),
-        "tasks": [r.to_dict() for r in results],
-    })
+    for r in results:
+        write_jsonl(run_dir / "datasets" / f"{r.task}.jsonl", r.dataset)
     rows = [r.row() for r in results]
     if rows:
         buf = io.StringIO()
@@ -54,8 +53,12 @@ def write_results(run_dir: Path, results: Sequence[TaskResult], config: dict[str
         writer.writeheader()
         writer.writerows(rows)
         write_text(run_dir / "metrics.csv", buf.getvalue())
-    for r in results:
-        write_jsonl(run_dir / "datasets" / f"{r.task}.jsonl", r.dataset)
+    write_json(run_dir / "metrics.json", {
+        "complete": complete,
+        "config": config,
+        "summary": summarize(results),
+        "tasks": [r.to_dict() for r in results],
+    })
 
 
 def plot_results(path: Path, results: Sequence[TaskResult], title: str) -> None:

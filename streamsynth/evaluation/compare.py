@@ -1,0 +1,223 @@
+"""``synth-agent compare``: every agent on the same stream, seeds and budget; tables, plots, stream metrics.
+
+Layout of a comparison folder::
+
+    OUT/
+      runs/<agent>/seed-<s>/   one complete run folder per cell (see experiment.py)
+      results.md, results.csv  per task and overall: mean ± std over seeds
+      stream_metrics.json      R matrices and ACC / BWT / FWT per agent and seed
+      per_task.png, along_stream.png, R_<agent>.png
+
+Re-running the same command skips complete cells and restarts unfinished ones from their beginning.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from streamsynth.errors import StreamSynthError
+from streamsynth.evaluation.experiment import RunHooks, RunOptions, is_complete, load_results, run_experiment
+from streamsynth.evaluation.runner import TaskResult
+from streamsynth.evaluation.stream_metrics import acc, bwt, constant_rows, fwt
+from streamsynth.io import atomic_open, write_json, write_text
+
+METRICS = ("test_accuracy", "test_macro_f1", "gold_test_accuracy", "quality", "diversity", "acceptance", "utility",
+           "reward", "wall_s")
+HEADERS = {"test_accuracy": "test acc", "test_macro_f1": "test F1", "gold_test_accuracy": "gold acc (same N)",
+           "quality": "quality", "diversity": "diversity", "acceptance": "validity", "utility": "utility",
+           "reward": "reward", "wall_s": "time (s)"}
+
+
+@dataclass
+class CompareResult:
+    agents: list[str]
+    seeds: list[int]
+    tasks: list[str]
+    cells: dict[tuple[str, int], list[TaskResult]]
+    skipped: list[tuple[str, int]] = field(default_factory=list)
+    stream: dict[str, Any] = field(default_factory=dict)
+
+
+def cell_dir(out: Path, agent: str, seed: int) -> Path:
+    return Path(out) / "runs" / agent / f"seed-{seed}"
+
+
+def mean_std(values: Sequence[float]) -> tuple[float, float]:
+    """Mean and sample standard deviation (0 for a single value).
+
+    >>> mean_std([1.0, 2.0, 3.0])
+    (2.0, 1.0)
+    """
+    arr = np.asarray(values, dtype=float)
+    return float(arr.mean()), float(arr.std(ddof=1)) if len(arr) > 1 else 0.0
+
+
+def stream_scores(results: Sequence[TaskResult]) -> dict[str, Any]:
+    """R matrix and ACC/BWT/FWT of one run of an agent that does not learn across tasks: the data it writes for
+    task j does not depend on which tasks it has seen, so every row of R is its per-task test accuracy and
+    ``b = R[0]`` (BWT = FWT = 0 by construction)."""
+    scores = np.array([r.test["test_accuracy"] for r in results])
+    R = constant_rows(scores)
+    return {"R": R.tolist(), "b": scores.tolist(), "ACC": acc(R), "BWT": bwt(R), "FWT": fwt(R, scores)}
+
+
+def run_compare(agents: Sequence[str], seeds: Sequence[int], base: RunOptions, out: Path,
+                hooks_for: Callable[[str, int], Any] | None = None, log: Callable[[str], None] = print
+                ) -> CompareResult:
+    """Run (or reuse) every (agent, seed) cell, then aggregate and write the comparison files."""
+    from streamsynth.agents import AGENTS
+
+    if not agents or not seeds:
+        raise StreamSynthError("compare needs at least one agent and one seed")
+    unknown = [a for a in agents if a not in AGENTS]
+    if unknown:
+        raise StreamSynthError(f"unknown agent(s) {unknown}; known agents: {', '.join(AGENTS)}")
+    out = Path(out)
+    cells: dict[tuple[str, int], list[TaskResult]] = {}
+    skipped = []
+    for agent in agents:
+        for seed in seeds:
+            d = cell_dir(out, agent, seed)
+            if is_complete(d):
+                cells[(agent, seed)] = load_results(d)[1]
+                skipped.append((agent, seed))
+                log(f"{agent} seed {seed}: complete, reused ({d})")
+                continue
+            opts = base.with_(agent=agent, seed=seed)
+            cm = hooks_for(agent, seed) if hooks_for else None
+            if cm is None:
+                cells[(agent, seed)] = run_experiment(opts, d, RunHooks(), overwrite_partial=True)
+            else:
+                with cm as hooks:
+                    cells[(agent, seed)] = run_experiment(opts, d, hooks, overwrite_partial=True)
+    for agent in agents:
+        config = json.loads((cell_dir(out, agent, seeds[0]) / "config.json").read_text())
+        if config["agent_config"].get("learns"):
+            raise StreamSynthError(
+                f"agent {agent!r} learns across tasks: its R matrix needs probe runs after each task, which the "
+                "harness does not do yet; its runs are kept in the output folder")
+    tasks = [r.task for r in cells[(agents[0], seeds[0])]]
+    result = CompareResult(list(agents), list(seeds), tasks, cells, skipped)
+    result.stream = {a: {str(s): stream_scores(cells[(a, s)]) for s in seeds} for a in agents}
+    write_compare(out, result, base)
+    return result
+
+
+def aggregate(result: CompareResult) -> list[dict[str, Any]]:
+    """Rows (agent, task or "overall") with ``<metric>_mean`` and ``<metric>_std`` over seeds."""
+    rows = []
+    for agent in result.agents:
+        per_seed_rows = {s: {r.task: r.row() for r in result.cells[(agent, s)]} for s in result.seeds}
+        for task in result.tasks + ["overall"]:
+            row: dict[str, Any] = {"agent": agent, "task": task, "seeds": len(result.seeds)}
+            for m in METRICS:
+                if task == "overall":
+                    agg = np.sum if m == "wall_s" else np.mean
+                    vals = [float(agg([per_seed_rows[s][t][m] for t in result.tasks])) for s in result.seeds]
+                else:
+                    vals = [float(per_seed_rows[s][task][m]) for s in result.seeds]
+                row[f"{m}_mean"], row[f"{m}_std"] = mean_std(vals)
+            rows.append(row)
+    return rows
+
+
+def markdown_table(rows: list[dict[str, Any]], result: CompareResult) -> str:
+    def cell(row: dict[str, Any], m: str) -> str:
+        mean, std = row[f"{m}_mean"], row[f"{m}_std"]
+        return f"{mean:.1f} ± {std:.1f}" if m == "wall_s" else f"{mean:.3f} ± {std:.3f}"
+
+    head = ["agent", "task"] + [HEADERS[m] for m in METRICS]
+    lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
+    for row in rows:
+        name = f"**{row['task']}**" if row["task"] == "overall" else row["task"]
+        lines.append("| " + " | ".join([row["agent"], name] + [cell(row, m) for m in METRICS]) + " |")
+    lines += ["", "| agent | ACC | BWT | FWT |", "|---|---|---|---|"]
+    for agent in result.agents:
+        per = result.stream[agent].values()
+        fmt = [f"{m:.3f} ± {s:.3f}" for m, s in (mean_std([p[k] for p in per]) for k in ("ACC", "BWT", "FWT"))]
+        lines.append(f"| {agent} | " + " | ".join(fmt) + " |")
+    return "\n".join(lines) + "\n"
+
+
+def write_compare(out: Path, result: CompareResult, base: RunOptions) -> None:
+    rows = aggregate(result)
+    seeds = ", ".join(map(str, result.seeds))
+    header = (f"# StreamSynth comparison\n\nStream `{base.stream}` ({' -> '.join(result.tasks)}), seeds {seeds}, "
+              f"{base.samples_per_label} samples per label, {base.rounds} rounds, model `{base.model}`, embedder "
+              f"`{base.embedder}`. Mean ± std over seeds; student accuracy and macro-F1 on each task's real test "
+              "split (never used by rewards); gold = the same student on the same number of real samples.\n\n")
+    write_text(out / "results.md", header + markdown_table(rows, result))
+    buf = io.StringIO()
+    writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
+    writer.writeheader()
+    writer.writerows(rows)
+    write_text(out / "results.csv", buf.getvalue())
+    write_json(out / "stream_metrics.json", {"tasks": result.tasks, "agents": result.stream,
+                                             "options": base.to_dict(), "seeds": result.seeds})
+    plot_compare(out, rows, result)
+
+
+def plot_compare(out: Path, rows: list[dict[str, Any]], result: CompareResult) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    agents, tasks = result.agents, result.tasks
+    x = np.arange(len(tasks))
+    w = 0.8 / len(agents)
+    fig, ax = plt.subplots(figsize=(max(7, 1.6 * len(tasks) * max(1, len(agents)) / 2), 4.2))
+    for i, agent in enumerate(agents):
+        sel = [r for r in rows if r["agent"] == agent and r["task"] != "overall"]
+        ax.bar(x + (i - (len(agents) - 1) / 2) * w, [r["test_accuracy_mean"] for r in sel], w,
+               yerr=[r["test_accuracy_std"] for r in sel], capsize=2, label=agent)
+    ax.set_xticks(x, tasks, rotation=20, ha="right")
+    ax.set_ylim(0, 1)
+    ax.set_ylabel("student test accuracy")
+    ax.legend(fontsize=8, ncol=min(4, len(agents)))
+    ax.set_title("per task (mean ± std over seeds)")
+    fig.tight_layout()
+    _save(fig, out / "per_task.png")
+
+    fig, ax = plt.subplots(figsize=(7, 4))
+    for agent in agents:
+        sel = [r for r in rows if r["agent"] == agent and r["task"] != "overall"]
+        ax.errorbar(np.arange(1, len(tasks) + 1), [r["reward_mean"] for r in sel], yerr=[r["reward_std"] for r in sel],
+                    marker="o", capsize=2, label=agent)
+    ax.set_xticks(np.arange(1, len(tasks) + 1), [f"{i}. {t}" for i, t in enumerate(tasks, 1)], rotation=20, ha="right")
+    ax.set_ylabel("episode return (final set score)")
+    ax.set_title("score along the stream")
+    ax.legend(fontsize=8)
+    fig.tight_layout()
+    _save(fig, out / "along_stream.png")
+
+    for agent in agents:
+        R = np.mean([np.array(v["R"]) for v in result.stream[agent].values()], axis=0)
+        fig, ax = plt.subplots(figsize=(1.2 * len(tasks) + 2, 1.0 * len(tasks) + 1.5))
+        im = ax.imshow(R, vmin=0, vmax=1, cmap="viridis")
+        for i in range(len(tasks)):
+            for j in range(len(tasks)):
+                ax.text(j, i, f"{R[i, j]:.2f}", ha="center", va="center", color="w", fontsize=8)
+        ax.set_xticks(range(len(tasks)), tasks, rotation=30, ha="right")
+        ax.set_yticks(range(len(tasks)), [f"after {t}" for t in tasks])
+        ax.set_title(f"R[i, j] for {agent} (test accuracy)")
+        fig.colorbar(im, ax=ax)
+        fig.tight_layout()
+        _save(fig, out / f"R_{agent}.png")
+
+
+def _save(fig: Any, path: Path) -> None:
+    import matplotlib.pyplot as plt
+
+    with atomic_open(path, "wb") as fh:
+        fig.savefig(fh, format="png", dpi=110)
+    plt.close(fig)
+
+

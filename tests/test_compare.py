@@ -1,0 +1,103 @@
+"""The comparison harness: stream metrics arithmetic, aggregation over seeds, resume after an interruption."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from streamsynth.cli.main import app
+from streamsynth.evaluation import compare as compare_mod
+from streamsynth.evaluation.compare import mean_std, run_compare, stream_scores
+from streamsynth.evaluation.experiment import RunOptions, is_complete
+from streamsynth.evaluation.runner import TaskResult
+from streamsynth.evaluation.stream_metrics import acc, bwt, constant_rows, fwt
+
+ROOT = Path(__file__).resolve().parents[1]
+TASK = str(ROOT / "examples" / "tasks" / "customer-intent.toml")
+
+
+def test_acc_bwt_fwt_on_a_hand_made_matrix():
+    R = np.array([[0.6, 0.2, 0.1],
+                  [0.5, 0.7, 0.3],
+                  [0.4, 0.6, 0.8]])
+    b = np.array([0.5, 0.25, 0.2])
+    assert acc(R) == pytest.approx((0.4 + 0.6 + 0.8) / 3)
+    assert bwt(R) == pytest.approx(((0.4 - 0.6) + (0.6 - 0.7)) / 2)
+    assert fwt(R, b) == pytest.approx(((0.2 - 0.25) + (0.3 - 0.2)) / 2)
+
+
+def test_single_task_and_bad_shapes():
+    assert bwt([[0.7]]) == 0.0 and fwt([[0.7]], [0.1]) == 0.0 and acc([[0.7]]) == 0.7
+    with pytest.raises(ValueError, match="square"):
+        acc(np.zeros((2, 3)))
+    with pytest.raises(ValueError, match="one score per task"):
+        fwt(np.zeros((2, 2)), [0.1])
+    with pytest.raises(ValueError, match="NaN"):
+        bwt([[np.nan]])
+
+
+def test_agents_that_do_not_learn_have_equal_rows_and_zero_transfer():
+    def result(task, a):
+        return TaskResult(task, 0, 1, 0.5, {}, {"test_accuracy": a}, 1, 1, {}, 1.0)
+
+    s = stream_scores([result("a", 0.6), result("b", 0.9), result("c", 0.3)])
+    R = np.array(s["R"])
+    assert (R == R[0]).all() and R[0].tolist() == [0.6, 0.9, 0.3]
+    assert s["BWT"] == 0.0 and s["FWT"] == 0.0 and s["ACC"] == pytest.approx(0.6)
+    assert constant_rows([1.0]).tolist() == [[1.0]]
+
+
+def test_mean_std_uses_the_sample_deviation():
+    assert mean_std([0.5]) == (0.5, 0.0)
+    assert mean_std([1.0, 3.0]) == (2.0, pytest.approx(np.sqrt(2.0)))
+
+
+def test_compare_writes_tables_and_resumes_without_redoing_cells(tmp_path, monkeypatch):
+    base = RunOptions(stream=TASK, samples_per_label=3, rounds=1, embedder="hashing")
+    out = tmp_path / "cmp"
+    first = run_compare(["oracle"], [0, 1], base, out, log=lambda m: None)
+    assert first.skipped == []
+    assert is_complete(out / "runs" / "oracle" / "seed-1")
+    md = (out / "results.md").read_text()
+    assert "customer-intent" in md and "**overall**" in md and "ACC" in md and " ± " in md
+    metrics = json.loads((out / "stream_metrics.json").read_text())
+    assert metrics["agents"]["oracle"]["0"]["BWT"] == 0.0
+    for name in ("per_task.png", "along_stream.png", "R_oracle.png", "results.csv"):
+        assert (out / name).stat().st_size > 0
+
+    # simulate a run killed half-way: one cell loses its completion mark
+    killed = out / "runs" / "oracle" / "seed-1" / "metrics.json"
+    data = json.loads(killed.read_text())
+    data["complete"] = False
+    killed.write_text(json.dumps(data))
+    calls = []
+    real = compare_mod.run_experiment
+
+    def counting(opts, run_dir, hooks=None, **kw):
+        calls.append((opts.agent, opts.seed))
+        return real(opts, run_dir, hooks, **kw)
+
+    monkeypatch.setattr(compare_mod, "run_experiment", counting)
+    second = run_compare(["oracle"], [0, 1], base, out, log=lambda m: None)
+    assert calls == [("oracle", 1)]  # only the unfinished cell ran again
+    assert second.skipped == [("oracle", 0)]
+    assert is_complete(out / "runs" / "oracle" / "seed-1")
+    # the rerun cell is deterministic (same seed, same data): same figures as before the "kill"
+    for key in ("test_accuracy_mean", "test_accuracy_std", "quality_mean", "utility_mean"):
+        assert [r[key] for r in compare_mod.aggregate(second)] == [r[key] for r in compare_mod.aggregate(first)]
+
+
+def test_compare_cli_and_unknown_agent(tmp_path):
+    runner = CliRunner()
+    out = tmp_path / "c"
+    res = runner.invoke(app, ["compare", "--agents", "oracle", "--stream", TASK, "--seeds", "1", "--samples-per-label",
+                              "2", "--rounds", "1", "--embedder", "hashing", "--output", str(out)])
+    assert res.exit_code == 0, res.output
+    assert "customer-intent" in res.output and (out / "results.md").exists()
+    res = runner.invoke(app, ["compare", "--agents", "oracle,nobody", "--stream", TASK, "--output", str(out / "x")])
+    assert res.exit_code == 2 and "unknown agent(s) ['nobody']" in res.output
+
