@@ -88,3 +88,25 @@ def test_zerogen_with_the_packaged_model_produces_accepted_samples(make_env):
     assert len(action) >= 4 and all(s["text"].strip() for s in action)
     _, _, _, _, info = env.step(action)
     assert info["accepted"] >= 1
+
+
+def test_act_begins_a_new_episode_of_the_same_task_after_a_one_round_episode(make_env, movie_task):
+    from streamsynth.agents.base import Agent
+
+    class Counting(Agent):
+        begun = 0
+
+        def begin_task(self, observation):
+            self.begun += 1
+
+        def propose(self, observation):
+            return []
+
+    env = make_env(tasks=[movie_task], cycle=True, max_rounds=1)
+    agent = Counting()
+    obs, _ = env.reset(seed=0)
+    agent.act(obs)
+    env.step([])  # one-round episode: terminated
+    obs, _ = env.reset()  # the same task again (cycle)
+    agent.act(obs)
+    assert agent.begun == 2

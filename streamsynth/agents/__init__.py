@@ -10,21 +10,54 @@ from streamsynth.agents.llm import LLMAgent, LLMConfig
 AGENTS: dict[str, str] = {
     "zerogen": "label-conditioned LLM prompts (ZeroGen style): instruction + label description only",
     "oracle": "real samples from the task's judge split: the upper reference (privileged access)",
+    "fewshot": "label prompts with k = 4 real seed examples each, balanced over labels, reshuffled per prompt",
+    "attrprompt": "attribute-randomised label prompts (AttrPrompt, Yu et al. 2023); LLM-proposed attributes when a "
+    "task has none",
+    "progen": "in-context feedback (ProGen, Ye et al. 2022): zero-shot first, then the best-scoring accepted samples "
+    "of each label as examples",
+    "copy-seed": "submits the seed examples it was shown (no LLM): shows that copying earns a reward of 0",
+    "sb3-ppo": "stable-baselines3 PPO policy over generation strategies (prompt style, temperature, examples, "
+    "attribute variation); learns across the stream",
+    "sb3-a2c": "the same strategy policy trained with A2C",
 }
 
 
 def build_agent(name: str, *, env: Any = None, llm: LLMConfig | None = None, seed: int = 0, backend: Any = None) -> Agent:
-    """Build an agent by name. ``env`` is needed by ``oracle`` (it reads the env's real data)."""
+    """Build an agent by name. ``env`` is needed by ``oracle`` (it reads the env's real data); ``llm`` and
+    ``backend`` are used by the LLM agents (``zerogen``, ``fewshot``, ``attrprompt``, ``progen``)."""
     if name == "zerogen":
         from streamsynth.agents.zerogen import ZeroGenAgent
 
         return ZeroGenAgent(llm, backend=backend, seed=seed)
+    if name == "fewshot":
+        from streamsynth.agents.fewshot import FewShotAgent
+
+        return FewShotAgent(llm, backend=backend, seed=seed)
+    if name == "attrprompt":
+        from streamsynth.agents.attrprompt import AttrPromptAgent
+
+        return AttrPromptAgent(llm, backend=backend, seed=seed)
+    if name == "progen":
+        from streamsynth.agents.progen import ProGenAgent
+
+        return ProGenAgent(llm, backend=backend, seed=seed)
     if name == "oracle":
         from streamsynth.agents.oracle import OracleAgent
 
         if env is None:
             raise ValueError("the oracle agent needs the environment (it submits the env's real judge-split data)")
         return OracleAgent(env.unwrapped.real_pool, seed=seed)
+    if name == "copy-seed":
+        from streamsynth.agents.copy_seed import CopySeedAgent
+
+        return CopySeedAgent(seed=seed)
+    if name in ("sb3-ppo", "sb3-a2c"):
+        from streamsynth.agents.sb3 import SB3Agent
+
+        if env is None:
+            raise ValueError(f"the {name} agent needs the environment (its features use the env's embedder, "
+                             "round budget and label count)")
+        return SB3Agent.for_env(env, name.removeprefix("sb3-"), llm, backend=backend, seed=seed)
     raise ValueError(f"unknown agent {name!r}; known agents: {', '.join(AGENTS)}")
 
 

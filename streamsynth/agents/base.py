@@ -10,7 +10,7 @@ Any agent works in a plain Gymnasium loop::
         if terminated or truncated:
             break                                # next task: obs, info = env.reset()
 
-``act`` notices a new task by itself (the observation's task name or round 0) and calls :meth:`Agent.begin_task`.
+``act`` notices a new task by itself (a new task name, or round 0) and calls :meth:`Agent.begin_task`.
 """
 
 from __future__ import annotations
@@ -37,7 +37,9 @@ class Agent(ABC):
     def act(self, observation: Mapping[str, Any]) -> list[Sample]:
         """The dataset to submit this round."""
         key = (str(observation["task"]), int(observation["round"]))
-        if self._task_key is None or key[0] != self._task_key[0] or (key[1] == 0 and self._task_key[1] != 0):
+        # A new episode starts at round 0 (the env counts rounds from 0 and steps advance them), so every act at
+        # round 0 begins a task, even the same task again after a one-round episode.
+        if self._task_key is None or key[0] != self._task_key[0] or key[1] == 0:
             self._episodes += 1
             self.begin_task(observation)
         self._task_key = key

@@ -45,6 +45,21 @@ class LLMConfig:
         return SamplingParams(self.max_new_tokens, self.temperature, self.top_p)
 
 
+def request_labels(observation: Mapping[str, Any], config: LLMConfig) -> list[str]:
+    """One label per sample to ask for this round: each label's missing count times ``config.oversample``
+    (rounded up), at most ``config.max_prompts_per_round`` in all.
+
+    >>> import numpy as np
+    >>> obs = {"labels": ("a", "b"), "counts": np.array([3, 5]), "targets": np.array([5, 5])}
+    >>> request_labels(obs, LLMConfig(oversample=1.5))
+    ['a', 'a', 'a']
+    """
+    out: list[str] = []
+    for lbl, need in remaining_per_label(observation).items():
+        out.extend([lbl] * math.ceil(need * config.oversample))
+    return out[: config.max_prompts_per_round]
+
+
 class LLMAgent(Agent):
     """Base of the LLM agents: builds the backend lazily, generates, parses completions into samples."""
 
@@ -65,10 +80,7 @@ class LLMAgent(Agent):
 
     def requests(self, observation: Mapping[str, Any]) -> list[str]:
         """One label per sample to ask for this round: each label's missing count times ``oversample``."""
-        out: list[str] = []
-        for lbl, need in remaining_per_label(observation).items():
-            out.extend([lbl] * math.ceil(need * self.config.oversample))
-        return out[: self.config.max_prompts_per_round]
+        return request_labels(observation, self.config)
 
     def generate_samples(self, observation: Mapping[str, Any], prompts: Sequence[Prompt], labels: Sequence[str]) -> list[Sample]:
         """Generate one completion per prompt and parse each into a sample of its label (unparseable ones dropped)."""

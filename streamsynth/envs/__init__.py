@@ -3,10 +3,15 @@
 from __future__ import annotations
 
 ENV_ID = "StreamSynth-v0"
+STRATEGY_ENV_ID = "StreamSynthStrategy-v0"
 
 
 def register_envs() -> None:
-    """Register ``StreamSynth-v0`` (idempotent). Called on ``import streamsynth``."""
+    """Register ``StreamSynth-v0`` and ``StreamSynthStrategy-v0`` (idempotent). Called on ``import streamsynth``.
+
+    ``StreamSynthStrategy-v0`` takes the keyword arguments of ``StreamSynth-v0`` (or ``env=``) plus ``backend=`` and
+    ``llm=``; see :class:`streamsynth.envs.strategy.StrategyEnv`.
+    """
     from gymnasium.envs.registration import register, registry
 
     if ENV_ID not in registry:
@@ -15,6 +20,9 @@ def register_envs() -> None:
             entry_point="streamsynth.envs.streamsynth_env:StreamSynthEnv",
             kwargs={"stream": "offline", "samples_per_label": 16, "max_rounds": 4},
         )
+    if STRATEGY_ENV_ID not in registry:
+        # no default kwargs: they would clash with ``env=``; StreamSynthEnv's own defaults apply
+        register(id=STRATEGY_ENV_ID, entry_point="streamsynth.envs.strategy:StrategyEnv")
 
 
 def __getattr__(name: str):
@@ -22,4 +30,8 @@ def __getattr__(name: str):
         from streamsynth.envs.streamsynth_env import StreamSynthEnv
 
         return StreamSynthEnv
+    if name == "StrategyEnv":
+        from streamsynth.envs.strategy import StrategyEnv
+
+        return StrategyEnv
     raise AttributeError(name)

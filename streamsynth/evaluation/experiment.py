@@ -138,6 +138,8 @@ def run_experiment(opts: RunOptions, run_dir: Path, hooks: RunHooks | None = Non
                    on_round=hooks.on_round)
     finally:
         agent.close()
+    config["agent_config"] = agent.describe()  # again: agents record what they decided during the run
+    write_json(run_dir / "config.json", config)
     title = f"{opts.agent} on {opts.stream} (seed {opts.seed}, {opts.samples_per_label}/label, {opts.rounds} rounds)"
     plot_results(run_dir / "plot.png", results, title)
     write_results(run_dir, results, {**config, "wall_seconds": round(time.perf_counter() - start, 1)},

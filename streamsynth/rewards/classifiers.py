@@ -21,6 +21,13 @@ class LinearClassifier:
     """Logistic regression over a fixed, ordered label set.
 
     ``predict_proba`` always returns one column per label of ``label_set`` (labels unseen in training get 0).
+    The judge's label fidelity of a sample ``x`` written for label ``y`` is ``predict_proba(x)[y]``.
+
+    >>> X = np.array([[1.0, 0.0], [0.9, 0.1], [0.0, 1.0], [0.1, 0.9]])
+    >>> judge = LinearClassifier(("pos", "neg", "neutral")).fit(X, ["pos", "pos", "neg", "neg"])
+    >>> p = judge.predict_proba(np.array([[1.0, 0.0]]))
+    >>> p.shape, bool(p[0, 0] > 0.5), float(p[0, 2])
+    ((1, 3), True, 0.0)
     """
 
     label_set: tuple[str, ...]

@@ -1,0 +1,245 @@
+"""``sb3-ppo`` / ``sb3-a2c``: a stable-baselines3 policy over generation strategies, trained across the stream.
+
+The policy reads the :class:`~streamsynth.envs.strategy.StrategyFeaturizer` vector of each observation (task
+embedding, last round's feedback, progress) and picks a :class:`~streamsynth.envs.strategy.Strategy` (prompt style,
+temperature, in-context examples, attribute variation); :func:`~streamsynth.envs.strategy.synthesize` executes it
+with the LLM. Learning happens inside the ordinary agent loop (``act`` / ``observe``), not in SB3's ``learn()``:
+each transition goes into the model's ``rollout_buffer`` exactly as ``OnPolicyAlgorithm.collect_rollouts`` would
+put it there, and every ``n_steps`` rounds the buffer's returns and advantages are computed and ``model.train()``
+runs one PPO / A2C update. The LLM itself is never changed.
+"""
+
+from __future__ import annotations
+
+import random
+from contextlib import contextmanager
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any, Iterator, Mapping
+
+import numpy as np
+
+from streamsynth.agents.llm import LLMAgent, LLMConfig
+from streamsynth.envs.strategy import (
+    Strategy,
+    StrategyFeaturizer,
+    strategy_action_space,
+    strategy_from_action,
+    synthesize,
+)
+from streamsynth.generation.base import GenerationBackend
+from streamsynth.tasks.spec import Sample
+
+ALGORITHMS: tuple[str, ...] = ("ppo", "a2c")
+
+
+@dataclass(frozen=True)
+class SB3Config:
+    """Settings of the strategy policy and its on-policy updates.
+
+    ``n_steps`` is the number of rounds (each a full LLM generation) between updates; it is small because rounds
+    are expensive. PPO uses the whole buffer as one minibatch, ``n_epochs`` times. ``net_arch``: hidden layers of
+    both the policy and the value head.
+    """
+
+    algorithm: str = "ppo"
+    n_steps: int = 4
+    learning_rate: float = 3e-4
+    gamma: float = 0.99
+    gae_lambda: float = 0.95
+    ent_coef: float = 0.01
+    n_epochs: int = 4
+    net_arch: tuple[int, ...] = (32, 32)
+
+    def __post_init__(self) -> None:
+        if self.algorithm not in ALGORITHMS:
+            raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {self.algorithm!r}")
+        for name in ("n_steps", "n_epochs"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name} must be a positive int, got {v!r}")
+        if self.algorithm == "ppo" and self.n_steps < 2:
+            raise ValueError("PPO normalises advantages over the buffer: n_steps must be >= 2")
+        if not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
+        for name in ("gamma", "gae_lambda"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)!r}")
+        if not self.ent_coef >= 0:
+            raise ValueError(f"ent_coef must be >= 0, got {self.ent_coef!r}")
+        if not self.net_arch or any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in self.net_arch):
+            raise ValueError(f"net_arch must be a non-empty tuple of positive ints, got {self.net_arch!r}")
+
+
+@contextmanager
+def preserved_global_rng() -> Iterator[None]:
+    """Run a block (SB3 seeding, sampling) without changing the global ``random`` / NumPy / torch CPU RNG state."""
+    import torch
+
+    py_state, np_state = random.getstate(), np.random.get_state()
+    try:
+        with torch.random.fork_rng(devices=[]):
+            yield
+    finally:
+        random.setstate(py_state)
+        np.random.set_state(np_state)
+
+
+def build_model(config: SB3Config, featurizer: StrategyFeaturizer, seed: int) -> Any:
+    """A PPO or A2C model with an ``MlpPolicy`` on the strategy spaces, on the CPU, with no env attached.
+
+    SB3 takes its spaces from an env; here there is none (the agent loop drives the stream), so the model is made
+    with ``_init_setup_model=False``, given the spaces and ``n_envs = 1``, then set up (network, optimizer,
+    rollout buffer of ``n_steps``). A silent logger stands in for the one ``learn()`` would configure.
+    """
+    from stable_baselines3 import A2C, PPO
+    from stable_baselines3.common.logger import Logger
+
+    kwargs: dict[str, Any] = dict(
+        learning_rate=config.learning_rate, n_steps=config.n_steps, gamma=config.gamma,
+        gae_lambda=config.gae_lambda, ent_coef=config.ent_coef, seed=seed, device="cpu",
+        policy_kwargs={"net_arch": list(config.net_arch)},
+    )
+    if config.algorithm == "ppo":
+        cls, kwargs = PPO, {**kwargs, "batch_size": config.n_steps, "n_epochs": config.n_epochs}
+    else:
+        cls = A2C
+    with preserved_global_rng():
+        model = cls("MlpPolicy", env=None, _init_setup_model=False, **kwargs)
+        model.observation_space = featurizer.observation_space
+        model.action_space = strategy_action_space()
+        model.n_envs = 1
+        model._setup_model()
+    model.set_logger(Logger(folder=None, output_formats=[]))
+    return model
+
+
+@dataclass
+class _Pending:
+    """The transition started by ``act`` and completed by ``observe``."""
+
+    features: np.ndarray  # (1, dim)
+    action: np.ndarray  # (1, 4)
+    value: Any  # torch (1, 1)
+    log_prob: Any  # torch (1,)
+    episode_start: bool
+
+
+class SB3Agent(LLMAgent):
+    """Picks a generation strategy per round with a PPO / A2C policy and learns from the rewards across tasks.
+
+    Args:
+        featurizer: maps observations to policy inputs; :meth:`StrategyFeaturizer.for_env` gives the env's.
+        sb3: the policy and update settings (:class:`SB3Config`).
+        config: LLM settings (model, token budget, ``oversample``); the temperature is the strategy's.
+        backend: an injected generation backend (else loaded from ``config`` on first use).
+        seed: seeds the network's initialisation, action sampling and strategy execution.
+    """
+
+    learns = True
+
+    def __init__(self, featurizer: StrategyFeaturizer, sb3: SB3Config | None = None, config: LLMConfig | None = None,
+                 *, backend: GenerationBackend | None = None, seed: int = 0) -> None:
+        super().__init__(config, backend=backend, seed=seed)
+        self.featurizer = featurizer
+        self.sb3 = sb3 or SB3Config()
+        self.name = f"sb3-{self.sb3.algorithm}"
+        self.model = build_model(self.sb3, featurizer, seed)
+        self._rng = np.random.default_rng([self.seed, 1])  # strategy execution: examples, attributes, gen seeds
+        self._torch_seeds = np.random.default_rng([self.seed, 2])  # one torch seed per action sample
+        self._pending: _Pending | None = None
+        self._episode_start = True
+        self.updates = 0
+        self.last_strategy: Strategy | None = None
+
+    @classmethod
+    def for_env(cls, env: Any, algorithm: str = "ppo", config: LLMConfig | None = None, *,
+                backend: GenerationBackend | None = None, seed: int = 0, **sb3_options: Any) -> "SB3Agent":
+        """An agent whose featurizer uses ``env``'s embedder, round budget and label count."""
+        return cls(StrategyFeaturizer.for_env(env), SB3Config(algorithm=algorithm, **sb3_options), config,
+                   backend=backend, seed=seed)
+
+    # ---------------------------------------------------------------- acting
+    def begin_task(self, observation: Mapping[str, Any]) -> None:
+        self._episode_start = True
+
+    def choose(self, observation: Mapping[str, Any]) -> _Pending:
+        """The policy's sampled action, its value and log-probability for ``observation`` (no state change
+        other than the draw of this step's sampling seed)."""
+        import torch
+        from stable_baselines3.common.utils import obs_as_tensor
+
+        features = self.featurizer(observation)[None]  # (1, dim)
+        policy = self.model.policy
+        policy.set_training_mode(False)
+        with preserved_global_rng(), torch.no_grad():
+            torch.manual_seed(int(self._torch_seeds.integers(2**31)))
+            actions, values, log_probs = policy(obs_as_tensor(features, self.model.device))
+        return _Pending(features, actions.cpu().numpy(), values, log_probs, self._episode_start)
+
+    def propose(self, observation: Mapping[str, Any]) -> list[Sample]:
+        if self._pending is not None:
+            raise RuntimeError(f"{self.name}: act() called twice without observe(); the agent learns from every round")
+        pending = self.choose(observation)
+        self.last_strategy = strategy_from_action(pending.action[0])
+        samples = synthesize(observation, self.last_strategy, self.backend, self._rng, self.config)
+        self._pending = pending
+        self._episode_start = False
+        return samples
+
+    # ---------------------------------------------------------------- learning
+    def observe(self, observation: Mapping[str, Any], reward: float, terminated: bool, truncated: bool,
+                info: Mapping[str, Any]) -> None:
+        """Store the round's transition; every ``n_steps`` rounds compute advantages and run one update."""
+        if self._pending is None:
+            raise RuntimeError(f"{self.name}: observe() called without a preceding act()")
+        p, self._pending = self._pending, None
+        buffer = self.model.rollout_buffer
+        buffer.add(p.features, p.action, np.array([reward], dtype=np.float32), np.array([p.episode_start]),
+                   p.value, p.log_prob)
+        if buffer.full:
+            self.update(observation, done=terminated or truncated)
+
+    def update(self, observation: Mapping[str, Any], done: bool) -> None:
+        """Finish the full rollout buffer (bootstrapping from ``observation`` unless ``done``), train, reset it."""
+        import torch
+        from stable_baselines3.common.utils import obs_as_tensor
+
+        model = self.model
+        with torch.no_grad():
+            last_values = model.policy.predict_values(obs_as_tensor(self.featurizer(observation)[None], model.device))
+        model.rollout_buffer.compute_returns_and_advantage(last_values=last_values, dones=np.array([done]))
+        with preserved_global_rng():
+            model.train()
+        model.num_timesteps += self.sb3.n_steps
+        model.rollout_buffer.reset()
+        self.updates += 1
+
+    # ---------------------------------------------------------------- persistence
+    def save(self, path: str | Path) -> Path:
+        """Write the policy (network, optimizer, settings) as SB3's zip; returns the file written."""
+        path = Path(path)
+        if path.suffix != ".zip":
+            path = path.with_suffix(".zip")
+        self.model.save(path)  # SB3 leaves the rollout buffer out
+        return path
+
+    def load(self, path: str | Path) -> None:
+        """Replace the policy with one written by :meth:`save` (its spaces must match this agent's featurizer)."""
+        from stable_baselines3 import A2C, PPO
+        from stable_baselines3.common.logger import Logger
+
+        cls = {"ppo": PPO, "a2c": A2C}[self.sb3.algorithm]
+        with preserved_global_rng():
+            model = cls.load(Path(path), device="cpu")
+        if model.observation_space != self.featurizer.observation_space or model.action_space != strategy_action_space():
+            raise ValueError(f"{path}: the saved policy reads {model.observation_space.shape} features and acts in "
+                             f"{model.action_space}; this agent needs {self.featurizer.observation_space.shape} "
+                             "(another embedder or label count?)")
+        model.set_logger(Logger(folder=None, output_formats=[]))
+        self.model = model
+        self._pending = None
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "sb3": {**asdict(self.sb3), "net_arch": list(self.sb3.net_arch)},
+                "features": self.featurizer.dim}
