@@ -101,3 +101,64 @@ def test_compare_cli_and_unknown_agent(tmp_path):
     res = runner.invoke(app, ["compare", "--agents", "oracle,nobody", "--stream", TASK, "--output", str(out / "x")])
     assert res.exit_code == 2 and "unknown agent(s) ['nobody']" in res.output
 
+
+
+class Memorizer:
+    """Test double of a learning agent: after finishing a task it "knows" it and writes real data for it; for tasks
+    it has not finished it writes data of a single label (a student trained on it predicts one class)."""
+
+    def __new__(cls, env):
+        from streamsynth.agents.base import Agent
+
+        class _Memorizer(Agent):
+            name = "memorizer"
+            learns = True
+
+            def __init__(self):
+                super().__init__(0)
+                self.known: dict[str, list] = {}
+                self.env = env
+
+            def propose(self, observation):
+                return self.env.unwrapped.real_pool()[: int(observation["targets"].sum())]
+
+            def observe(self, observation, reward, terminated, truncated, info):
+                if terminated:
+                    self.known[info["task"]] = self.env.unwrapped.real_pool()
+
+            def synthesize(self, observation):
+                pool = self.known.get(str(observation["task"]))
+                if pool is None:  # unknown task: a few samples of one label only
+                    return [{"text": f"{observation['labels'][0]} example number {i} here", "label": observation["labels"][0]}
+                            for i in range(3)]
+                return [dict(s) for s in pool[:12]]
+
+        return _Memorizer()
+
+
+def test_learning_agents_get_probe_runs_and_a_real_transfer_matrix(tmp_path, monkeypatch):
+    import streamsynth.agents as agents_mod
+
+    monkeypatch.setattr(agents_mod, "build_agent", lambda name, env=None, **kw: Memorizer(env))
+    stream = f"{TASK},question-type"
+    base = RunOptions(stream=stream, samples_per_label=2, rounds=1, embedder="hashing")
+    out = tmp_path / "cmp"
+    result = run_compare(["oracle"], [0], base, out, log=lambda m: None)  # "oracle" is replaced by the double
+    s = result.stream["oracle"]["0"]
+    R, b = np.array(s["R"]), np.array(s["b"])
+    assert R.shape == (2, 2) and b.shape == (2,)
+    assert R[0, 0] > b[0]          # after task 0 the agent writes real data for it
+    assert R[0, 1] == b[1]         # ... but nothing changed for task 1 yet
+    assert R[1, 1] > b[1] and R[1, 0] == R[0, 0]
+    assert s["FWT"] == pytest.approx(R[0, 1] - b[1]) == 0.0
+    assert s["BWT"] == pytest.approx(R[1, 0] - R[0, 0]) == 0.0
+    assert s["ACC"] == pytest.approx(R[1].mean())
+    saved = json.loads((out / "runs" / "oracle" / "seed-0" / "metrics.json").read_text())["transfer"]
+    assert saved["R"] == s["R"] and saved["b"] == s["b"]
+
+
+def test_base_agent_synthesize_explains_what_is_missing():
+    from streamsynth.agents.copy_seed import CopySeedAgent
+
+    with pytest.raises(NotImplementedError, match="transfer matrix R needs"):
+        CopySeedAgent().synthesize({"task": "t"})

@@ -183,3 +183,17 @@ def test_sb3_agent_checks_the_loop_order_and_saves(make_env, tmp_path):
         SB3Config(n_steps=1)
     with pytest.raises(ValueError, match="algorithm must be one of"):
         SB3Config(algorithm="dqn")
+
+
+def test_sb3_probe_synthesize_changes_nothing(make_env):
+    """Probe runs for the transfer matrix: data from the most likely strategy, no transition stored, no update."""
+    env = make_env(samples_per_label=4)
+    agent = _agent(env)
+    obs, _ = env.reset(seed=0)
+    before = [p.detach().clone() for p in agent.model.policy.parameters()]
+    data = agent.synthesize(obs)
+    again = agent.synthesize(obs)
+    assert data and all(s["label"] in obs["labels"] for s in data)
+    assert agent.model.rollout_buffer.pos == 0 and agent._pending is None and agent.updates == 0
+    assert all(torch.equal(b, a) for b, a in zip(before, agent.model.policy.parameters()))
+    assert len(data) == len(again)  # the same deterministic strategy asks for the same number of samples

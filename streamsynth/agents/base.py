@@ -49,6 +49,14 @@ class Agent(ABC):
     def propose(self, observation: Mapping[str, Any]) -> list[Sample]:
         """Build this round's dataset from the observation."""
 
+    def synthesize(self, observation: Mapping[str, Any]) -> list[Sample]:
+        """Data for the observed task without learning from it or changing the agent's state: the probe runs that
+        fill the transfer matrix R of agents that learn (``learns = True``) call it after each task."""
+        raise NotImplementedError(
+            f"agent {self.name!r} learns across tasks but does not implement synthesize(), which the transfer "
+            "matrix R needs (data for any task from the agent as it is, without learning)"
+        )
+
     def begin_task(self, observation: Mapping[str, Any]) -> None:
         """Called on the first round of each task (before :meth:`propose`)."""
 

@@ -150,6 +150,7 @@ class SB3Agent(LLMAgent):
         self._pending: _Pending | None = None
         self._episode_start = True
         self.updates = 0
+        self._probes = 0
         self.last_strategy: Strategy | None = None
 
     @classmethod
@@ -176,6 +177,22 @@ class SB3Agent(LLMAgent):
             torch.manual_seed(int(self._torch_seeds.integers(2**31)))
             actions, values, log_probs = policy(obs_as_tensor(features, self.model.device))
         return _Pending(features, actions.cpu().numpy(), values, log_probs, self._episode_start)
+
+    def synthesize(self, observation: Mapping[str, Any]) -> list[Sample]:
+        """Probe: the policy's most likely strategy for ``observation``, executed with a separate random stream;
+        no transition is stored and the policy is not updated."""
+        import torch
+        from stable_baselines3.common.utils import obs_as_tensor
+
+        features = self.featurizer(observation)[None]
+        policy = self.model.policy
+        policy.set_training_mode(False)
+        with preserved_global_rng(), torch.no_grad():
+            action = policy._predict(obs_as_tensor(features, self.model.device), deterministic=True)
+        strategy = strategy_from_action(action.cpu().numpy().reshape(-1))
+        self._probes += 1
+        rng = np.random.default_rng([self.seed, 7919, self._probes])
+        return synthesize(observation, strategy, self.backend, rng, self.config)
 
     def propose(self, observation: Mapping[str, Any]) -> list[Sample]:
         if self._pending is not None:

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable, Sequence
@@ -23,7 +22,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from streamsynth.errors import StreamSynthError
-from streamsynth.evaluation.experiment import RunHooks, RunOptions, is_complete, load_results, run_experiment
+from streamsynth.evaluation.experiment import (RunHooks, RunOptions, is_complete, load_results, load_transfer,
+                                               run_experiment)
 from streamsynth.evaluation.runner import TaskResult
 from streamsynth.evaluation.stream_metrics import acc, bwt, constant_rows, fwt
 from streamsynth.io import atomic_open, write_json, write_text
@@ -59,13 +59,19 @@ def mean_std(values: Sequence[float]) -> tuple[float, float]:
     return float(arr.mean()), float(arr.std(ddof=1)) if len(arr) > 1 else 0.0
 
 
-def stream_scores(results: Sequence[TaskResult]) -> dict[str, Any]:
-    """R matrix and ACC/BWT/FWT of one run of an agent that does not learn across tasks: the data it writes for
-    task j does not depend on which tasks it has seen, so every row of R is its per-task test accuracy and
-    ``b = R[0]`` (BWT = FWT = 0 by construction)."""
-    scores = np.array([r.test["test_accuracy"] for r in results])
-    R = constant_rows(scores)
-    return {"R": R.tolist(), "b": scores.tolist(), "ACC": acc(R), "BWT": bwt(R), "FWT": fwt(R, scores)}
+def stream_scores(results: Sequence[TaskResult], transfer: dict[str, Any] | None = None) -> dict[str, Any]:
+    """R matrix and ACC/BWT/FWT of one run.
+
+    With ``transfer`` (probe runs of an agent that learns: ``R[i][j]`` after task i, ``b`` before the first task)
+    those are used. Without, the agent does not learn across tasks: the data it writes for task j does not depend
+    on which tasks it has seen, so every row of R is its per-task test accuracy and ``b = R[0]`` (BWT = FWT = 0 by
+    construction)."""
+    if transfer and transfer.get("R"):
+        R, b = np.array(transfer["R"], dtype=float), np.array(transfer["b"], dtype=float)
+    else:
+        b = np.array([r.test["test_accuracy"] for r in results])
+        R = constant_rows(b)
+    return {"R": R.tolist(), "b": b.tolist(), "ACC": acc(R), "BWT": bwt(R), "FWT": fwt(R, b)}
 
 
 def run_compare(agents: Sequence[str], seeds: Sequence[int], base: RunOptions, out: Path,
@@ -97,15 +103,10 @@ def run_compare(agents: Sequence[str], seeds: Sequence[int], base: RunOptions, o
             else:
                 with cm as hooks:
                     cells[(agent, seed)] = run_experiment(opts, d, hooks, overwrite_partial=True)
-    for agent in agents:
-        config = json.loads((cell_dir(out, agent, seeds[0]) / "config.json").read_text())
-        if config["agent_config"].get("learns"):
-            raise StreamSynthError(
-                f"agent {agent!r} learns across tasks: its R matrix needs probe runs after each task, which the "
-                "harness does not do yet; its runs are kept in the output folder")
     tasks = [r.task for r in cells[(agents[0], seeds[0])]]
     result = CompareResult(list(agents), list(seeds), tasks, cells, skipped)
-    result.stream = {a: {str(s): stream_scores(cells[(a, s)]) for s in seeds} for a in agents}
+    result.stream = {a: {str(s): stream_scores(cells[(a, s)], load_transfer(cell_dir(out, a, s))) for s in seeds}
+                     for a in agents}
     write_compare(out, result, base)
     return result
 

@@ -80,6 +80,13 @@ def is_complete(run_dir: Path) -> bool:
         return False
 
 
+def load_transfer(run_dir: Path) -> dict[str, Any]:
+    """The probe-run transfer matrix ``{"R": [[...]], "b": [...]}`` of a run of a learning agent, else ``{}``."""
+    import json
+
+    return json.loads((Path(run_dir) / "metrics.json").read_text()).get("transfer") or {}
+
+
 def load_results(run_dir: Path) -> tuple[dict[str, Any], list[TaskResult]]:
     """The config and task results of a complete run folder (datasets read back from JSONL)."""
     import json
@@ -126,10 +133,25 @@ def run_experiment(opts: RunOptions, run_dir: Path, hooks: RunHooks | None = Non
         hooks.on_start(config["tasks"])
     results: list[TaskResult] = []
     start = time.perf_counter()
+    transfer: dict[str, Any] = {}
+    probe = None
+    if agent.learns:  # the transfer matrix needs probe runs: b before the first task, row i after task i
+        from streamsynth.envs.streamsynth_env import StreamSynthEnv as _Env
+        from streamsynth.evaluation.probes import probe_row
+
+        probe_env = _Env(opts.stream, samples_per_label=opts.samples_per_label, max_rounds=1, embedder=env.embedder,
+                         reward_mode=opts.reward_mode, data_seed=opts.seed)
+
+        def probe() -> list[float]:
+            return probe_row(agent, probe_env, config["tasks"], opts.seed)
+
+        transfer = {"b": probe(), "R": []}
 
     def on_task_end(result: TaskResult) -> None:
         results.append(result)
-        write_results(run_dir, results, config)  # after every task: a killed run keeps what it finished
+        if probe is not None:
+            transfer["R"].append(probe())
+        write_results(run_dir, results, config, transfer=transfer)  # after every task: a killed run keeps it
         if hooks.on_task_end:
             hooks.on_task_end(result)
 
@@ -143,5 +165,5 @@ def run_experiment(opts: RunOptions, run_dir: Path, hooks: RunHooks | None = Non
     title = f"{opts.agent} on {opts.stream} (seed {opts.seed}, {opts.samples_per_label}/label, {opts.rounds} rounds)"
     plot_results(run_dir / "plot.png", results, title)
     write_results(run_dir, results, {**config, "wall_seconds": round(time.perf_counter() - start, 1)},
-                  complete=True)
+                  complete=True, transfer=transfer)
     return results

@@ -39,8 +39,8 @@ def summarize(results: Sequence[TaskResult]) -> dict[str, float]:
     return out
 
 
-def write_results(run_dir: Path, results: Sequence[TaskResult], config: dict[str, Any], *, complete: bool = False
-                  ) -> None:
+def write_results(run_dir: Path, results: Sequence[TaskResult], config: dict[str, Any], *, complete: bool = False,
+                  transfer: dict[str, Any] | None = None) -> None:
     """Write metrics (JSON, CSV) and datasets atomically; safe to call after every task. ``metrics.json`` is
     written last, so ``"complete": true`` implies every other file is in place."""
     run_dir.mkdir(parents=True, exist_ok=True)
@@ -58,6 +58,7 @@ def write_results(run_dir: Path, results: Sequence[TaskResult], config: dict[str
         "config": config,
         "summary": summarize(results),
         "tasks": [r.to_dict() for r in results],
+        "transfer": transfer or {},
     })
 
 
