@@ -27,19 +27,32 @@ def _fail(message: str) -> None:
     raise typer.Exit(code=2)
 
 
+# Options shared by `evaluate` and `compare` (one definition, so the two commands cannot drift apart).
+STREAM = typer.Option("offline", help="Built-in stream or task name, a stream/task TOML file, or a comma-separated list.")
+SAMPLES_PER_LABEL = typer.Option(16, min=1, help="Target number of samples per label of each task.")
+ROUNDS = typer.Option(3, min=1, help="Round budget of each task.")
+MODEL = typer.Option("smollm2-135m", help="Generator: packaged model name, local folder, .gguf file or hub id.")
+BACKEND = typer.Option("transformers", help="Generation backend: transformers or vllm (GPU, optional).")
+DEVICE = typer.Option("auto", help="auto, cpu, cuda, cuda:N.")
+BATCH_SIZE = typer.Option(32, min=1, help="Generation batch size.")
+TEMPERATURE = typer.Option(0.9, min=0.0, help="Sampling temperature.")
+MAX_NEW_TOKENS = typer.Option(64, min=1, help="Longest completion, in tokens.")
+EMBEDDER = typer.Option("minilm", help="Embeddings for rewards: minilm (packaged), hashing, or a sentence-transformers id.")
+
+
 @app.command()
 def evaluate(
-    agent: str = typer.Option("zerogen", help="Agent to run (see `synth-agent tasks --agents`)."),
-    stream: str = typer.Option("offline", help="Built-in stream or task name, a stream/task TOML file, or a comma-separated list."),
-    samples_per_label: int = typer.Option(16, min=1, help="Target number of samples per label of each task."),
-    rounds: int = typer.Option(3, min=1, help="Round budget of each task."),
-    model: str = typer.Option("smollm2-135m", help="Generator: packaged model name, local folder, .gguf file or hub id."),
-    backend: str = typer.Option("transformers", help="Generation backend: transformers or vllm (GPU, optional)."),
-    device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:N."),
-    batch_size: int = typer.Option(32, min=1, help="Generation batch size."),
-    temperature: float = typer.Option(0.9, min=0.0, help="Sampling temperature."),
-    max_new_tokens: int = typer.Option(64, min=1, help="Longest completion, in tokens."),
-    embedder: str = typer.Option("minilm", help="Embeddings for rewards: minilm (packaged), hashing, or a sentence-transformers id."),
+    agent: str = typer.Option("zerogen", help="Agent to run (see `synth-agent tasks`)."),
+    stream: str = STREAM,
+    samples_per_label: int = SAMPLES_PER_LABEL,
+    rounds: int = ROUNDS,
+    model: str = MODEL,
+    backend: str = BACKEND,
+    device: str = DEVICE,
+    batch_size: int = BATCH_SIZE,
+    temperature: float = TEMPERATURE,
+    max_new_tokens: int = MAX_NEW_TOKENS,
+    embedder: str = EMBEDDER,
     reward_mode: str = typer.Option("delta", help="delta (change of the set score per step) or absolute."),
     seed: int = typer.Option(0, help="Seed of the agent and of the real-data splits."),
     output: Optional[Path] = typer.Option(None, help="Run folder (default: runs/<agent>-<stream>-<time>)."),
@@ -84,17 +97,17 @@ def _console():
 @app.command()
 def compare(
     agents: str = typer.Option("zerogen,oracle", help="Comma-separated agents (see `synth-agent tasks`)."),
-    stream: str = typer.Option("offline", help="Built-in stream or task name, a stream/task TOML file, or a comma-separated list."),
+    stream: str = STREAM,
     seeds: int = typer.Option(3, min=1, help="Number of seeds (0..N-1): each agent runs once per seed."),
-    samples_per_label: int = typer.Option(16, min=1, help="Target number of samples per label of each task."),
-    rounds: int = typer.Option(3, min=1, help="Round budget of each task."),
-    model: str = typer.Option("smollm2-135m", help="Generator shared by every LLM agent."),
-    backend: str = typer.Option("transformers", help="Generation backend: transformers or vllm (GPU, optional)."),
-    device: str = typer.Option("auto", help="auto, cpu, cuda, cuda:N."),
-    batch_size: int = typer.Option(32, min=1, help="Generation batch size."),
-    temperature: float = typer.Option(0.9, min=0.0, help="Sampling temperature."),
-    max_new_tokens: int = typer.Option(64, min=1, help="Longest completion, in tokens."),
-    embedder: str = typer.Option("minilm", help="Embeddings for rewards: minilm (packaged), hashing, or a sentence-transformers id."),
+    samples_per_label: int = SAMPLES_PER_LABEL,
+    rounds: int = ROUNDS,
+    model: str = MODEL,
+    backend: str = BACKEND,
+    device: str = DEVICE,
+    batch_size: int = BATCH_SIZE,
+    temperature: float = TEMPERATURE,
+    max_new_tokens: int = MAX_NEW_TOKENS,
+    embedder: str = EMBEDDER,
     output: Path = typer.Option(Path("runs/compare"), help="Comparison folder; re-running skips finished cells."),
 ) -> None:
     """Run several agents on the same stream, seeds and budget; write Markdown/CSV tables, plots and stream metrics."""
