@@ -134,7 +134,7 @@ def run_experiment(opts: RunOptions, run_dir: Path, hooks: RunHooks | None = Non
     results: list[TaskResult] = []
     start = time.perf_counter()
     transfer: dict[str, Any] = {}
-    probe = None
+    probe: Callable[[], list[float]] | None = None
     if agent.learns:  # the transfer matrix needs probe runs: b before the first task, row i after task i
         from streamsynth.envs.streamsynth_env import StreamSynthEnv as _Env
         from streamsynth.evaluation.probes import probe_row
@@ -142,9 +142,10 @@ def run_experiment(opts: RunOptions, run_dir: Path, hooks: RunHooks | None = Non
         probe_env = _Env(opts.stream, samples_per_label=opts.samples_per_label, max_rounds=1, embedder=env.embedder,
                          reward_mode=opts.reward_mode, data_seed=opts.seed)
 
-        def probe() -> list[float]:
+        def probe_all() -> list[float]:
             return probe_row(agent, probe_env, config["tasks"], opts.seed)
 
+        probe = probe_all
         transfer = {"b": probe(), "R": []}
 
     def on_task_end(result: TaskResult) -> None:
