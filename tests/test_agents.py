@@ -55,18 +55,23 @@ def test_unknown_agent_lists_known_ones():
         build_agent("gpt-99")
 
 
-def test_zerogen_asks_per_missing_label_and_parses_completions(make_env):
+def test_zerogen_spreads_requests_over_the_round_budget_and_parses_completions(make_env):
     env = make_env(samples_per_label=4, max_rounds=2)
     backend = ScriptedBackend()
     agent = build_agent("zerogen", llm=LLMConfig(oversample=1.5), backend=backend)
     obs, _ = env.reset(seed=0)
+    assert obs["max_rounds"] == 2
     action = agent.act(obs)
-    assert len(backend.calls[0]) == 12  # 2 labels x ceil(4 * 1.5)
-    assert sum(s["label"] == "positive" for s in action) == 6
+    assert len(backend.calls[0]) == 6  # 2 labels x ceil(ceil(4 / 2 rounds left) * 1.5)
+    assert sum(s["label"] == "positive" for s in action) == 3
     assert action[0]["text"].startswith("Sample 1-") and not action[0]["text"].startswith('"')
     obs, reward, terminated, _, info = env.step(action)
-    assert info["accepted"] == 8 and terminated  # quota of 4 per label, the rest rejected as over target
-    assert sum("already has its target" in r["reason"] for r in info["rejected"]) == 4
+    assert info["accepted"] == 6 and not terminated
+    action = agent.act(obs)  # last round: everything still missing (1 per label) x 1.5, rounded up
+    assert len(backend.calls[1]) == 4
+    obs, reward, terminated, _, info = env.step(action)
+    assert info["accepted"] == 2 and terminated  # quota of 4 per label, the rest rejected as over target
+    assert sum("already has its target" in r["reason"] for r in info["rejected"]) == 2
 
 
 def test_label_prompt_carries_instruction_label_and_attributes(make_env):

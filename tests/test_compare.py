@@ -118,6 +118,7 @@ class Memorizer:
                 super().__init__(0)
                 self.known: dict[str, list] = {}
                 self.env = env
+                self.probe_targets: list[int] = []
 
             def propose(self, observation):
                 return self.env.unwrapped.real_pool()[: int(observation["targets"].sum())]
@@ -127,6 +128,7 @@ class Memorizer:
                     self.known[info["task"]] = self.env.unwrapped.real_pool()
 
             def synthesize(self, observation):
+                self.probe_targets.append(int(observation["targets"][0]))
                 pool = self.known.get(str(observation["task"]))
                 if pool is None:  # unknown task: a few samples of one label only
                     return [{"text": f"{observation['labels'][0]} example number {i} here", "label": observation["labels"][0]}
@@ -155,6 +157,19 @@ def test_learning_agents_get_probe_runs_and_a_real_transfer_matrix(tmp_path, mon
     assert s["ACC"] == pytest.approx(R[1].mean())
     saved = json.loads((out / "runs" / "oracle" / "seed-0" / "metrics.json").read_text())["transfer"]
     assert saved["R"] == s["R"] and saved["b"] == s["b"]
+
+
+def test_probe_rounds_use_their_own_budget(tmp_path, monkeypatch):
+    import streamsynth.agents as agents_mod
+
+    made = []
+    monkeypatch.setattr(agents_mod, "build_agent", lambda name, env=None, **kw: made.append(Memorizer(env)) or made[-1])
+    base = RunOptions(stream=f"{TASK},question-type", samples_per_label=3, rounds=1, embedder="hashing",
+                      probe_samples_per_label=1)
+    run_compare(["oracle"], [0], base, tmp_path / "cmp", log=lambda m: None)
+    assert made[0].probe_targets == [1] * 6  # b and two rows of R, two tasks each, at 1 per label (not 3)
+    with pytest.raises(ValueError, match="probe_samples_per_label"):
+        RunOptions(probe_samples_per_label=0)
 
 
 def test_base_agent_synthesize_explains_what_is_missing():

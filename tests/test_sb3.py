@@ -105,7 +105,9 @@ def test_synthesize_follows_the_strategy(make_env):
     rng = np.random.default_rng(0)
     samples = synthesize(obs, Strategy("attribute", 1.1, 2, "none"), backend, rng, LLMConfig(oversample=1.5))
     prompts = backend.calls[0]
-    assert len(prompts) == 12 and len(samples) == 6  # 2 labels x ceil(4 * 1.5); every other completion blank
+    assert obs["max_rounds"] == 3
+    # 2 labels x ceil(ceil(4 / 3 rounds left) * 1.5); every other completion blank
+    assert len(prompts) == 6 and len(samples) == 3
     assert backend.params[0].temperature == 1.1
     users = [p[-1]["content"] for p in prompts]
     assert all(u.count("\n[") == 2 and "genre: " in u for u in users)  # 2 examples, attribute values
@@ -140,15 +142,16 @@ def _agent(env, algorithm="ppo", seed=0, backend=None, **opts):
 @pytest.mark.parametrize("algorithm", ["ppo", "a2c"])
 def test_sb3_agent_trains_in_the_agent_loop(make_env, algorithm):
     env = make_env(samples_per_label=4)
-    agent = _agent(env, algorithm, n_steps=4)
+    agent = _agent(env, algorithm, n_steps=6)
     assert agent.learns and agent.name == f"sb3-{algorithm}"
     before = [p.detach().clone() for p in agent.model.policy.parameters()]
     results = run_stream(env, agent, seed=0)
-    assert [r.rounds for r in results] == [2, 2]  # 4 rounds in all: one full buffer
+    assert [r.rounds for r in results] == [3, 3]  # requests spread over 3 rounds; 6 rounds in all: one full buffer
     assert agent.updates == 1 and agent.model.rollout_buffer.pos == 0
     after = list(agent.model.policy.parameters())
     assert any(not torch.equal(b, a) for b, a in zip(before, after))
-    assert all(r.figures["completion"] == 1.0 for r in results)
+    # HalfBackend blanks every other completion: 6 of the 8 samples per task after 3 spread-out rounds
+    assert [r.figures["completion"] for r in results] == [0.75, 0.75]
 
 
 def test_sb3_agent_actions_are_seeded(make_env):

@@ -46,17 +46,26 @@ class LLMConfig:
 
 
 def request_labels(observation: Mapping[str, Any], config: LLMConfig) -> list[str]:
-    """One label per sample to ask for this round: each label's missing count times ``config.oversample``
-    (rounded up), at most ``config.max_prompts_per_round`` in all.
+    """One label per sample to ask for this round, spread over the rounds left.
+
+    Each label's missing count is divided by the rounds left (``max_rounds - round``, rounded up) and multiplied
+    by ``config.oversample`` (rounded up); at most ``config.max_prompts_per_round`` in all. Spreading keeps rounds
+    for feedback: an agent that filled every task in round 1 would never use the env's per-sample scores. The
+    last round asks for everything still missing.
 
     >>> import numpy as np
-    >>> obs = {"labels": ("a", "b"), "counts": np.array([3, 5]), "targets": np.array([5, 5])}
+    >>> obs = {"labels": ("a", "b"), "counts": np.array([3, 5]), "targets": np.array([5, 5]),
+    ...        "round": 0, "max_rounds": 1}
     >>> request_labels(obs, LLMConfig(oversample=1.5))
     ['a', 'a', 'a']
+    >>> obs = {**obs, "counts": np.array([0, 1]), "max_rounds": 3}
+    >>> request_labels(obs, LLMConfig(oversample=1.0))
+    ['a', 'a', 'b', 'b']
     """
+    rounds_left = max(1, int(observation["max_rounds"]) - int(observation["round"]))
     out: list[str] = []
     for lbl, need in remaining_per_label(observation).items():
-        out.extend([lbl] * math.ceil(need * config.oversample))
+        out.extend([lbl] * math.ceil(math.ceil(need / rounds_left) * config.oversample))
     return out[: config.max_prompts_per_round]
 
 
@@ -79,7 +88,7 @@ class LLMAgent(Agent):
         return self._backend
 
     def requests(self, observation: Mapping[str, Any]) -> list[str]:
-        """One label per sample to ask for this round: each label's missing count times ``oversample``."""
+        """One label per sample to ask for this round (:func:`request_labels`)."""
         return request_labels(observation, self.config)
 
     def generate_samples(self, observation: Mapping[str, Any], prompts: Sequence[Prompt], labels: Sequence[str]) -> list[Sample]:

@@ -37,6 +37,9 @@ DEVICE = typer.Option("auto", help="auto, cpu, cuda, cuda:N.")
 BATCH_SIZE = typer.Option(32, min=1, help="Generation batch size.")
 TEMPERATURE = typer.Option(0.9, min=0.0, help="Sampling temperature.")
 MAX_NEW_TOKENS = typer.Option(64, min=1, help="Longest completion, in tokens.")
+PROBE_SAMPLES = typer.Option(
+    None, min=1, help="Per-label budget of the probe rounds that fill the transfer matrix R of agents that learn "
+    "(default: --samples-per-label; smaller is cheaper and noisier).")
 EMBEDDER = typer.Option("minilm", help="Embeddings for rewards: minilm (packaged), hashing, or a sentence-transformers id.")
 
 
@@ -53,6 +56,7 @@ def evaluate(
     temperature: float = TEMPERATURE,
     max_new_tokens: int = MAX_NEW_TOKENS,
     embedder: str = EMBEDDER,
+    probe_samples_per_label: Optional[int] = PROBE_SAMPLES,
     reward_mode: str = typer.Option("delta", help="delta (change of the set score per step) or absolute."),
     seed: int = typer.Option(0, help="Seed of the agent and of the real-data splits."),
     output: Optional[Path] = typer.Option(None, help="Run folder (default: runs/<agent>-<stream>-<time>)."),
@@ -69,6 +73,7 @@ def evaluate(
         agent=agent, stream=stream, samples_per_label=samples_per_label, rounds=rounds, model=model,
         backend=backend, device=device, batch_size=batch_size, temperature=temperature,
         max_new_tokens=max_new_tokens, embedder=embedder, reward_mode=reward_mode, seed=seed,
+        probe_samples_per_label=probe_samples_per_label,
     )
     console = _console()
     console.print(f"[bold]StreamSynth[/bold] evaluate agent={agent} stream={stream} seed={seed} -> {output}")
@@ -108,6 +113,7 @@ def compare(
     temperature: float = TEMPERATURE,
     max_new_tokens: int = MAX_NEW_TOKENS,
     embedder: str = EMBEDDER,
+    probe_samples_per_label: Optional[int] = PROBE_SAMPLES,
     output: Path = typer.Option(Path("runs/compare"), help="Comparison folder; re-running skips finished cells."),
 ) -> None:
     """Run several agents on the same stream, seeds and budget; write Markdown/CSV tables, plots and stream metrics."""
@@ -119,7 +125,7 @@ def compare(
     names = [a.strip() for a in agents.split(",") if a.strip()]
     base = RunOptions(stream=stream, samples_per_label=samples_per_label, rounds=rounds, model=model, backend=backend,
                       device=device, batch_size=batch_size, temperature=temperature, max_new_tokens=max_new_tokens,
-                      embedder=embedder)
+                      embedder=embedder, probe_samples_per_label=probe_samples_per_label)
     console = _console()
     console.print(f"[bold]StreamSynth[/bold] compare agents={names} stream={stream} seeds=0..{seeds - 1} -> {output}")
     try:

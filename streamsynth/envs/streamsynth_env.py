@@ -82,8 +82,8 @@ class StreamSynthEnv(gym.Env):
 
     A ``Dict``: ``task`` (name), ``task_index``, ``instruction``, ``fields``, ``labels``, ``label_descriptions``,
     ``attributes`` (a sequence of ``{"name", "values"}`` dimensions for diverse prompting), ``seed_examples``
-    (a few real samples agents may use), ``length`` (``[min_chars, max_chars]`` of each field), ``round``, ``counts`` and ``targets`` (per label, padded to the stream's
-    largest label set, ``label_mask`` marks real labels) and ``feedback``: last round's figures in
+    (a few real samples agents may use), ``length`` (``[min_chars, max_chars]`` of each field), ``round`` and ``max_rounds`` (the round
+    budget), ``counts`` and ``targets`` (per label, padded to the stream's largest label set, ``label_mask`` marks real labels) and ``feedback``: last round's figures in
     :data:`~streamsynth.envs.observation.FEEDBACK_KEYS` order. Text fields accept any Unicode text.
 
     ## Rewards
@@ -338,7 +338,7 @@ class StreamSynthEnv(gym.Env):
         st = self._state
         ctx = self._context(st.index)
         return make_observation(
-            ctx.task, st.index, ctx.splits.seed, st.round, Counter(s[LABEL_KEY] for s in st.samples),
+            ctx.task, st.index, ctx.splits.seed, st.round, self.max_rounds, Counter(s[LABEL_KEY] for s in st.samples),
             self.samples_per_label, self.max_labels, st.figures,
         )
 

@@ -36,6 +36,13 @@ class RunOptions:
     embedder: str = "minilm"
     reward_mode: str = "delta"
     seed: int = 0
+    probe_samples_per_label: int | None = None
+    """Budget of each probe round of agents that learn (transfer matrix R); None: ``samples_per_label``."""
+
+    def __post_init__(self) -> None:
+        p = self.probe_samples_per_label
+        if p is not None and (isinstance(p, bool) or not isinstance(p, int) or p < 1):
+            raise ValueError(f"probe_samples_per_label must be a positive int or None, got {p!r}")
 
     def with_(self, **changes: Any) -> "RunOptions":
         return replace(self, **changes)
@@ -139,7 +146,8 @@ def run_experiment(opts: RunOptions, run_dir: Path, hooks: RunHooks | None = Non
         from streamsynth.envs.streamsynth_env import StreamSynthEnv as _Env
         from streamsynth.evaluation.probes import probe_row
 
-        probe_env = _Env(opts.stream, samples_per_label=opts.samples_per_label, max_rounds=1, embedder=env.embedder,
+        probe_n = opts.probe_samples_per_label or opts.samples_per_label
+        probe_env = _Env(opts.stream, samples_per_label=probe_n, max_rounds=1, embedder=env.embedder,
                          reward_mode=opts.reward_mode, data_seed=opts.seed)
 
         def probe_all() -> list[float]:
