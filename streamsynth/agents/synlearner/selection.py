@@ -1,0 +1,136 @@
+"""Picking a first dataset from a candidate pool that is both high-quality and diverse (the DAI step).
+
+* :func:`label_consistency` scores each candidate by how clearly its embedding belongs to its own label, using the
+  seed examples' label centroids (a cheap quality proxy in ``[0, 1]``);
+* :func:`greedy_select` runs greedy max-marginal-relevance selection under per-label quotas, trading that quality
+  against novelty (cosine distance to what is already selected and to a reference set, e.g. earlier tasks' data).
+"""
+
+from __future__ import annotations
+
+from typing import Mapping, Sequence
+
+import numpy as np
+
+
+def _matrix(name: str, value: np.ndarray, *, dim: int | None = None) -> np.ndarray:
+    arr = np.asarray(value, dtype=np.float64)
+    if arr.ndim != 2 or arr.shape[1] < 1:
+        raise ValueError(f"{name} must be a 2-D array (rows, dim >= 1), got shape {arr.shape}")
+    if dim is not None and arr.shape[1] != dim:
+        raise ValueError(f"{name} has dimension {arr.shape[1]}, expected {dim}")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} must be finite (found NaN or inf)")
+    return arr
+
+
+def _unit_rows(name: str, arr: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(arr, axis=1, keepdims=True)
+    if (norms == 0).any():
+        raise ValueError(f"{name} has an all-zero row (row {int(np.flatnonzero(norms[:, 0] == 0)[0])}); "
+                         "cosine similarity is undefined for it")
+    return arr / norms
+
+
+def _labels(name: str, labels: Sequence[int], n: int, n_labels: int | None = None) -> np.ndarray:
+    arr = np.asarray(labels)
+    if arr.shape != (n,):
+        raise ValueError(f"{name} must hold one label per row ({n}), got shape {arr.shape}")
+    if n and not np.issubdtype(arr.dtype, np.integer):
+        raise ValueError(f"{name} must be ints, got dtype {arr.dtype}")
+    arr = arr.astype(np.int64)
+    if n_labels is not None and n and (arr.min() < 0 or arr.max() >= n_labels):
+        raise ValueError(f"{name} must be in [0, {n_labels}), got values in [{arr.min()}, {arr.max()}]")
+    return arr
+
+
+def label_consistency(vectors: np.ndarray, labels: Sequence[int], seed_vectors: np.ndarray,
+                      seed_labels: Sequence[int], n_labels: int, temperature: float = 0.05) -> np.ndarray:
+    """Probability of each candidate's own label under ``softmax_k(cos(x, c_k) / temperature)``.
+
+    ``c_k`` is the mean of label ``k``'s seed vectors, renormalised to unit length. Rows of ``vectors`` and
+    ``seed_vectors`` are normalised first (a no-op for unit-norm embeddings). Every label in ``range(n_labels)``
+    needs at least one seed example.
+
+    >>> seeds = np.array([[1.0, 0.0], [0.0, 1.0]])
+    >>> label_consistency(np.array([[0.6, 0.8], [0.6, 0.8]]), [0, 1], seeds, [0, 1], 2, temperature=0.1).round(6)
+    array([0.119203, 0.880797])
+    """
+    if isinstance(n_labels, bool) or not isinstance(n_labels, (int, np.integer)) or n_labels < 1:
+        raise ValueError(f"n_labels must be a positive int, got {n_labels!r}")
+    if not temperature > 0 or not np.isfinite(temperature):
+        raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}")
+    seeds = _matrix("seed_vectors", seed_vectors)
+    dim = seeds.shape[1]
+    cands = _matrix("vectors", vectors, dim=dim)
+    cand_labels = _labels("labels", labels, len(cands), n_labels)
+    seed_lab = _labels("seed_labels", seed_labels, len(seeds), n_labels)
+    missing = sorted(set(range(n_labels)) - set(seed_lab.tolist()))
+    if missing:
+        raise ValueError(f"seed_labels has no example of label(s) {missing}; every label needs a seed centroid")
+    if len(cands) == 0:
+        return np.zeros(0, dtype=np.float64)
+    seeds = _unit_rows("seed_vectors", seeds)
+    centroids = np.stack([seeds[seed_lab == k].mean(axis=0) for k in range(n_labels)])
+    centroids = _unit_rows("label centroids (seed examples of one label cancel out)", centroids)
+    logits = _unit_rows("vectors", cands) @ centroids.T / temperature
+    logits -= logits.max(axis=1, keepdims=True)
+    probs = np.exp(logits)
+    probs /= probs.sum(axis=1, keepdims=True)
+    return probs[np.arange(len(cands)), cand_labels]
+
+
+def greedy_select(quality: np.ndarray, vectors: np.ndarray, labels: Sequence[int], quota: Mapping[int, int], *,
+                  reference: np.ndarray | None = None, weight: float = 0.5) -> list[int]:
+    """Greedy max-marginal-relevance selection under per-label quotas; returns candidate indices in pick order.
+
+    Each step picks, among unpicked candidates whose label still has quota left, the one maximising
+    ``weight * quality + (1 - weight) * (1 - max cosine similarity to the picked ones and to reference)``
+    (the novelty term is 1 while nothing is picked and the reference is empty); ties go to the lower index.
+    It stops when every quota is met or no eligible candidate is left. Labels absent from ``quota`` get none.
+
+    >>> v = np.array([[1.0, 0.0], [0.8, 0.6], [0.0, 1.0]])
+    >>> greedy_select(np.array([0.9, 0.8, 0.3]), v, [0, 0, 0], {0: 2})
+    [0, 2]
+    >>> greedy_select(np.array([0.9, 0.8, 0.3]), v, [0, 0, 0], {0: 2}, weight=1.0)
+    [0, 1]
+    """
+    if not 0.0 <= weight <= 1.0:
+        raise ValueError(f"weight must be in [0, 1], got {weight!r}")
+    cands = _matrix("vectors", vectors)
+    n, dim = cands.shape
+    q = np.asarray(quality, dtype=np.float64)
+    if q.shape != (n,):
+        raise ValueError(f"quality must hold one value per row of vectors ({n}), got shape {q.shape}")
+    if not np.isfinite(q).all():
+        raise ValueError("quality must be finite (found NaN or inf)")
+    lab = _labels("labels", labels, n)
+    left: dict[int, int] = {}
+    for key, count in quota.items():
+        if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 0:
+            raise ValueError(f"quota[{key!r}] must be an int >= 0, got {count!r}")
+        left[int(key)] = int(count)
+    unit = _unit_rows("vectors", cands) if n else cands
+    max_sim = np.full(n, -np.inf)
+    if reference is not None:
+        ref = np.asarray(reference, dtype=np.float64)
+        if ref.ndim != 2:
+            raise ValueError(f"reference must be a 2-D array, got shape {ref.shape}")
+        if len(ref):
+            ref = _unit_rows("reference", _matrix("reference", ref, dim=dim))
+            for start in range(0, len(ref), 4096):  # bounded memory for large references
+                max_sim = np.maximum(max_sim, (unit @ ref[start:start + 4096].T).max(axis=1))
+    eligible = np.array([left.get(int(k), 0) > 0 for k in lab], dtype=bool)
+    picked: list[int] = []
+    while any(v > 0 for v in left.values()) and eligible.any():
+        novelty = np.where(np.isneginf(max_sim), 1.0, 1.0 - max_sim)
+        score = np.where(eligible, weight * q + (1.0 - weight) * novelty, -np.inf)
+        best = int(np.argmax(score))  # first maximum: ties go to the lower index
+        picked.append(best)
+        eligible[best] = False
+        label = int(lab[best])
+        left[label] -= 1
+        if left[label] == 0:
+            eligible &= lab != label
+        max_sim = np.maximum(max_sim, unit @ unit[best])
+    return picked
