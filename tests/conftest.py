@@ -88,3 +88,11 @@ def make_env(movie_task, topic_task):
         return StreamSynthEnv(tasks or [movie_task, topic_task], **kwargs)
 
     return _make
+
+
+@pytest.fixture(scope="session")
+def tiny_model_dir(tmp_path_factory):
+    """A Hugging Face folder with a tiny random Llama and a tokenizer with a chat template."""
+    from tests.tiny_model import save_tiny_model
+
+    return save_tiny_model(tmp_path_factory.mktemp("tiny-llama"))

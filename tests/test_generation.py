@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 import torch
 
+from tests.tiny_model import CHAT_TEMPLATE, _tiny_llama, _tiny_tokenizer
 from streamsynth.errors import BackendError, ResourceNotFoundError
 from streamsynth.generation import PACKAGED_MODELS, SamplingParams, find_packaged_models, load_backend, models
 from streamsynth.generation.transformers_backend import (
@@ -33,77 +34,11 @@ from streamsynth.generation.transformers_backend import (
     truncate_at_stop,
 )
 
-CORPUS = [
-    "Write a one-sentence movie review that is positive.",
-    "The film was wonderful, moving and funny.",
-    "The plot was boring and the acting was bad.",
-    "What is the capital of France? Paris is the capital of France.",
-    "A short story about a cat who learns to sing.",
-    "Classify the sentiment of this tweet: I love rainy days!",
-]
-CHAT_TEMPLATE = (
-    "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}</s>{% endfor %}"
-    "{% if add_generation_prompt %}<|assistant|>{% endif %}"
-)
-
-
 @pytest.fixture(autouse=True)
 def _offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No hub access, and a fresh StreamSynth cache per test."""
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     monkeypatch.setenv("STREAMSYNTH_CACHE", str(tmp_path / "cache"))
-
-
-def _tiny_tokenizer():
-    from tokenizers import Tokenizer, decoders, pre_tokenizers, trainers
-    from tokenizers import models as tk_models
-    from transformers import PreTrainedTokenizerFast
-
-    backend = Tokenizer(tk_models.BPE())
-    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    backend.decoder = decoders.ByteLevel()
-    trainer = trainers.BpeTrainer(
-        vocab_size=320,
-        special_tokens=["<pad>", "<s>", "</s>", "<|system|>", "<|user|>", "<|assistant|>"],
-        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
-        show_progress=False,
-    )
-    backend.train_from_iterator(CORPUS, trainer)
-    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, bos_token="<s>", eos_token="</s>", pad_token="<pad>")
-    tokenizer.chat_template = CHAT_TEMPLATE
-    return tokenizer
-
-
-def _tiny_llama(tokenizer, seed: int = 0):
-    from transformers import LlamaConfig, LlamaForCausalLM
-
-    config = LlamaConfig(
-        vocab_size=len(tokenizer),
-        hidden_size=32,
-        intermediate_size=64,
-        num_hidden_layers=2,
-        num_attention_heads=4,
-        num_key_value_heads=2,
-        max_position_embeddings=256,
-        rms_norm_eps=1e-5,
-        initializer_range=0.3,  # peaked logits: greedy decoding has no near-ties
-        bos_token_id=tokenizer.bos_token_id,
-        eos_token_id=tokenizer.eos_token_id,
-        pad_token_id=tokenizer.pad_token_id,
-        tie_word_embeddings=True,
-    )
-    torch.manual_seed(seed)
-    return LlamaForCausalLM(config).eval()
-
-
-@pytest.fixture(scope="session")
-def tiny_model_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A Hugging Face folder with a tiny random Llama and a tokenizer with a chat template."""
-    folder = tmp_path_factory.mktemp("tiny-llama")
-    tokenizer = _tiny_tokenizer()
-    _tiny_llama(tokenizer).save_pretrained(folder)
-    tokenizer.save_pretrained(folder)
-    return folder
 
 
 @pytest.fixture(scope="session")

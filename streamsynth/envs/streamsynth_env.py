@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import os
 from collections import Counter
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, Mapping, Sequence
 
 import gymnasium as gym
 import numpy as np
 
+from streamsynth.envs import state as _env_state
 from streamsynth.envs.actions import parse_action
 from streamsynth.envs.observation import FEEDBACK_KEYS, build_observation_space, make_observation
 from streamsynth.envs.spaces import DatasetSpace
@@ -102,7 +105,9 @@ class StreamSynthEnv(gym.Env):
     ``reset(seed=s)`` restarts the stream at its first task with a fresh novelty memory (same seed and actions give
     the same observations and rewards); ``reset()`` without a seed moves to the next task;
     ``reset(options={"task": name})`` jumps to a task of the stream. After the last task ``reset()`` raises
-    :class:`~streamsynth.errors.StreamExhaustedError` unless ``cycle=True``.
+    :class:`~streamsynth.errors.StreamExhaustedError` unless ``cycle=True``. ``state_dict()`` /
+    ``load_state_dict()`` and ``save_state(dir)`` / ``load_state(dir)`` checkpoint the stream (position, current
+    episode, novelty memory, RNGs) so that an interrupted run resumes exactly (:mod:`streamsynth.envs.state`).
 
     ## Episode End
 
@@ -332,6 +337,27 @@ class StreamSynthEnv(gym.Env):
         lines += [f"  {lbl:<24} {counts.get(lbl, 0):>4}/{self.samples_per_label}" for lbl in task.labels]
         lines += [f"  {k:<16} {self._state.figures.get(k, 0.0):.3f}" for k in FEEDBACK_KEYS]
         return "\n".join(lines)
+
+    # ------------------------------------------------------------------ checkpoints
+    def state_dict(self) -> dict[str, Any]:
+        """Everything needed to continue the stream exactly (see :mod:`streamsynth.envs.state`): plain data and
+        numpy arrays, a copy that later steps do not change."""
+        return _env_state.env_state_dict(self)
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore :meth:`state_dict` output into an env built with the same arguments; raises
+        :class:`~streamsynth.envs.state.EnvStateError` (a ``ValueError``) naming the problem, leaving the env
+        unchanged, when it does not fit (other tasks, ``samples_per_label``, embedder...) or is broken."""
+        _env_state.load_env_state_dict(self, state)
+
+    def save_state(self, path_dir: str | os.PathLike[str]) -> Path:
+        """Write ``env_state.json`` and ``env_state.safetensors`` into ``path_dir`` atomically; returns it."""
+        return _env_state.save_env_state(self, path_dir)
+
+    def load_state(self, path_dir: str | os.PathLike[str]) -> None:
+        """Load what :meth:`save_state` wrote; a missing, damaged or mismatched checkpoint raises
+        :class:`~streamsynth.envs.state.EnvStateError` naming the file and the fix."""
+        _env_state.load_env_state(self, path_dir)
 
     # ------------------------------------------------------------------ internals
     def _observation(self) -> dict:

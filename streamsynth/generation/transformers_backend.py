@@ -18,6 +18,7 @@ Everything heavy (torch, transformers) is imported inside functions; nothing tou
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
@@ -262,10 +263,12 @@ def decode(
     generator: torch.Generator | None = None,
     is_done: Callable[[list[int]], bool] | None = None,
     device: Any = "cpu",
+    keep_eos: bool = False,
 ) -> tuple[list[list[int]], int]:
     """Sample up to ``max_new_tokens`` tokens after each prompt (token ids) of a batch.
 
-    A row ends at an end-of-sequence token (not included in its output), when ``is_done(tokens)`` says so (stop
+    A row ends at an end-of-sequence token (included in its output only with ``keep_eos``: training on a
+    completion needs the token that ended it), when ``is_done(tokens)`` says so (stop
     strings), or at the budget. Ended rows are dropped from the batch and its KV cache once they are a quarter of it.
 
     Returns:
@@ -287,6 +290,8 @@ def decode(
             sampled += 1
             if token in eos_token_ids:
                 alive[j] = False
+                if keep_eos:
+                    tokens[rows[j]].append(token)
                 continue
             tokens[rows[j]].append(token)
             if is_done is not None and is_done(tokens[rows[j]]):
@@ -314,6 +319,15 @@ def decode(
 
 
 # ---------------------------------------------------------------------------------------------------------- backend
+
+
+@dataclass(frozen=True)
+class TokenCompletion:
+    """One sampled completion: the prompt's token ids, the completion's token ids, the decoded completion text."""
+
+    prompt_ids: list[int]
+    completion_ids: list[int]
+    text: str
 
 
 class TransformersBackend(GenerationBackend):
@@ -391,6 +405,21 @@ class TransformersBackend(GenerationBackend):
         seed: int | None = None,
         progress: bool = False,
     ) -> list[str]:
+        return [c.text for c in self.generate_tokens(prompts, params, seed=seed, progress=progress)]
+
+    def generate_tokens(
+        self,
+        prompts: Sequence[Prompt],
+        params: SamplingParams = SamplingParams(),
+        *,
+        seed: int | None = None,
+        progress: bool = False,
+        keep_eos: bool = False,
+    ) -> list[TokenCompletion]:
+        """Like :meth:`generate`, with the token ids of each prompt and completion (for training on them).
+
+        With ``keep_eos`` a completion that ended with an end-of-sequence token keeps it in ``completion_ids``.
+        """
         import torch
         from tqdm.auto import tqdm
 
@@ -405,7 +434,7 @@ class TransformersBackend(GenerationBackend):
         else:
             generator.manual_seed(seed)
         is_done = self._stop_checker(params.stop)
-        completions: list[str] = [""] * len(encoded)
+        out: list[TokenCompletion | None] = [None] * len(encoded)
         sampled = 0
         batches = length_sorted_batches([len(ids) for ids in encoded], self.batch_size)
         with torch.inference_mode():
@@ -421,13 +450,14 @@ class TransformersBackend(GenerationBackend):
                     eos_token_ids=self.eos_token_ids,
                     generator=generator,
                     is_done=is_done,
+                    keep_eos=keep_eos,
                 )
                 sampled += n
                 for i, row in zip(batch, tokens, strict=True):
                     text = self.tokenizer.decode(row, skip_special_tokens=True)
-                    completions[i] = truncate_at_stop(text, params.stop)
+                    out[i] = TokenCompletion(encoded[i], row, truncate_at_stop(text, params.stop))
         self.last_stats = GenerationStats(len(encoded), sampled, time.perf_counter() - started)
-        return completions
+        return [c for c in out if c is not None]
 
     def _stop_checker(self, stop: Sequence[str]) -> StopChecker | None:
         """The ``is_done`` predicate for :func:`decode` (``None`` without stop strings)."""

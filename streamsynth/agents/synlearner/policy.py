@@ -1,0 +1,239 @@
+"""The generator SynLearner trains: a causal LM with a LoRA adapter (peft).
+
+Sampling goes through the transformers backend's fast decode loop (the adapter is active); training computes
+per-token log-probabilities of completions given their prompts, under the adapter (with gradients) and under the
+base model (the adapter disabled: the KL reference, no second copy of the model). Only the adapter's parameters
+are trained; the base weights never change.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, Sequence
+
+import numpy as np
+import torch
+
+from streamsynth.agents.synlearner.config import SynLearnerConfig
+from streamsynth.agents.synlearner.grpo import clipped_loss, token_logprobs
+from streamsynth.generation.base import Prompt
+
+if TYPE_CHECKING:
+    from streamsynth.generation.transformers_backend import TokenCompletion, TransformersBackend
+
+Pair = tuple[Sequence[int], Sequence[int]]
+"""(prompt token ids, completion token ids)."""
+
+
+@dataclass
+class UpdateStats:
+    loss: float
+    kl: float = 0.0
+    clip_fraction: float = 0.0
+    grad_norm: float = 0.0
+    sequences: int = 0
+
+
+class LoRAPolicy:
+    """A LoRA-adapted causal LM that samples completions and learns from them (SFT and GRPO).
+
+    Args:
+        backend: a :class:`~streamsynth.generation.transformers_backend.TransformersBackend`; its model is wrapped
+            in place (the backend then samples with the adapter).
+        config: LoRA, optimiser and batch settings.
+        seed: seeds the adapter's initial weights (without touching the global torch RNG).
+    """
+
+    def __init__(self, backend: TransformersBackend, config: SynLearnerConfig, seed: int = 0) -> None:
+        from peft import LoraConfig, get_peft_model
+
+        self.backend = backend
+        self.config = config
+        targets: Any = "all-linear" if config.lora_targets == ("all-linear",) else list(config.lora_targets)
+        lora = LoraConfig(r=config.lora_rank, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
+                          target_modules=targets, task_type="CAUSAL_LM", bias="none")
+        with torch.random.fork_rng(devices=[]):
+            torch.manual_seed(seed)
+            self.model = get_peft_model(backend.model, lora)
+        backend.model = self.model
+        self.tokenizer = backend.tokenizer
+        self.device = backend.device
+        self._initial = {k: v.detach().clone() for k, v in self.adapter_state().items()}
+        self.optimizer = self._new_optimizer()
+        self.updates = 0
+
+    # ------------------------------------------------------------------ parameters and state
+    def trainable_parameters(self) -> list[torch.nn.Parameter]:
+        return [p for p in self.model.parameters() if p.requires_grad]
+
+    def _new_optimizer(self) -> torch.optim.Optimizer:
+        return torch.optim.AdamW(self.trainable_parameters(), lr=self.config.lr, weight_decay=0.0)
+
+    def adapter_state(self) -> dict[str, torch.Tensor]:
+        """The adapter's weights (names as peft saves them)."""
+        from peft import get_peft_model_state_dict
+
+        return {k: v.detach().cpu().contiguous() for k, v in get_peft_model_state_dict(self.model).items()}
+
+    def load_adapter_state(self, state: dict[str, torch.Tensor]) -> None:
+        from peft import set_peft_model_state_dict
+
+        expected = set(self.adapter_state())
+        if set(state) != expected:
+            missing, extra = sorted(expected - set(state)), sorted(set(state) - expected)
+            raise ValueError(f"adapter weights do not fit this model/LoRA config (missing {missing[:3]}, "
+                             f"unexpected {extra[:3]}); resume with the settings of the original run")
+        result = set_peft_model_state_dict(self.model, state)
+        if getattr(result, "unexpected_keys", None):
+            raise ValueError(f"adapter weights have unexpected keys {result.unexpected_keys[:3]}")
+
+    def reset(self) -> None:
+        """Back to the initial adapter and a fresh optimiser (the ``isolated`` ablation, at every task)."""
+        self.load_adapter_state({k: v.clone() for k, v in self._initial.items()})
+        self.optimizer = self._new_optimizer()
+        self.updates = 0
+
+    # ------------------------------------------------------------------ sampling
+    def sample(self, prompts: Sequence[Prompt], *, seed: int, max_new_tokens: int | None = None,
+               temperature: float | None = None) -> list[TokenCompletion]:
+        """One completion per prompt with the adapter active (end-of-sequence tokens kept for training)."""
+        from streamsynth.generation.base import SamplingParams
+
+        c = self.config
+        params = SamplingParams(max_new_tokens or c.max_new_tokens, c.temperature if temperature is None else temperature,
+                                c.top_p)
+        self.model.eval()
+        return self.backend.generate_tokens(list(prompts), params, seed=seed, keep_eos=True)
+
+    def encode_pair(self, prompt: Prompt, completion: str) -> Pair:
+        """Token ids of a prompt and of a completion text followed by the end-of-sequence token (SFT data)."""
+        prompt_ids = self.backend.encode([prompt])[0]
+        completion_ids = self.tokenizer(completion, add_special_tokens=False)["input_ids"]
+        eos = self.tokenizer.eos_token_id
+        return prompt_ids, [*completion_ids, eos] if eos is not None else list(completion_ids)
+
+    # ------------------------------------------------------------------ log-probabilities
+    def logprobs(self, pairs: Sequence[Pair], *, adapter: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per-token log-probabilities of each completion given its prompt: ``(logp [B, T], mask [B, T])``,
+        right-padded to the longest completion. Gradients flow when enabled and ``adapter`` is on."""
+        if not pairs or any(len(c) == 0 for _, c in pairs):
+            raise ValueError("logprobs needs at least one pair and no empty completion")
+        seqs = [list(p) + list(c) for p, c in pairs]
+        width = max(map(len, seqs))
+        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
+        input_ids = torch.full((len(seqs), width), pad, dtype=torch.long)
+        attention = torch.zeros((len(seqs), width), dtype=torch.long)
+        for i, s in enumerate(seqs):
+            input_ids[i, : len(s)] = torch.tensor(s)
+            attention[i, : len(s)] = 1
+        t_max = max(len(c) for _, c in pairs)
+        positions = torch.zeros((len(pairs), t_max), dtype=torch.long)
+        targets = torch.full((len(pairs), t_max), pad, dtype=torch.long)
+        mask = torch.zeros((len(pairs), t_max), dtype=torch.float32)
+        for i, (p, c) in enumerate(pairs):
+            n = len(c)
+            positions[i, :n] = torch.arange(len(p) - 1, len(p) - 1 + n)
+            targets[i, :n] = torch.tensor(list(c))
+            mask[i, :n] = 1.0
+        input_ids, attention = input_ids.to(self.device), attention.to(self.device)
+        if adapter:
+            logits = self.model(input_ids=input_ids, attention_mask=attention).logits
+        else:
+            with self.model.disable_adapter():
+                logits = self.model(input_ids=input_ids, attention_mask=attention).logits
+        rows = torch.arange(len(pairs), device=logits.device)[:, None]
+        picked = logits[rows, positions.to(logits.device)]
+        return token_logprobs(picked, targets.to(logits.device)), mask.to(logits.device)
+
+    def _chunks(self, n: int) -> list[list[int]]:
+        size = self.config.train_batch_size
+        return [list(range(i, min(n, i + size))) for i in range(0, n, size)]
+
+    def _step(self) -> float:
+        params = self.trainable_parameters()
+        norm = torch.nn.utils.clip_grad_norm_(params, self.config.max_grad_norm) if self.config.max_grad_norm else (
+            torch.sqrt(sum((p.grad.detach() ** 2).sum() for p in params if p.grad is not None)))
+        self.optimizer.step()
+        self.optimizer.zero_grad(set_to_none=True)
+        self.updates += 1
+        return float(norm)
+
+    # ------------------------------------------------------------------ learning
+    def sft(self, pairs: Sequence[Pair], *, epochs: int, rng: np.random.Generator) -> list[UpdateStats]:
+        """Supervised fine-tuning on completions (loss on completion tokens only): one optimiser step per
+        mini-batch of ``train_batch_size``, ``epochs`` shuffled passes."""
+        out = []
+        if not pairs:
+            return out
+        self.model.train()
+        for _ in range(epochs):
+            order = rng.permutation(len(pairs))
+            for chunk in self._chunks(len(pairs)):
+                batch = [pairs[int(order[i])] for i in chunk]
+                logp, mask = self.logprobs(batch)
+                loss = -(logp * mask).sum() / mask.sum().clamp(min=1.0)
+                loss.backward()
+                out.append(UpdateStats(float(loss), grad_norm=self._step(), sequences=len(batch)))
+        self.model.eval()
+        return out
+
+    def grpo(self, pairs: Sequence[Pair], advantages: Sequence[float]) -> list[UpdateStats]:
+        """GRPO update on one round's completions: ``grpo_epochs`` passes, each one optimiser step over all
+        completions (gradients accumulated over mini-batches, weighted so the step equals the full-batch loss for
+        ``loss_type="grpo"``). Old log-probabilities are those before the first pass; the reference is the base
+        model (adapter disabled), computed only when ``kl_coef > 0``."""
+        c = self.config
+        if len(pairs) != len(advantages):
+            raise ValueError(f"{len(pairs)} completions but {len(advantages)} advantages")
+        if not pairs:
+            return []
+        adv = torch.tensor(list(advantages), dtype=torch.float32, device=self.device)
+        chunks = self._chunks(len(pairs))
+        with torch.no_grad():
+            self.model.eval()
+            old = [self.logprobs([pairs[i] for i in ch])[0] for ch in chunks] if c.grpo_epochs > 1 else None
+            ref = [self.logprobs([pairs[i] for i in ch], adapter=False)[0] for ch in chunks] if c.kl_coef else None
+        stats = []
+        self.model.train()
+        for _ in range(c.grpo_epochs):
+            total, kl, clip = 0.0, 0.0, 0.0
+            for k, ch in enumerate(chunks):
+                logp, mask = self.logprobs([pairs[i] for i in ch])
+                out = clipped_loss(logp, logp if old is None else old[k], adv[ch], mask, clip_eps=c.clip_eps,
+                                   ref_logp=None if ref is None else ref[k], kl_coef=c.kl_coef,
+                                   loss_type=c.loss_type)
+                weight = len(ch) / len(pairs)
+                (out.loss * weight).backward()
+                total += float(out.loss.detach()) * weight
+                kl += out.kl * weight
+                clip += out.clip_fraction * weight
+            stats.append(UpdateStats(total, kl, clip, self._step(), len(pairs)))
+        self.model.eval()
+        return stats
+
+    # ------------------------------------------------------------------ optimiser state (no pickle)
+    def optimizer_state(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+        """The optimiser's state as JSON-compatible metadata plus named tensors (for safetensors)."""
+        sd = self.optimizer.state_dict()
+        tensors: dict[str, torch.Tensor] = {}
+        meta_state: dict[str, dict[str, Any]] = {}
+        for idx, st in sd["state"].items():
+            entry: dict[str, Any] = {}
+            for key, value in st.items():
+                if isinstance(value, torch.Tensor):
+                    name = f"state.{idx}.{key}"
+                    tensors[name] = value.detach().cpu().contiguous()
+                    entry[key] = {"tensor": name}
+                else:
+                    entry[key] = value
+            meta_state[str(idx)] = entry
+        return {"state": meta_state, "param_groups": sd["param_groups"], "updates": self.updates}, tensors
+
+    def load_optimizer_state(self, meta: dict[str, Any], tensors: dict[str, torch.Tensor]) -> None:
+        state = {}
+        for idx, entry in meta["state"].items():
+            state[int(idx)] = {k: tensors[v["tensor"]] if isinstance(v, dict) and "tensor" in v else v
+                               for k, v in entry.items()}
+        self.optimizer = self._new_optimizer()
+        self.optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+        self.updates = int(meta.get("updates", 0))

@@ -1,0 +1,75 @@
+"""A tiny randomly initialised Llama and a byte-level BPE tokenizer trained on a few sentences (CPU, no network).
+
+Shared by the generation tests and the SynLearner tests; the ``tiny_model_dir`` fixture lives in ``conftest.py``.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import torch
+
+CORPUS = [
+    "Write a one-sentence movie review that is positive.",
+    "The film was wonderful, moving and funny.",
+    "The plot was boring and the acting was bad.",
+    "What is the capital of France? Paris is the capital of France.",
+    "A short story about a cat who learns to sing.",
+    "Classify the sentiment of this tweet: I love rainy days!",
+]
+CHAT_TEMPLATE = (
+    "{% for m in messages %}<|{{ m['role'] }}|>{{ m['content'] }}</s>{% endfor %}"
+    "{% if add_generation_prompt %}<|assistant|>{% endif %}"
+)
+
+
+def _tiny_tokenizer():
+    from tokenizers import Tokenizer, decoders, pre_tokenizers, trainers
+    from tokenizers import models as tk_models
+    from transformers import PreTrainedTokenizerFast
+
+    backend = Tokenizer(tk_models.BPE())
+    backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+    backend.decoder = decoders.ByteLevel()
+    trainer = trainers.BpeTrainer(
+        vocab_size=320,
+        special_tokens=["<pad>", "<s>", "</s>", "<|system|>", "<|user|>", "<|assistant|>"],
+        initial_alphabet=pre_tokenizers.ByteLevel.alphabet(),
+        show_progress=False,
+    )
+    backend.train_from_iterator(CORPUS, trainer)
+    tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, bos_token="<s>", eos_token="</s>", pad_token="<pad>")
+    tokenizer.chat_template = CHAT_TEMPLATE
+    return tokenizer
+
+
+def _tiny_llama(tokenizer, seed: int = 0):
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    config = LlamaConfig(
+        vocab_size=len(tokenizer),
+        hidden_size=32,
+        intermediate_size=64,
+        num_hidden_layers=2,
+        num_attention_heads=4,
+        num_key_value_heads=2,
+        max_position_embeddings=256,
+        rms_norm_eps=1e-5,
+        initializer_range=0.3,  # peaked logits: greedy decoding has no near-ties
+        bos_token_id=tokenizer.bos_token_id,
+        eos_token_id=tokenizer.eos_token_id,
+        pad_token_id=tokenizer.pad_token_id,
+        tie_word_embeddings=True,
+    )
+    torch.manual_seed(seed)
+    return LlamaForCausalLM(config).eval()
+
+
+
+
+def save_tiny_model(folder: Path, seed: int = 0) -> Path:
+    """Write the tiny model and tokenizer as a Hugging Face folder."""
+    tokenizer = _tiny_tokenizer()
+    _tiny_llama(tokenizer, seed).save_pretrained(folder)
+    tokenizer.save_pretrained(folder)
+    return folder
