@@ -43,7 +43,7 @@ def _tiny_tokenizer():
     return tokenizer
 
 
-def _tiny_llama(tokenizer, seed: int = 0):
+def _tiny_llama(tokenizer, seed: int = 0, max_positions: int = 256):
     from transformers import LlamaConfig, LlamaForCausalLM
 
     config = LlamaConfig(
@@ -53,7 +53,7 @@ def _tiny_llama(tokenizer, seed: int = 0):
         num_hidden_layers=2,
         num_attention_heads=4,
         num_key_value_heads=2,
-        max_position_embeddings=256,
+        max_position_embeddings=max_positions,
         rms_norm_eps=1e-5,
         initializer_range=0.3,  # peaked logits: greedy decoding has no near-ties
         bos_token_id=tokenizer.bos_token_id,
@@ -67,9 +67,10 @@ def _tiny_llama(tokenizer, seed: int = 0):
 
 
 
-def save_tiny_model(folder: Path, seed: int = 0) -> Path:
-    """Write the tiny model and tokenizer as a Hugging Face folder."""
+def save_tiny_model(folder: Path, seed: int = 0, max_positions: int = 256) -> Path:
+    """Write the tiny model and tokenizer as a Hugging Face folder (task prompts need ``max_positions`` ~2048:
+    the 320-token vocabulary spells most words byte by byte)."""
     tokenizer = _tiny_tokenizer()
-    _tiny_llama(tokenizer, seed).save_pretrained(folder)
+    _tiny_llama(tokenizer, seed, max_positions).save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder

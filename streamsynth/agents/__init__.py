@@ -19,12 +19,30 @@ AGENTS: dict[str, str] = {
     "sb3-ppo": "stable-baselines3 PPO policy over generation strategies (prompt style, temperature, examples, "
     "attribute variation); learns across the stream",
     "sb3-a2c": "the same strategy policy trained with A2C",
+    "synlearner": "SynLearner: diversity-aware prompting and selection, LoRA fine-tuning, GRPO on the env's "
+    "hierarchical feedback; adapter and experience memory carried across the stream",
+    "synlearner-isolated": "SynLearner reset (adapter, optimizer, memory) at every task: the carry-over ablation",
 }
 
 
-def build_agent(name: str, *, env: Any = None, llm: LLMConfig | None = None, seed: int = 0, backend: Any = None) -> Agent:
+def build_agent(name: str, *, env: Any = None, llm: LLMConfig | None = None, seed: int = 0, backend: Any = None,
+                learner: Any = None) -> Agent:
     """Build an agent by name. ``env`` is needed by ``oracle`` (it reads the env's real data); ``llm`` and
-    ``backend`` are used by the LLM agents (``zerogen``, ``fewshot``, ``attrprompt``, ``progen``)."""
+    ``backend`` are used by the LLM agents (``zerogen``, ``fewshot``, ``attrprompt``, ``progen``, ``sb3-*``,
+    ``synlearner``); ``learner`` (a :class:`~streamsynth.agents.synlearner.config.SynLearnerConfig`) holds the
+    SynLearner settings, whose model and sampling fields are taken from ``llm`` so every agent shares them."""
+    if name in ("synlearner", "synlearner-isolated"):
+        from streamsynth.agents.synlearner.agent import SynLearnerAgent
+        from streamsynth.agents.synlearner.config import SynLearnerConfig
+
+        cfg = learner or SynLearnerConfig()
+        if llm is not None:
+            cfg = cfg.with_(model=llm.model, device=llm.device, dtype=llm.dtype, batch_size=llm.batch_size,
+                            temperature=llm.temperature, top_p=llm.top_p, max_new_tokens=llm.max_new_tokens,
+                            oversample=llm.oversample, max_prompts_per_round=llm.max_prompts_per_round)
+        if name == "synlearner-isolated":
+            cfg = cfg.with_(isolated=True)
+        return SynLearnerAgent(cfg, backend=backend, seed=seed)
     if name == "zerogen":
         from streamsynth.agents.zerogen import ZeroGenAgent
 

@@ -176,6 +176,27 @@ def parse_attribute_proposal(
     return dims
 
 
+def propose_dimensions(backend: GenerationBackend, observation: Mapping[str, Any], params: SamplingParams, seed: int,
+                       n_dimensions: int = 3, n_values: int = 5, *, agent: str = "attrprompt"
+                       ) -> tuple[dict[str, tuple[str, ...]], bool]:
+    """Ask the LLM for a task's attribute dimensions (one call): ``(dimensions, used_fallback)``; the generic
+    :data:`GENERIC_ATTRIBUTES`, with a warning, when the answer holds none that :func:`parse_attribute_proposal`
+    accepts."""
+    text = backend.generate([proposal_prompt(observation, n_dimensions, n_values)], params, seed=seed)[0]
+    dims = parse_attribute_proposal(text, max_dimensions=n_dimensions, max_values=n_values,
+                                    exclude=[*observation["labels"], *observation["fields"]])
+    if dims:
+        return dims, False
+    warnings.warn(
+        f"{agent}: the LLM's attribute proposal for task {observation['task']!r} held no usable "
+        f"'dimension: value1; value2' line (answer: {text[:200]!r}); using the generic dimensions "
+        f"{sorted(GENERIC_ATTRIBUTES)}",
+        AttributeFallbackWarning,
+        stacklevel=3,
+    )
+    return dict(GENERIC_ATTRIBUTES), True
+
+
 class AttrPromptAgent(LLMAgent):
     """Label prompts with one randomly drawn value of every attribute dimension per sample (AttrPrompt).
 
@@ -221,25 +242,14 @@ class AttrPromptAgent(LLMAgent):
     def propose_attributes(self, observation: Mapping[str, Any]) -> dict[str, tuple[str, ...]]:
         """Ask the LLM for the task's attribute dimensions (one call); the generic set, with a warning, when the
         answer holds none that :func:`parse_attribute_proposal` accepts."""
-        task = str(observation["task"])
         c = self.config
         params = SamplingParams(max(c.max_new_tokens, self.proposal_tokens), c.temperature, c.top_p)
         seed = int(np.random.default_rng([self.seed, self._episodes, 1]).integers(2**31))
         self.proposal_calls += 1
-        text = self.backend.generate([proposal_prompt(observation, self.n_dimensions, self.n_values)], params,
-                                     seed=seed)[0]
-        dims = parse_attribute_proposal(text, max_dimensions=self.n_dimensions, max_values=self.n_values,
-                                        exclude=[*observation["labels"], *observation["fields"]])
-        if not dims:
-            self.fallback_tasks.append(task)
-            warnings.warn(
-                f"attrprompt: the LLM's attribute proposal for task {task!r} held no usable "
-                f"'dimension: value1; value2' line (answer: {text[:200]!r}); using the generic dimensions "
-                f"{sorted(GENERIC_ATTRIBUTES)}",
-                AttributeFallbackWarning,
-                stacklevel=2,
-            )
-            dims = dict(GENERIC_ATTRIBUTES)
+        dims, fallback = propose_dimensions(self.backend, observation, params, seed, self.n_dimensions, self.n_values,
+                                            agent=self.name)
+        if fallback:
+            self.fallback_tasks.append(str(observation["task"]))
         return dims
 
     def propose(self, observation: Mapping[str, Any]) -> list[Sample]:

@@ -45,13 +45,14 @@ class LLMConfig:
         return SamplingParams(self.max_new_tokens, self.temperature, self.top_p)
 
 
-def request_labels(observation: Mapping[str, Any], config: LLMConfig) -> list[str]:
+def request_labels(observation: Mapping[str, Any], config: Any) -> list[str]:
     """One label per sample to ask for this round, spread over the rounds left.
 
     Each label's missing count is divided by the rounds left (``max_rounds - round``, rounded up) and multiplied
     by ``config.oversample`` (rounded up); at most ``config.max_prompts_per_round`` in all. Spreading keeps rounds
     for feedback: an agent that filled every task in round 1 would never use the env's per-sample scores. The
-    last round asks for everything still missing.
+    last round asks for everything still missing. ``config``: any settings object with ``oversample`` and
+    ``max_prompts_per_round`` (:class:`LLMConfig`, the SynLearner config).
 
     >>> import numpy as np
     >>> obs = {"labels": ("a", "b"), "counts": np.array([3, 5]), "targets": np.array([5, 5]),

@@ -40,6 +40,12 @@ MAX_NEW_TOKENS = typer.Option(64, min=1, help="Longest completion, in tokens.")
 PROBE_SAMPLES = typer.Option(
     None, min=1, help="Per-label budget of the probe rounds that fill the transfer matrix R of agents that learn "
     "(default: --samples-per-label; smaller is cheaper and noisier).")
+LEARNER = typer.Option(
+    [], "--learner", "-L", metavar="KEY=VALUE",
+    help="SynLearner setting (repeatable), e.g. -L lora_rank=16 -L lr=5e-5 -L group_size=8 -L kl_coef=0.02 "
+    "-L eft_epochs=2 -L isolated=true; see `synth-agent info --learner` for every key and its default.")
+CHECKPOINT_EVERY = typer.Option(0, min=0, help="Also checkpoint every N rounds inside a task (agents with "
+                                "checkpoints: synlearner; they always checkpoint after each task).")
 EMBEDDER = typer.Option("minilm", help="Embeddings for rewards: minilm (packaged), hashing, or a sentence-transformers id.")
 
 
@@ -57,9 +63,14 @@ def evaluate(
     max_new_tokens: int = MAX_NEW_TOKENS,
     embedder: str = EMBEDDER,
     probe_samples_per_label: Optional[int] = PROBE_SAMPLES,
+    learner: list[str] = LEARNER,
+    checkpoint_every: int = CHECKPOINT_EVERY,
     reward_mode: str = typer.Option("delta", help="delta (change of the set score per step) or absolute."),
     seed: int = typer.Option(0, help="Seed of the agent and of the real-data splits."),
     output: Optional[Path] = typer.Option(None, help="Run folder (default: runs/<agent>-<stream>-<time>)."),
+    resume: Optional[Path] = typer.Option(
+        None, help="Continue the interrupted run in this folder from its last checkpoint, with the options saved "
+        "there (the other options are ignored); agents with checkpoints (synlearner)."),
 ) -> None:
     """Run one agent over a stream of tasks; print a per-task table and write a run folder."""
     from streamsynth.cli.progress import run_progress
@@ -67,19 +78,27 @@ def evaluate(
     from streamsynth.evaluation.experiment import RunOptions, run_experiment
     from streamsynth.evaluation.report import results_table, summarize
 
-    if output is None:
-        output = Path("runs") / f"{agent}-{_safe(stream)}-{_dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
-    opts = RunOptions(
-        agent=agent, stream=stream, samples_per_label=samples_per_label, rounds=rounds, model=model,
-        backend=backend, device=device, batch_size=batch_size, temperature=temperature,
-        max_new_tokens=max_new_tokens, embedder=embedder, reward_mode=reward_mode, seed=seed,
-        probe_samples_per_label=probe_samples_per_label,
-    )
     console = _console()
-    console.print(f"[bold]StreamSynth[/bold] evaluate agent={agent} stream={stream} seed={seed} -> {output}")
     try:
+        if resume is not None:
+            output = resume
+            opts = RunOptions.from_dict(_saved_options(resume))
+            console.print(f"[bold]StreamSynth[/bold] evaluate: resuming {resume} (agent={opts.agent} "
+                          f"stream={opts.stream} seed={opts.seed})")
+        else:
+            if output is None:
+                output = Path("runs") / f"{agent}-{_safe(stream)}-{_dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
+            opts = RunOptions(
+                agent=agent, stream=stream, samples_per_label=samples_per_label, rounds=rounds, model=model,
+                backend=backend, device=device, batch_size=batch_size, temperature=temperature,
+                max_new_tokens=max_new_tokens, embedder=embedder, reward_mode=reward_mode, seed=seed,
+                probe_samples_per_label=probe_samples_per_label, learner=parse_learner_options(learner),
+                checkpoint_every=checkpoint_every,
+            )
+            console.print(f"[bold]StreamSynth[/bold] evaluate agent={agent} stream={stream} seed={seed} -> {output}")
+        agent, stream, seed, samples_per_label, rounds = opts.agent, opts.stream, opts.seed, opts.samples_per_label, opts.rounds
         with run_progress(console, rounds) as hooks:
-            results = run_experiment(opts, output, hooks)
+            results = run_experiment(opts, output, hooks, resume=resume is not None)
     except (StreamSynthError, ValueError) as exc:
         _fail(str(exc))
     title = f"{agent} on {stream} (seed {seed}, {samples_per_label}/label, {rounds} rounds)"
@@ -87,6 +106,54 @@ def evaluate(
     s = summarize(results)
     console.print(f"total {s['wall_s']:.0f} s over tasks; mean test accuracy {s['test_accuracy']:.3f} "
                   f"(gold student at the same N {s['gold_test_accuracy']:.3f}); run folder: {output}")
+
+
+def _saved_options(run_dir: Path) -> dict:
+    import json
+
+    from streamsynth.errors import StreamSynthError
+
+    path = Path(run_dir) / "config.json"
+    try:
+        return json.loads(path.read_text())
+    except FileNotFoundError:
+        raise StreamSynthError(f"{run_dir} holds no run to resume (no config.json); check the folder") from None
+    except ValueError as exc:
+        raise StreamSynthError(f"{path} is not valid JSON ({exc}); the run cannot be resumed") from exc
+
+
+def parse_learner_options(items: list[str]) -> dict:
+    """``["lr=5e-5", "isolated=true"]`` -> ``{"lr": 5e-05, "isolated": True}``, typed by the SynLearner config's
+    fields (tuples as comma-separated values); unknown keys and bad values raise ``ValueError``.
+
+    >>> parse_learner_options(["lr=5e-5", "isolated=yes", "lora_targets=q_proj,v_proj"])
+    {'lr': 5e-05, 'isolated': True, 'lora_targets': ('q_proj', 'v_proj')}
+    """
+    from dataclasses import fields
+
+    from streamsynth.agents.synlearner.config import SynLearnerConfig
+
+    defaults = {f.name: getattr(SynLearnerConfig(), f.name) for f in fields(SynLearnerConfig)}
+    out: dict = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or key not in defaults:
+            raise ValueError(f"--learner {item!r}: expected KEY=VALUE with KEY one of {sorted(defaults)}")
+        default = defaults[key]
+        try:
+            if isinstance(default, bool):
+                if value.strip().lower() not in ("true", "false", "yes", "no", "1", "0"):
+                    raise ValueError("expected true or false")
+                out[key] = value.strip().lower() in ("true", "yes", "1")
+            elif isinstance(default, tuple):
+                kind = type(default[0]) if default else str
+                out[key] = tuple(kind(v.strip()) for v in value.split(",") if v.strip())
+            else:
+                out[key] = type(default)(value.strip())
+        except ValueError as exc:
+            raise ValueError(f"--learner {item!r}: {exc}") from None
+    return out
 
 
 def _safe(text: str) -> str:
@@ -114,6 +181,7 @@ def compare(
     max_new_tokens: int = MAX_NEW_TOKENS,
     embedder: str = EMBEDDER,
     probe_samples_per_label: Optional[int] = PROBE_SAMPLES,
+    learner: list[str] = LEARNER,
     output: Path = typer.Option(Path("runs/compare"), help="Comparison folder; re-running skips finished cells."),
 ) -> None:
     """Run several agents on the same stream, seeds and budget; write Markdown/CSV tables, plots and stream metrics."""
@@ -126,6 +194,10 @@ def compare(
     base = RunOptions(stream=stream, samples_per_label=samples_per_label, rounds=rounds, model=model, backend=backend,
                       device=device, batch_size=batch_size, temperature=temperature, max_new_tokens=max_new_tokens,
                       embedder=embedder, probe_samples_per_label=probe_samples_per_label)
+    try:
+        base = base.with_(learner=parse_learner_options(learner))
+    except ValueError as exc:
+        _fail(str(exc))
     console = _console()
     console.print(f"[bold]StreamSynth[/bold] compare agents={names} stream={stream} seeds=0..{seeds - 1} -> {output}")
     try:
@@ -173,8 +245,20 @@ def tasks(
 
 
 @app.command()
-def info() -> None:
+def info(
+    learner: bool = typer.Option(False, "--learner", help="List the SynLearner settings (for -L KEY=VALUE) instead."),
+) -> None:
     """Versions, compute device and which offline models and datasets were found."""
+    if learner:
+        from dataclasses import fields
+
+        from streamsynth.agents.synlearner.config import SynLearnerConfig
+
+        default = SynLearnerConfig()
+        for f in fields(SynLearnerConfig):
+            typer.echo(f"{f.name} = {getattr(default, f.name)!r}")
+        typer.echo("(model and sampling settings come from the shared --model/--temperature/... options)")
+        return
     from streamsynth.cli.info import print_info
 
     print_info()

@@ -339,6 +339,12 @@ class StreamSynthEnv(gym.Env):
         return "\n".join(lines)
 
     # ------------------------------------------------------------------ checkpoints
+    def current_observation(self) -> dict:
+        """The observation of the current state (what the last ``reset``/``step`` returned); for resumed runs."""
+        if self._state is None:
+            raise RuntimeError("no current task: call reset() first")
+        return self._observation()
+
     def state_dict(self) -> dict[str, Any]:
         """Everything needed to continue the stream exactly (see :mod:`streamsynth.envs.state`): plain data and
         numpy arrays, a copy that later steps do not change."""

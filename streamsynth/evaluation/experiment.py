@@ -10,7 +10,7 @@ from __future__ import annotations
 import platform
 import shutil
 import time
-from dataclasses import asdict, dataclass, replace
+from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Callable
 
@@ -38,11 +38,28 @@ class RunOptions:
     seed: int = 0
     probe_samples_per_label: int | None = None
     """Budget of each probe round of agents that learn (transfer matrix R); None: ``samples_per_label``."""
+    learner: dict[str, Any] = field(default_factory=dict)
+    """SynLearner settings (fields of ``SynLearnerConfig`` other than model and sampling), e.g. ``{"lr": 1e-4}``."""
+    checkpoint_every: int = 0
+    """Checkpoint every N rounds inside a task (0: only after each task); agents that support checkpoints only."""
 
     def __post_init__(self) -> None:
         p = self.probe_samples_per_label
         if p is not None and (isinstance(p, bool) or not isinstance(p, int) or p < 1):
             raise ValueError(f"probe_samples_per_label must be a positive int or None, got {p!r}")
+        c = self.checkpoint_every
+        if isinstance(c, bool) or not isinstance(c, int) or c < 0:
+            raise ValueError(f"checkpoint_every must be an int >= 0, got {c!r}")
+        if self.learner:
+            from streamsynth.agents.synlearner.config import SynLearnerConfig
+
+            SynLearnerConfig.from_dict(dict(self.learner))  # validates names and values now, not mid-run
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> "RunOptions":
+        """The options saved in a run folder's ``config.json`` (other keys there are ignored)."""
+        names = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in names})
 
     def with_(self, **changes: Any) -> "RunOptions":
         return replace(self, **changes)
@@ -108,65 +125,105 @@ def load_results(run_dir: Path) -> tuple[dict[str, Any], list[TaskResult]]:
     return data["config"], results
 
 
-def run_experiment(opts: RunOptions, run_dir: Path, hooks: RunHooks | None = None, *, overwrite_partial: bool = False
-                   ) -> list[TaskResult]:
+def run_experiment(opts: RunOptions, run_dir: Path, hooks: RunHooks | None = None, *, overwrite_partial: bool = False,
+                   resume: bool = False) -> list[TaskResult]:
     """Run ``opts.agent`` over ``opts.stream``; write config, per-task metrics, datasets and plot to ``run_dir``.
 
-    A folder holding a complete run is refused; a folder holding a partial (killed) run is refused too unless
-    ``overwrite_partial`` (then it is cleared and the run starts over: the env's novelty memory and the agent's
-    state make a mid-stream restart differ from an uninterrupted run).
+    A folder holding a complete run is refused. A folder holding a partial (killed) run is refused too, unless
+    ``resume`` (continue from its last checkpoint with the options saved in the folder; agents that support
+    checkpoints only) or ``overwrite_partial`` (it is cleared and the run starts over).
     """
     from streamsynth.agents import LLMConfig, build_agent
     from streamsynth.envs.streamsynth_env import StreamSynthEnv
+    from streamsynth.evaluation.checkpoint import can_checkpoint, load_checkpoint, save_checkpoint
     from streamsynth.evaluation.report import plot_results, write_results
+    from streamsynth.evaluation.runner import EpisodeProgress
 
     hooks = hooks or RunHooks()
     run_dir = Path(run_dir)
     if is_complete(run_dir):
         raise StreamSynthError(f"{run_dir} already holds a finished run; choose another --output folder")
-    if (run_dir / "config.json").exists():
+    if resume:
+        import json
+
+        if not (run_dir / "config.json").exists():
+            raise StreamSynthError(f"{run_dir} holds no run to resume (no config.json); check the folder")
+        opts = RunOptions.from_dict(json.loads((run_dir / "config.json").read_text()))
+    elif (run_dir / "config.json").exists():
         if not overwrite_partial:
-            raise StreamSynthError(f"{run_dir} already holds a partial run; choose another --output folder")
+            raise StreamSynthError(f"{run_dir} already holds a partial run; choose another --output folder, or "
+                                   "continue it with --resume (agents with checkpoints)")
         shutil.rmtree(run_dir)
     llm = LLMConfig(model=opts.model, backend=opts.backend, device=opts.device, batch_size=opts.batch_size,
                     temperature=opts.temperature, max_new_tokens=opts.max_new_tokens)
     env = StreamSynthEnv(opts.stream, samples_per_label=opts.samples_per_label, max_rounds=opts.rounds,
                          embedder=opts.embedder, reward_mode=opts.reward_mode, data_seed=opts.seed)
-    agent = build_agent(opts.agent, env=env, llm=llm, seed=opts.seed)
+    learner = None
+    if opts.learner:
+        from streamsynth.agents.synlearner.config import SynLearnerConfig
+
+        learner = SynLearnerConfig.from_dict(dict(opts.learner))
+    agent = build_agent(opts.agent, env=env, llm=llm, seed=opts.seed, learner=learner)
+    checkpoints = can_checkpoint(agent)
+    if resume and not checkpoints:
+        raise StreamSynthError(f"agent {opts.agent!r} keeps no checkpoints, so its run cannot be resumed; start it "
+                               "again in a new folder")
     config = {**opts.to_dict(), "tasks": [t.name for t in env.tasks], "agent_config": agent.describe(),
               "reward_weights": env.weights.to_dict(), "versions": versions()}
-    write_json(run_dir / "config.json", config)
+    results: list[TaskResult] = []
+    transfer: dict[str, Any] = {}
+    progress: dict[str, Any] = {"next_task": 0, "episode": None, "seconds": 0.0}
+    if resume:
+        progress = load_checkpoint(run_dir, env, agent)
+        _, done = load_results(run_dir) if (run_dir / "metrics.json").exists() else ({}, [])
+        results = done[: progress["next_task"]]
+        transfer = progress.get("transfer") or {}
+    else:
+        write_json(run_dir / "config.json", config)
     if hooks.on_start:
         hooks.on_start(config["tasks"])
-    results: list[TaskResult] = []
-    start = time.perf_counter()
-    transfer: dict[str, Any] = {}
+    start = time.perf_counter() - float(progress.get("seconds", 0.0))
     probe: Callable[[], list[float]] | None = None
     if agent.learns:  # the transfer matrix needs probe runs: b before the first task, row i after task i
-        from streamsynth.envs.streamsynth_env import StreamSynthEnv as _Env
         from streamsynth.evaluation.probes import probe_row
 
         probe_n = opts.probe_samples_per_label or opts.samples_per_label
-        probe_env = _Env(opts.stream, samples_per_label=probe_n, max_rounds=1, embedder=env.embedder,
-                         reward_mode=opts.reward_mode, data_seed=opts.seed)
+        probe_env = StreamSynthEnv(opts.stream, samples_per_label=probe_n, max_rounds=1, embedder=env.embedder,
+                                   reward_mode=opts.reward_mode, data_seed=opts.seed)
 
         def probe_all() -> list[float]:
             return probe_row(agent, probe_env, config["tasks"], opts.seed)
 
         probe = probe_all
-        transfer = {"b": probe(), "R": []}
+        if not resume:
+            transfer = {"b": probe(), "R": []}
+
+    def checkpoint(next_task: int, episode: EpisodeProgress | None) -> None:
+        if checkpoints:
+            save_checkpoint(run_dir, env, agent, {"next_task": next_task, "transfer": transfer,
+                                                  "episode": episode.to_dict() if episode else None,
+                                                  "seconds": time.perf_counter() - start})
+
+    def on_step(episode: EpisodeProgress, done: bool) -> None:
+        if not done and opts.checkpoint_every and episode.rounds % opts.checkpoint_every == 0:
+            checkpoint(episode.index, episode)
 
     def on_task_end(result: TaskResult) -> None:
         results.append(result)
         if probe is not None:
             transfer["R"].append(probe())
         write_results(run_dir, results, config, transfer=transfer)  # after every task: a killed run keeps it
+        checkpoint(len(results), None)
         if hooks.on_task_end:
             hooks.on_task_end(result)
 
+    if not resume and checkpoints:
+        checkpoint(0, None)
+    episode = EpisodeProgress(**progress["episode"]) if progress.get("episode") else None
     try:
         run_stream(env, agent, seed=opts.seed, on_task_start=hooks.on_task_start, on_task_end=on_task_end,
-                   on_round=hooks.on_round)
+                   on_round=hooks.on_round, on_step=on_step, skip=len(results),
+                   restored=resume and (bool(results) or episode is not None), resume=episode)
     finally:
         agent.close()
     config["agent_config"] = agent.describe()  # again: agents record what they decided during the run

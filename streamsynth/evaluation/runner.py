@@ -69,39 +69,68 @@ def _reason_kind(reason: str) -> str:
     return re.sub(r"\b\d+\b", "N", kind)
 
 
-def run_episode(env: Any, agent: Agent, observation: Any, on_round: RoundCallback | None = None) -> TaskResult:
-    """Play one task to its end, starting from ``observation`` (returned by ``env.reset``)."""
+@dataclass
+class EpisodeProgress:
+    """Running totals of an episode, saved in checkpoints taken between rounds (so a resumed episode reports the
+    same figures as an uninterrupted one)."""
+
+    task: str
+    index: int
+    rounds: int = 0
+    total: float = 0.0
+    submitted: int = 0
+    accepted: int = 0
+    reasons: dict[str, int] = field(default_factory=dict)
+    seconds: float = 0.0
+    components: dict[str, float] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+StepCallback = Callable[[EpisodeProgress, bool], None]
+
+
+def run_episode(env: Any, agent: Agent, observation: Any, on_round: RoundCallback | None = None, *,
+                progress: EpisodeProgress | None = None, on_step: StepCallback | None = None) -> TaskResult:
+    """Play one task to its end, starting from ``observation`` (from ``env.reset``, or the restored env's
+    ``current_observation()`` with the saved ``progress`` of a resumed episode). ``on_step(progress, done)`` runs
+    after every round (checkpoints)."""
     start = time.perf_counter()
-    task = str(observation["task"])
-    index = int(observation["task_index"])
-    total, submitted, accepted, rounds = 0.0, 0, 0, 0
-    reasons: Counter[str] = Counter()
-    info: dict[str, Any] = {}
+    p = progress or EpisodeProgress(str(observation["task"]), int(observation["task_index"]))
+    offset = p.seconds
+    reasons: Counter[str] = Counter(p.reasons)
     while True:
         action = agent.act(observation)
         observation, reward, terminated, truncated, info = env.step(action)
         agent.observe(observation, reward, terminated, truncated, info)
-        rounds += 1
-        total += float(reward)
-        submitted += len(info["samples"])
-        accepted += int(info["accepted"])
+        p.rounds += 1
+        p.total += float(reward)
+        p.submitted += len(info["samples"])
+        p.accepted += int(info["accepted"])
         reasons.update(_reason_kind(r["reason"]) for r in info["rejected"])
+        p.reasons = dict(reasons)
+        p.components = {k: float(v) for k, v in info.get("components", {}).items()}
+        p.seconds = offset + time.perf_counter() - start
         if on_round is not None:
-            on_round(task, rounds, float(reward))
-        if terminated or truncated:
+            on_round(p.task, p.rounds, float(reward))
+        done = bool(terminated or truncated)
+        if on_step is not None:
+            on_step(p, done)
+        if done:
             break
     unwrapped = env.unwrapped
     return TaskResult(
-        task=task,
-        index=index,
-        rounds=rounds,
-        episode_return=total,
-        figures=dict(info.get("components", {})),
+        task=p.task,
+        index=p.index,
+        rounds=p.rounds,
+        episode_return=p.total,
+        figures=dict(p.components),
         test=unwrapped.test_report(),
-        submitted=submitted,
-        accepted=accepted,
+        submitted=p.submitted,
+        accepted=p.accepted,
         rejected_reasons=dict(reasons.most_common()),
-        wall_seconds=time.perf_counter() - start,
+        wall_seconds=offset + time.perf_counter() - start,
         dataset=unwrapped.dataset,
     )
 
@@ -114,25 +143,34 @@ def run_stream(
     on_task_start: Callable[[int, str], None] | None = None,
     on_task_end: Callable[[TaskResult], None] | None = None,
     on_round: RoundCallback | None = None,
+    on_step: StepCallback | None = None,
     skip: int = 0,
+    restored: bool = False,
+    resume: EpisodeProgress | None = None,
 ) -> list[TaskResult]:
     """Run ``agent`` over every task of ``env``'s stream (one ``reset`` per task), in order.
 
     ``skip`` tasks at the start are stepped over without playing them (``reset`` jumps), for resuming runs of
-    agents that keep no state between tasks.
+    agents that keep no state between tasks. A run whose env and agent were ``restored`` from a checkpoint passes
+    ``skip`` = the task to play next: it is reached with ``reset()`` (the env knows its position) or, when the
+    checkpoint was taken inside that task's episode, continued from the env's current state with ``resume`` =
+    the episode's progress.
     """
     n_tasks = len(env.unwrapped.tasks)
     results: list[TaskResult] = []
     for i in range(n_tasks):
         if i < skip:
             continue
-        if i == skip:
+        progress = None
+        if i == skip and resume is not None:
+            observation, progress = env.unwrapped.current_observation(), resume
+        elif i == skip and not restored:
             observation, _ = env.reset(seed=seed, options={"task": env.unwrapped.tasks[i].name} if skip else None)
         else:
             observation, _ = env.reset()
         if on_task_start is not None:
             on_task_start(i, str(observation["task"]))
-        result = run_episode(env, agent, observation, on_round)
+        result = run_episode(env, agent, observation, on_round, progress=progress, on_step=on_step)
         results.append(result)
         if on_task_end is not None:
             on_task_end(result)

@@ -36,11 +36,12 @@ class SynLearnerConfig:
     the hierarchical reward after each component is normalised), ``max_grad_norm``.
 
     DAI: ``pool_factor`` (candidates generated per sample to submit in the first round), ``select_weight``
-    (quality vs novelty in greedy selection), ``oversample`` (prompts per missing sample), ``n_examples`` (seed
+    (quality vs novelty in greedy selection), ``oversample`` (samples asked per missing sample, spread over the
+    rounds left as every LLM agent does), ``max_prompts_per_round``, ``n_examples`` (seed
     examples per prompt: the prompt patterns the memory learns to prefer), ``embedder`` (for selection).
 
-    Stream: ``isolated`` resets adapter, optimizer and memory at every task (the ablation);
-    ``checkpoint_every`` rounds (0: only after each task).
+    Stream: ``isolated`` resets adapter, optimizer and memory at every task (the ablation). Checkpoints are a
+    run setting (``RunOptions.checkpoint_every``).
     """
 
     model: str = "smollm2-135m"
@@ -69,16 +70,17 @@ class SynLearnerConfig:
     pool_factor: float = 2.0
     select_weight: float = 0.5
     oversample: float = 1.5
+    max_prompts_per_round: int = 256
     n_examples: tuple[int, ...] = (0, 1, 2)
     embedder: str = "minilm"
     isolated: bool = False
-    checkpoint_every: int = 0
     trust_remote_code: bool = False
 
     def __post_init__(self) -> None:
-        for name in ("batch_size", "max_new_tokens", "lora_rank", "lora_alpha", "grpo_epochs", "train_batch_size"):
+        for name in ("batch_size", "max_new_tokens", "lora_rank", "lora_alpha", "grpo_epochs", "train_batch_size",
+                     "max_prompts_per_round"):
             _positive_int(name, getattr(self, name))
-        for name in ("eft_epochs", "eft_top", "replay", "checkpoint_every"):
+        for name in ("eft_epochs", "eft_top", "replay"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 0:
                 raise ValueError(f"{name} must be an int >= 0, got {v!r}")

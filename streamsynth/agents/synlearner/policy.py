@@ -173,7 +173,7 @@ class LoRAPolicy:
                 logp, mask = self.logprobs(batch)
                 loss = -(logp * mask).sum() / mask.sum().clamp(min=1.0)
                 loss.backward()
-                out.append(UpdateStats(float(loss), grad_norm=self._step(), sequences=len(batch)))
+                out.append(UpdateStats(float(loss.detach()), grad_norm=self._step(), sequences=len(batch)))
         self.model.eval()
         return out
 

@@ -1,0 +1,287 @@
+"""The ``synlearner`` agent: DAI -> LoRA fine-tuning (EFT) -> GRPO with hierarchical rewards, across the stream.
+
+Per task (one episode), inside the plain Gymnasium loop:
+
+* **round 1, DAI**: attribute-diverse prompts (the task's dimensions, or values the LLM proposes) with 0..k seed
+  examples, ``pool_factor`` x more candidates than needed; a greedy pick on quality (label consistency with the
+  seed examples) plus novelty (against what is already picked and the memory's reference set) is submitted;
+  then **EFT**: LoRA SFT on the accepted samples of the round plus a replay of the best samples of earlier tasks
+  (loss on the completion only; the same prompt format as generation).
+* **rounds 2.., HRO**: ``G`` completions per prompt, all submitted; the env's per-sample feedback gives each
+  completion its hierarchical reward (:mod:`~streamsynth.agents.synlearner.hierarchical`), then one GRPO update
+  (group-relative advantages, clipped ratio, KL to the adapter-free base).
+* **experience**: the adapter and optimiser continue from task to task; the memory keeps reward statistics of
+  prompt patterns (number of seed examples) and attribute values (sampling preferences), the best samples (replay)
+  and the embeddings of accepted data (novelty reference). ``isolated`` resets all of it at every task.
+
+The env's rewards and feedback are the only learning signal.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+from streamsynth.agents.attrprompt import GENERIC_ATTRIBUTES, attribute_dimensions, propose_dimensions
+from streamsynth.agents.base import Agent
+from streamsynth.agents.llm import request_labels
+from streamsynth.agents.prompting import format_fields, label_prompt, parse_completion
+from streamsynth.agents.synlearner.config import SynLearnerConfig
+from streamsynth.agents.synlearner.hierarchical import (completion_components, hierarchical_rewards,
+                                                        masked_group_advantages, raw_rewards)
+from streamsynth.agents.synlearner.memory import ExperienceMemory, ReplayItem
+from streamsynth.agents.synlearner.selection import greedy_select, label_consistency
+from streamsynth.generation.base import Message, SamplingParams
+from streamsynth.tasks.spec import LABEL_KEY, Sample
+
+
+class SynLearnerAgent(Agent):
+    """The project's learning agent (see the module docstring).
+
+    Args:
+        config: every setting (:class:`SynLearnerConfig`).
+        backend: a ready :class:`~streamsynth.generation.transformers_backend.TransformersBackend` (default: built
+            from ``config`` on first use); its model gets the LoRA adapter.
+        embedder: embeddings for DAI selection (default: ``config.embedder``, cached on disk).
+        seed: seeds prompts, sampling, selection and the adapter's initial weights.
+    """
+
+    name = "synlearner"
+    learns = True
+
+    def __init__(self, config: SynLearnerConfig | None = None, *, backend: Any = None, embedder: Any = None,
+                 seed: int = 0) -> None:
+        super().__init__(seed)
+        self.config = config or SynLearnerConfig()
+        if self.config.isolated:
+            self.name = "synlearner-isolated"
+        self._backend = backend
+        self._embedder = embedder
+        self._policy: Any = None
+        self.memory = ExperienceMemory(replay_per_task=max(self.config.eft_top, 1))
+        self.rng = np.random.default_rng([self.seed, 11])
+        self.calls = 0
+        self.proposed: dict[str, dict[str, tuple[str, ...]]] = {}
+        self.dims: dict[str, tuple[str, ...]] = {}
+        self.log: list[dict[str, Any]] = []
+        """One entry per round: task, round, phase, rewards, update figures."""
+        self._pending: dict[str, Any] | None = None
+
+    # ------------------------------------------------------------------ resources
+    @property
+    def policy(self) -> Any:
+        if self._policy is None:
+            from streamsynth.agents.synlearner.policy import LoRAPolicy
+
+            if self._backend is None:
+                from streamsynth.generation.transformers_backend import TransformersBackend
+
+                c = self.config
+                self._backend = TransformersBackend(c.model, device=c.device, dtype=c.dtype, batch_size=c.batch_size,
+                                                    trust_remote_code=c.trust_remote_code)
+            self._policy = LoRAPolicy(self._backend, self.config, seed=self.seed)
+        return self._policy
+
+    @property
+    def embedder(self) -> Any:
+        if self._embedder is None:
+            from streamsynth.rewards.embeddings import get_embedder
+
+            self._embedder = get_embedder(self.config.embedder)
+        return self._embedder
+
+    def _next_seed(self) -> int:
+        self.calls += 1
+        return zlib.crc32(f"{self.seed}/{self.calls}".encode()) & 0x7FFFFFFF
+
+    # ------------------------------------------------------------------ prompts
+    def _dimensions(self, observation: Mapping[str, Any], *, propose: bool) -> dict[str, tuple[str, ...]]:
+        dims = attribute_dimensions(observation)
+        if dims:
+            return dims
+        task = str(observation["task"])
+        if task not in self.proposed and propose:
+            c = self.config
+            params = SamplingParams(max(c.max_new_tokens, 160), c.temperature, c.top_p)
+            self.proposed[task], _ = propose_dimensions(self.policy.backend, observation, params, self._next_seed(),
+                                                        agent=self.name)
+        return self.proposed.get(task, dict(GENERIC_ATTRIBUTES))
+
+    def _prompt(self, observation: Mapping[str, Any], label: str, dims: Mapping[str, tuple[str, ...]],
+                rng: np.random.Generator) -> tuple[list[Message], str, dict[str, str]]:
+        """One prompt: a number of seed examples and one value per attribute dimension, each drawn from the
+        memory's preferences (what earned reward before)."""
+        ks = list(self.config.n_examples)
+        keys = [f"examples={k}" for k in ks]
+        k = ks[int(rng.choice(len(ks), p=self.memory.preference("pattern", keys)))]
+        seeds = [s for s in observation["seed_examples"] if s[LABEL_KEY] == label] or list(observation["seed_examples"])
+        examples = [seeds[int(i)] for i in rng.permutation(len(seeds))[:k]]
+        attrs = {}
+        for name, values in dims.items():
+            p = self.memory.preference("attribute", [f"{name}={v}" for v in values])
+            attrs[name] = values[int(rng.choice(len(values), p=p))]
+        return label_prompt(observation, label, examples=examples, attributes=attrs), f"examples={k}", attrs
+
+    def _texts(self, samples: Sequence[Mapping[str, str]], fields: Sequence[str]) -> list[str]:
+        return [format_fields(s, fields) for s in samples]
+
+    # ------------------------------------------------------------------ the loop API
+    def begin_task(self, observation: Mapping[str, Any]) -> None:
+        if self.config.isolated and self._episodes > 1:
+            self.policy.reset()
+            self.memory.clear()
+        self.dims = self._dimensions(observation, propose=True)
+
+    def propose(self, observation: Mapping[str, Any]) -> list[Sample]:
+        if self._pending is not None:
+            raise RuntimeError("act() called twice without observe(): feed the env's feedback back first")
+        labels = request_labels(observation, self.config)
+        if int(observation["round"]) == 0:
+            return self._propose_dai(observation, labels)
+        return self._propose_groups(observation, labels)
+
+    def _generate(self, observation: Mapping[str, Any], labels: Sequence[str]) -> list[dict[str, Any]]:
+        """Prompt, sample and parse one completion per label: dicts with prompt, pattern, attrs, completion, sample."""
+        rows = [dict(zip(("prompt", "pattern", "attrs"), self._prompt(observation, lbl, self.dims, self.rng)),
+                     label=lbl) for lbl in labels]
+        completions = self.policy.sample([r["prompt"] for r in rows], seed=self._next_seed())
+        fields, max_chars = list(observation["fields"]), int(observation["length"][1])
+        for r, c in zip(rows, completions):
+            r["completion"] = c
+            r["sample"] = parse_completion(c.text, fields, r["label"], max_chars)
+        return rows
+
+    def _propose_dai(self, observation: Mapping[str, Any], labels: Sequence[str]) -> list[Sample]:
+        quota: dict[str, int] = {}
+        for lbl in labels:
+            quota[lbl] = quota.get(lbl, 0) + 1
+        pool = [lbl for lbl, n in quota.items() for _ in range(math.ceil(n * self.config.pool_factor))]
+        rows = [r for r in self._generate(observation, pool) if r["sample"] is not None]
+        names = list(observation["labels"])
+        fields = list(observation["fields"])
+        picked: list[int] = []
+        if rows:
+            vectors = self.embedder.encode(self._texts([r["sample"] for r in rows], fields))
+            keep = np.linalg.norm(vectors, axis=1) > 0  # a text with no features (hashing embedder) cannot be placed
+            rows, vectors = [r for r, k in zip(rows, keep) if k], vectors[keep]
+        if rows:
+            seeds = list(observation["seed_examples"])
+            seed_vectors = self.embedder.encode(self._texts(seeds, fields))
+            ids = [names.index(r["label"]) for r in rows]
+            quality = label_consistency(vectors, ids, seed_vectors, [names.index(s[LABEL_KEY]) for s in seeds],
+                                        len(names))
+            reference = self.memory.reference if len(self.memory.reference) else None
+            picked = greedy_select(quality, vectors, ids, {names.index(k): v for k, v in quota.items()},
+                                   reference=reference, weight=self.config.select_weight)
+        chosen = [rows[i] for i in picked]
+        self._pending = {"phase": "dai", "rows": chosen, "submitted": list(range(len(chosen))),
+                         "task": str(observation["task"]), "round": int(observation["round"]), "pool": len(pool)}
+        return [dict(r["sample"]) for r in chosen]
+
+    def _propose_groups(self, observation: Mapping[str, Any], labels: Sequence[str]) -> list[Sample]:
+        g = self.config.group_size
+        quota: dict[str, int] = {}
+        for lbl in labels:
+            quota[lbl] = quota.get(lbl, 0) + 1
+        rows: list[dict[str, Any]] = []
+        for lbl, n in quota.items():
+            for _ in range(math.ceil(n / g)):
+                prompt, pattern, attrs = self._prompt(observation, lbl, self.dims, self.rng)
+                rows.extend({"prompt": prompt, "pattern": pattern, "attrs": attrs, "label": lbl} for _ in range(g))
+        completions = self.policy.sample([r["prompt"] for r in rows], seed=self._next_seed())
+        fields, max_chars = list(observation["fields"]), int(observation["length"][1])
+        for r, c in zip(rows, completions):
+            r["completion"] = c
+            r["sample"] = parse_completion(c.text, fields, r["label"], max_chars)
+        parsed = [i for i, r in enumerate(rows) if r["sample"] is not None]
+        order = [parsed[int(j)] for j in self.rng.permutation(len(parsed))]  # over-target losses spread over groups
+        submitted: list[int | None] = [None] * len(rows)
+        for pos, i in enumerate(order):
+            submitted[i] = pos
+        self._pending = {"phase": "grpo", "rows": rows, "submitted": submitted, "task": str(observation["task"]),
+                         "round": int(observation["round"])}
+        return [dict(rows[i]["sample"]) for i in order]
+
+    def observe(self, observation: Mapping[str, Any], reward: float, terminated: bool, truncated: bool,
+                info: Mapping[str, Any]) -> None:
+        p, self._pending = self._pending, None
+        if p is None:
+            raise RuntimeError("observe() without a preceding act()")
+        c = self.config
+        rows = p["rows"]
+        q, d, u, scored = completion_components(p["submitted"], info)
+        raw = raw_rewards(q, d, u, c.reward_weights)
+        env_rows = {int(r["index"]): r for r in info["samples"]}
+        for i, r in enumerate(rows):
+            if not scored[i]:
+                continue
+            self.memory.record("pattern", r["pattern"], float(raw[i]))
+            for name, value in r["attrs"].items():
+                self.memory.record("attribute", f"{name}={value}", float(raw[i]))
+        accepted = [(r, env_rows[idx]) for r, idx in zip(rows, p["submitted"])
+                    if idx is not None and env_rows[idx].get("accepted")]
+        items = [ReplayItem(p["task"], list(r["prompt"]), r["completion"].text, float(row["score"]))
+                 for r, row in accepted]
+        self.memory.add_replay(items)
+        if accepted:
+            fields = list(observation["fields"])
+            vectors = self.embedder.encode(self._texts([r["sample"] for r, _ in accepted], fields))
+            self.memory.add_reference(vectors[np.linalg.norm(vectors, axis=1) > 0])
+        entry: dict[str, Any] = {"task": p["task"], "round": p["round"], "phase": p["phase"],
+                                 "completions": len(rows), "accepted": len(accepted),
+                                 "mean_raw_reward": float(raw[scored].mean()) if scored.any() else 0.0}
+        if p["phase"] == "dai":
+            entry["pool"] = p["pool"]
+            if c.eft_epochs:
+                top = sorted(items, key=lambda it: -it.score)[: c.eft_top]
+                replay = self.memory.replay(c.replay, exclude_task=p["task"])
+                pairs = [self.policy.encode_pair(it.prompt, it.completion) for it in [*top, *replay]]
+                stats = self.policy.sft(pairs, epochs=c.eft_epochs, rng=self.rng)
+                entry.update(eft_sequences=len(pairs), eft_replay=len(replay),
+                             eft_loss=float(np.mean([s.loss for s in stats])) if stats else None)
+        else:
+            rewards = hierarchical_rewards(q, d, u, scored, c.reward_weights)
+            adv, ok = masked_group_advantages(rewards, scored, c.group_size)
+            train = [i for i in range(len(rows)) if ok[i] and rows[i]["completion"].completion_ids]
+            pairs = [(rows[i]["completion"].prompt_ids, rows[i]["completion"].completion_ids) for i in train]
+            stats = self.policy.grpo(pairs, [float(adv[i]) for i in train])
+            entry.update(trained=len(train), loss=stats[-1].loss if stats else None,
+                         kl=stats[-1].kl if stats else None, clip_fraction=stats[-1].clip_fraction if stats else None)
+        self.log.append(entry)
+
+    def synthesize(self, observation: Mapping[str, Any]) -> list[Sample]:
+        """Probe data for any task from the agent as it is: one completion per requested sample with the current
+        adapter and the memory's preferences; no learning, no memory change, no LLM proposal call (tasks without
+        attributes whose proposal the agent has not made yet use the generic dimensions)."""
+        rng = np.random.default_rng([self.seed, 13, zlib.crc32(str(observation["task"]).encode())])
+        dims = self._dimensions(observation, propose=False)
+        labels = request_labels(observation, self.config)
+        prompts = [self._prompt(observation, lbl, dims, rng)[0] for lbl in labels]
+        seed = zlib.crc32(f"probe/{self.seed}/{observation['task']}/{self.policy.updates}".encode()) & 0x7FFFFFFF
+        fields, max_chars = list(observation["fields"]), int(observation["length"][1])
+        out = [parse_completion(c.text, fields, lbl, max_chars)
+               for c, lbl in zip(self.policy.sample(prompts, seed=seed), labels)]
+        return [s for s in out if s is not None]
+
+    # ------------------------------------------------------------------ checkpoints
+    def save_state(self, directory: Any) -> Any:
+        """Write adapter, optimiser, memory, RNG and counters to ``directory`` (safetensors + JSON)."""
+        from streamsynth.agents.synlearner.checkpoint import save_agent
+
+        if self._pending is not None:
+            raise RuntimeError("save_state() between act() and observe(): checkpoint after the round's feedback")
+        return save_agent(self, directory)
+
+    def load_state(self, directory: Any) -> None:
+        """Restore what :meth:`save_state` wrote (the agent must have the same settings and seed)."""
+        from streamsynth.agents.synlearner.checkpoint import load_agent
+
+        load_agent(self, directory)
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), **self.config.to_dict(),
+                "proposed_attributes": {t: {k: list(v) for k, v in d.items()} for t, d in self.proposed.items()},
+                "rounds_logged": len(self.log)}

@@ -1,0 +1,112 @@
+"""Saving and restoring a SynLearner agent (adapter, optimiser, memory, RNG and counters) without pickle.
+
+Layout of an agent folder: ``agent.json`` (settings, counters, RNG state, proposed attributes, round log),
+``adapter.safetensors``, ``optimizer.json`` + ``optimizer.safetensors``, ``rng.safetensors`` (torch's global
+CPU generator) and ``memory/`` (:class:`~streamsynth.agents.synlearner.memory.ExperienceMemory`). Every file is
+written atomically; the run-level checkpoint (``evaluation/checkpoint.py``) swaps whole folders.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from streamsynth.errors import StreamSynthError
+from streamsynth.io import atomic_open, write_json
+
+if TYPE_CHECKING:
+    from streamsynth.agents.synlearner.agent import SynLearnerAgent
+
+FORMAT = "streamsynth.synlearner/1"
+
+
+class CheckpointError(StreamSynthError, ValueError):
+    """A checkpoint folder is missing, broken, or from another configuration."""
+
+
+def _save_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
+    from safetensors.torch import save
+
+    with atomic_open(path, "wb", encoding=None) as fh:
+        fh.write(save({k: v.contiguous() for k, v in tensors.items()}))
+
+
+def _load_tensors(path: Path) -> dict[str, torch.Tensor]:
+    from safetensors.torch import load
+
+    try:
+        return load(path.read_bytes())
+    except FileNotFoundError:
+        raise CheckpointError(f"checkpoint file {path} is missing; the checkpoint is incomplete: start the run "
+                              "again or resume from an intact run folder") from None
+    except Exception as exc:  # safetensors raises its own error types for corrupt headers
+        raise CheckpointError(f"checkpoint file {path} is unreadable ({exc}); start the run again") from exc
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise CheckpointError(f"checkpoint file {path} is missing; start the run again") from None
+    except ValueError as exc:
+        raise CheckpointError(f"checkpoint file {path} is not valid JSON ({exc}); start the run again") from exc
+
+
+def save_agent(agent: SynLearnerAgent, directory: str | Path) -> Path:
+    directory = Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    policy = agent.policy
+    _save_tensors(directory / "adapter.safetensors", policy.adapter_state())
+    meta, tensors = policy.optimizer_state()
+    _save_tensors(directory / "optimizer.safetensors", tensors)
+    write_json(directory / "optimizer.json", meta)
+    _save_tensors(directory / "rng.safetensors", {"torch_cpu": torch.get_rng_state()})
+    agent.memory.save(directory / "memory")
+    write_json(directory / "agent.json", {
+        "format": FORMAT,
+        "config": agent.config.to_dict(),
+        "seed": agent.seed,
+        "episodes": agent._episodes,
+        "task_key": list(agent._task_key) if agent._task_key else None,
+        "calls": agent.calls,
+        "rng": agent.rng.bit_generator.state,
+        "proposed": {t: {k: list(v) for k, v in d.items()} for t, d in agent.proposed.items()},
+        "dims": {k: list(v) for k, v in agent.dims.items()},
+        "log": agent.log,
+    })
+    return directory
+
+
+def load_agent(agent: SynLearnerAgent, directory: str | Path) -> None:
+    """Restore ``agent`` (built with the same settings) from ``directory``."""
+    from streamsynth.agents.synlearner.memory import ExperienceMemory
+
+    directory = Path(directory)
+    data = _read_json(directory / "agent.json")
+    if data.get("format") != FORMAT:
+        raise CheckpointError(f"{directory / 'agent.json'} is not a SynLearner checkpoint (format "
+                              f"{data.get('format')!r}, expected {FORMAT!r})")
+    saved, mine = data["config"], agent.config.to_dict()
+    diff = {k: (saved.get(k), v) for k, v in mine.items() if saved.get(k) != v}
+    if diff or data["seed"] != agent.seed:
+        raise CheckpointError(f"the checkpoint in {directory} was made with other settings ({diff or 'seed'}: "
+                              "saved vs now); resume with the run's own settings")
+    policy = agent.policy
+    policy.load_adapter_state(_load_tensors(directory / "adapter.safetensors"))
+    policy.load_optimizer_state(_read_json(directory / "optimizer.json"), _load_tensors(directory / "optimizer.safetensors"))
+    torch.set_rng_state(_load_tensors(directory / "rng.safetensors")["torch_cpu"])
+    agent.memory = ExperienceMemory.load(directory / "memory")
+    agent._episodes = int(data["episodes"])
+    agent._task_key = tuple(data["task_key"]) if data["task_key"] else None
+    agent.calls = int(data["calls"])
+    rng = np.random.default_rng()
+    rng.bit_generator.state = data["rng"]
+    agent.rng = rng
+    agent.proposed = {t: {k: tuple(v) for k, v in d.items()} for t, d in data["proposed"].items()}
+    agent.dims = {k: tuple(v) for k, v in data["dims"].items()}
+    agent.log = list(data["log"])
+    agent._pending = None

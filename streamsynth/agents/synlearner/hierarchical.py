@@ -1,0 +1,119 @@
+"""The hierarchical reward of each completion, from the env's feedback only (``info`` of ``env.step``).
+
+Three levels: the **sample's quality** (the env's per-sample label fidelity), its **contribution to set
+diversity** (the env's per-sample novelty against everything accepted so far) and the **set's utility** (the
+dev-split utility of the whole dataset after the round, credited to every accepted sample). Each component is
+standardised over the round's scored completions before the weighted sum, so none drowns the others whatever
+its scale or spread.
+
+A completion the env *rejected for its own fault* (unparseable, invalid, a copy, a near-duplicate) scores 0 on
+every raw component. A completion the env did not judge (its label already full, or over the per-step limit)
+carries no signal: it is left out of the GRPO groups (``scored`` False).
+"""
+
+from __future__ import annotations
+
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+UNJUDGED_REASONS = ("already has its target", "over the per-step limit")
+"""Rejections that say nothing about the sample itself."""
+
+
+def completion_components(submitted: Sequence[int | None], info: Mapping[str, Any]
+                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Raw ``(quality, diversity, utility, scored)`` per completion.
+
+    ``submitted[i]`` is the index in the submitted action of completion ``i``'s sample, or None when the
+    completion could not be parsed into a sample (scored, all components 0).
+
+    >>> info = {"components": {"utility": 0.8}, "samples": [
+    ...     {"index": 0, "accepted": True, "fidelity": 0.9, "novelty": 0.5},
+    ...     {"index": 1, "accepted": False, "reason": "label 'a' already has its target of 4 samples"},
+    ...     {"index": 2, "accepted": False, "reason": "near-duplicate of an accepted sample"}]}
+    >>> [a.tolist() for a in completion_components([0, 1, None, 2], info)]
+    [[0.9, 0.0, 0.0, 0.0], [0.5, 0.0, 0.0, 0.0], [0.8, 0.0, 0.0, 0.0], [True, False, True, True]]
+    """
+    rows = {int(r["index"]): r for r in info["samples"]}
+    utility = float(info["components"].get("utility", 0.0))
+    n = len(submitted)
+    q, d, u = np.zeros(n), np.zeros(n), np.zeros(n)
+    scored = np.ones(n, dtype=bool)
+    for i, idx in enumerate(submitted):
+        if idx is None:
+            continue
+        if idx not in rows:
+            raise ValueError(f"completion {i} maps to action index {idx}, which the env's feedback does not hold")
+        row = rows[idx]
+        if row.get("accepted"):
+            q[i], d[i], u[i] = float(row["fidelity"]), float(row["novelty"]), utility
+        elif any(k in str(row.get("reason", "")) for k in UNJUDGED_REASONS):
+            scored[i] = False
+    return q, d, u, scored
+
+
+def standardize(values: np.ndarray, mask: np.ndarray, eps: float = 1e-8) -> np.ndarray:
+    """``(v - mean) / std`` over ``mask`` (0 where the masked values do not vary, and outside the mask).
+
+    >>> standardize(np.array([1.0, 3.0, 9.0]), np.array([True, True, False])).tolist()
+    [-1.0, 1.0, 0.0]
+    """
+    out = np.zeros(len(values))
+    if mask.sum() == 0:
+        return out
+    v = values[mask]
+    std = v.std()
+    out[mask] = (v - v.mean()) / std if std > eps else 0.0
+    return out
+
+
+def hierarchical_rewards(quality: np.ndarray, diversity: np.ndarray, utility: np.ndarray, scored: np.ndarray,
+                         weights: Sequence[float] = (0.4, 0.3, 0.3)) -> np.ndarray:
+    """Weighted sum of the standardised components (over ``scored``; 0 elsewhere).
+
+    >>> s = np.array([True, True, True, False])
+    >>> hierarchical_rewards(np.array([1., 0., 0., 5.]), np.array([0., 1., 0., 5.]), np.zeros(4), s, (1, 1, 1)).round(3).tolist()
+    [0.707, 0.707, -1.414, 0.0]
+    """
+    wq, wd, wu = (float(w) for w in weights)
+    return (wq * standardize(quality, scored) + wd * standardize(diversity, scored)
+            + wu * standardize(utility, scored))
+
+
+def raw_rewards(quality: np.ndarray, diversity: np.ndarray, utility: np.ndarray,
+                weights: Sequence[float] = (0.4, 0.3, 0.3)) -> np.ndarray:
+    """The un-standardised weighted sum in [0, 1] (weights normalised): what the experience memory averages.
+
+    >>> raw_rewards(np.array([1.0]), np.array([0.5]), np.array([0.0]), (2, 2, 0)).tolist()
+    [0.75]
+    """
+    w = np.asarray(weights, dtype=float) / float(np.sum(weights))
+    return w[0] * quality + w[1] * diversity + w[2] * utility
+
+
+def masked_group_advantages(rewards: np.ndarray, scored: np.ndarray, group_size: int, eps: float = 1e-4
+                            ) -> tuple[np.ndarray, np.ndarray]:
+    """GRPO advantages over consecutive groups of ``group_size``, using only scored members:
+    ``(r - mean) / (std + eps)`` (unbiased std, as TRL). Returns ``(advantages, trainable)``; a member is
+    trainable when it is scored and its group has at least 2 scored members that differ.
+
+    >>> adv, ok = masked_group_advantages(np.array([1., 3., 0., 2., 2., 7.]), np.array([1, 1, 0, 1, 1, 1], bool), 3)
+    >>> adv.round(3).tolist(), ok.tolist()
+    ([-0.707, 0.707, 0.0, -0.577, -0.577, 1.155], [True, True, False, True, True, True])
+    """
+    if group_size < 2 or len(rewards) % group_size or len(scored) != len(rewards):
+        raise ValueError(f"{len(rewards)} rewards ({len(scored)} flags) cannot form groups of {group_size}")
+    adv = np.zeros(len(rewards))
+    ok = np.zeros(len(rewards), dtype=bool)
+    for start in range(0, len(rewards), group_size):
+        idx = np.arange(start, start + group_size)[scored[start:start + group_size]]
+        if len(idx) < 2:
+            continue
+        r = rewards[idx]
+        std = r.std(ddof=1)
+        if std <= 0:
+            continue
+        adv[idx] = (r - r.mean()) / (std + eps)
+        ok[idx] = True
+    return adv, ok

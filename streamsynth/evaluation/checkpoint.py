@@ -1,0 +1,59 @@
+"""Run-level checkpoints: env state, agent state and run progress in ``RUN_DIR/checkpoint/``, swapped atomically.
+
+A checkpoint is written into ``checkpoint.tmp/`` and then moved into place: the old one is renamed to
+``checkpoint.old/`` first and deleted last, so a kill at any moment leaves one complete checkpoint
+(:func:`checkpoint_dir` falls back to ``checkpoint.old`` when the swap was cut between its two renames).
+Only agents with ``save_state``/``load_state`` (SynLearner) can be checkpointed.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+from typing import Any
+
+from streamsynth.errors import StreamSynthError
+from streamsynth.io import write_json
+
+CHECKPOINT = "checkpoint"
+
+
+def can_checkpoint(agent: Any) -> bool:
+    return callable(getattr(agent, "save_state", None)) and callable(getattr(agent, "load_state", None))
+
+
+def save_checkpoint(run_dir: Path, env: Any, agent: Any, progress: dict[str, Any]) -> Path:
+    """Write env state, agent state and ``progress`` (JSON) as the run's checkpoint."""
+    run_dir = Path(run_dir)
+    final, tmp, old = run_dir / CHECKPOINT, run_dir / f"{CHECKPOINT}.tmp", run_dir / f"{CHECKPOINT}.old"
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    env.unwrapped.save_state(tmp / "env")
+    agent.save_state(tmp / "agent")
+    write_json(tmp / "progress.json", progress)
+    if final.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        final.rename(old)
+    tmp.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
+    return final
+
+
+def checkpoint_dir(run_dir: Path) -> Path:
+    """The run's checkpoint folder (``checkpoint/``, or ``checkpoint.old/`` after a kill mid-swap)."""
+    run_dir = Path(run_dir)
+    for name in (CHECKPOINT, f"{CHECKPOINT}.old"):
+        if (run_dir / name / "progress.json").exists():
+            return run_dir / name
+    raise StreamSynthError(
+        f"{run_dir} has no checkpoint to resume from (checkpoints are written after each task, and every N rounds "
+        "with --checkpoint-every, by agents that support them: synlearner); start a new run instead")
+
+
+def load_checkpoint(run_dir: Path, env: Any, agent: Any) -> dict[str, Any]:
+    """Restore env and agent from the run's checkpoint; returns the saved progress."""
+    folder = checkpoint_dir(run_dir)
+    env.unwrapped.load_state(folder / "env")
+    agent.load_state(folder / "agent")
+    return json.loads((folder / "progress.json").read_text(encoding="utf-8"))

@@ -1,0 +1,240 @@
+"""SynLearner on CPU with a tiny random Llama: learning through the real loop, carry-over, probes, resume."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from streamsynth.agents import build_agent
+from streamsynth.agents.synlearner.agent import SynLearnerAgent
+from streamsynth.agents.synlearner.checkpoint import CheckpointError
+from streamsynth.agents.synlearner.config import SynLearnerConfig
+from streamsynth.agents.synlearner.hierarchical import completion_components, masked_group_advantages
+from streamsynth.errors import StreamSynthError
+from streamsynth.evaluation.experiment import RunHooks, RunOptions, load_transfer, run_experiment
+from streamsynth.evaluation.runner import run_stream
+from tests.tiny_model import save_tiny_model
+
+ROOT = Path(__file__).resolve().parents[1]
+TASK = str(ROOT / "examples" / "tasks" / "customer-intent.toml")
+SMALL = {"max_new_tokens": 16, "train_batch_size": 8, "eft_top": 8, "replay": 4}
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory) -> Path:
+    """The tiny Llama with room for task prompts (its 320-token vocabulary spells words byte by byte)."""
+    return save_tiny_model(tmp_path_factory.mktemp("tiny-synlearner"), max_positions=2048)
+
+
+def _backend(model_dir: Path):
+    from streamsynth.generation.transformers_backend import TransformersBackend
+
+    return TransformersBackend(str(model_dir), device="cpu", batch_size=32)
+
+
+def _agent(model_dir, env, seed=0, **changes) -> SynLearnerAgent:
+    return SynLearnerAgent(SynLearnerConfig(**{**SMALL, **changes}), backend=_backend(model_dir),
+                           embedder=env.embedder, seed=seed)
+
+
+def _lora(agent) -> dict[str, torch.Tensor]:
+    return {k: v.clone() for k, v in agent.policy.adapter_state().items()}
+
+
+def _base(agent) -> dict[str, torch.Tensor]:
+    return {k: v.detach().clone() for k, v in agent.policy.model.named_parameters() if "lora_" not in k}
+
+
+# ----------------------------------------------------------------------------------------------- config and rewards
+
+
+def test_config_validates_and_round_trips():
+    c = SynLearnerConfig(lora_rank=4, lr=5e-5, n_examples=(0, 3))
+    assert SynLearnerConfig.from_dict(json.loads(json.dumps(c.to_dict()))) == c
+    for bad, match in [({"group_size": 1}, "group_size"), ({"lr": 0}, "lr"), ({"loss_type": "ppo"}, "loss_type"),
+                       ({"reward_weights": (1, 1)}, "reward_weights"), ({"select_weight": 2}, "select_weight"),
+                       ({"lora_rank": 0}, "lora_rank"), ({"temperature": -1}, "temperature")]:
+        with pytest.raises(ValueError, match=match):
+            SynLearnerConfig(**bad)
+    with pytest.raises(ValueError, match="unknown SynLearner setting"):
+        SynLearnerConfig.from_dict({"lora_rnk": 4})
+
+
+def test_completion_components_reject_feedback_that_does_not_match():
+    with pytest.raises(ValueError, match="does not hold"):
+        completion_components([3], {"components": {}, "samples": [{"index": 0, "accepted": True}]})
+
+
+def test_groups_with_one_scored_member_do_not_train():
+    adv, ok = masked_group_advantages(np.array([1.0, 5.0, 2.0, 2.0]), np.array([True, False, True, True]), 2)
+    assert adv.tolist() == [0.0, 0.0, 0.0, 0.0] and not ok.any()  # one scored / no spread: no signal
+
+
+# ----------------------------------------------------------------------------------------------------- the policy
+
+
+def test_policy_learns_an_easy_reward_and_only_lora_changes(model_dir):
+    """GRPO through the real pieces (sampling, group advantages, clipped loss, optimiser): the reward is the share
+    of one token in the completion; it must rise, LoRA weights must move and base weights must not."""
+    from streamsynth.agents.synlearner.policy import LoRAPolicy
+
+    backend = _backend(model_dir)
+    base = {k: v.clone() for k, v in backend.model.state_dict().items()}
+    policy = LoRAPolicy(backend, SynLearnerConfig(max_new_tokens=8, lr=0.05, train_batch_size=64, kl_coef=0.0,
+                                                  group_size=8, lora_rank=4), seed=0)
+    lora_before = {k: v.clone() for k, v in policy.adapter_state().items()}
+    prompts = [[{"role": "user", "content": f"Write sentence {i}."}] for i in range(4) for _ in range(8)]
+    first = policy.sample(prompts, seed=0)
+    target = int(np.bincount([t for c in first for t in c.completion_ids]).argmax())  # a token it already emits
+    means = []
+    for step in range(30):
+        comps = first if step == 0 else policy.sample(prompts, seed=step)
+        r = np.array([np.mean([t == target for t in c.completion_ids]) if c.completion_ids else 0.0 for c in comps])
+        adv, ok = masked_group_advantages(r, np.ones(len(r), bool), 8)
+        idx = [i for i in range(len(comps)) if ok[i] and comps[i].completion_ids]
+        policy.grpo([(comps[i].prompt_ids, comps[i].completion_ids) for i in idx], adv[idx].tolist())
+        means.append(float(r.mean()))
+    assert np.mean(means[-5:]) > np.mean(means[:5]) + 0.3, means
+    after = policy.adapter_state()
+    assert any(not torch.equal(lora_before[k], after[k]) for k in after)
+    for name, value in policy.model.get_base_model().state_dict().items():
+        if "lora_" in name:
+            continue
+        key = name.replace(".base_layer", "")
+        assert torch.equal(value, base[key]), name
+
+
+def test_policy_starts_at_the_base_model_and_sft_lowers_the_loss(model_dir):
+    from streamsynth.agents.synlearner.policy import LoRAPolicy
+
+    policy = LoRAPolicy(_backend(model_dir), SynLearnerConfig(lr=0.02, train_batch_size=4), seed=0)
+    pairs = [policy.encode_pair([{"role": "user", "content": "Say it."}], f"the film was fine {i}") for i in range(4)]
+    with torch.no_grad():
+        with_adapter, mask = policy.logprobs(pairs)
+        base, _ = policy.logprobs(pairs, adapter=False)
+    assert torch.equal(with_adapter, base)  # LoRA B starts at 0
+    assert pairs[0][1][-1] == policy.tokenizer.eos_token_id  # SFT teaches the model to stop
+    losses = [s.loss for s in policy.sft(pairs, epochs=8, rng=np.random.default_rng(0))]
+    assert losses[-1] < losses[0] - 0.5
+    meta, tensors = policy.optimizer_state()
+    json.dumps(meta)  # JSON-compatible, tensors separate (safetensors, never pickle)
+    assert meta["updates"] == 8 and all(isinstance(t, torch.Tensor) for t in tensors.values())
+
+
+# -------------------------------------------------------------------------------------------------- the agent
+
+
+def test_agent_in_the_gym_loop_carries_adapter_and_memory_to_the_next_task(model_dir, make_env):
+    env = make_env(samples_per_label=4, max_rounds=3)
+    agent = _agent(model_dir, env)
+    seen = {}
+    original = agent.begin_task
+
+    def begin_task(observation):
+        original(observation)
+        seen[str(observation["task"])] = (_lora(agent), list(agent.memory.tasks), len(agent.memory))
+
+    agent.begin_task = begin_task
+    ends = {}
+    results = run_stream(env, agent, seed=0, on_task_end=lambda r: ends.setdefault(r.task, _lora(agent)))
+    first, second = [r.task for r in results]
+    phases = [(e["task"], e["phase"]) for e in agent.log]
+    assert phases[0] == (first, "dai") and (first, "grpo") in phases and (second, "dai") in phases
+    assert any(e.get("eft_sequences") for e in agent.log if e["phase"] == "dai")
+    start_second, memory_tasks, _ = seen[second]
+    assert all(torch.equal(start_second[k], ends[first][k]) for k in start_second)  # carried over
+    assert any(not torch.equal(start_second[k], seen[first][0][k]) for k in start_second)  # ... and trained
+    assert memory_tasks == [first]
+    assert [e for e in agent.log if e["task"] == second and e["phase"] == "dai"][0]["eft_replay"] > 0
+
+
+def test_isolated_agent_starts_every_task_fresh(model_dir, make_env):
+    env = make_env(samples_per_label=4, max_rounds=2)
+    agent = build_agent("synlearner-isolated", backend=_backend(model_dir), learner=SynLearnerConfig(**SMALL))
+    agent._embedder = env.embedder
+    assert agent.config.isolated and agent.name == "synlearner-isolated"
+    initial = _lora(agent)
+    seen = {}
+    original = agent.begin_task
+
+    def begin_task(observation):
+        original(observation)
+        seen[str(observation["task"])] = (_lora(agent), len(agent.memory), agent.policy.updates)
+
+    agent.begin_task = begin_task
+    results = run_stream(env, agent, seed=0)
+    lora, memory_size, updates = seen[results[1].task]
+    assert all(torch.equal(lora[k], initial[k]) for k in initial) and memory_size == 0 and updates == 0
+    assert agent.policy.updates > 0
+
+
+def test_synthesize_changes_nothing(model_dir, make_env):
+    env = make_env(samples_per_label=4, max_rounds=2)
+    agent = _agent(model_dir, env)
+    run_stream(env, agent, seed=0)
+    before = (_lora(agent), agent.memory.state()[0], agent.rng.bit_generator.state, agent.calls, len(agent.log))
+    obs, _ = env.reset(seed=0)
+    data = agent.synthesize(obs)
+    assert data and all(s["label"] in obs["labels"] for s in data)
+    after = (_lora(agent), agent.memory.state()[0], agent.rng.bit_generator.state, agent.calls, len(agent.log))
+    assert all(torch.equal(before[0][k], after[0][k]) for k in before[0]) and before[1:] == after[1:]
+    assert agent.synthesize(obs) == data  # deterministic for the agent as it is
+
+
+# ------------------------------------------------------------------------------------------ checkpoints and resume
+
+
+def _opts(model_dir, **changes) -> RunOptions:
+    return RunOptions(agent="synlearner", stream=f"{TASK},movie-sentiment", samples_per_label=2, rounds=3,
+                      model=str(model_dir), device="cpu", batch_size=16, max_new_tokens=16, embedder="hashing",
+                      probe_samples_per_label=1, learner=dict(SMALL), **changes)
+
+
+class Kill(Exception):
+    pass
+
+
+@pytest.mark.parametrize("kill_at", [2, 3])  # inside the first task / at the start of the second
+def test_resume_after_kill_gives_identical_results(model_dir, tmp_path, kill_at):
+    opts = _opts(model_dir, checkpoint_every=1)
+    full = run_experiment(opts, tmp_path / "full")
+    rounds = {"n": 0}
+
+    def on_round(task, r, reward):
+        rounds["n"] += 1
+        if rounds["n"] == kill_at:
+            raise Kill
+
+    with pytest.raises(Kill):
+        run_experiment(opts, tmp_path / "killed", RunHooks(on_round=on_round))
+    with pytest.raises(StreamSynthError, match="--resume"):
+        run_experiment(opts, tmp_path / "killed")
+    resumed = run_experiment(opts, tmp_path / "killed", resume=True)
+    assert [r.test for r in resumed] == [r.test for r in full]
+    assert [r.dataset for r in resumed] == [r.dataset for r in full]
+    assert [(r.episode_return, r.rounds, r.submitted, r.accepted) for r in resumed] == \
+        [(r.episode_return, r.rounds, r.submitted, r.accepted) for r in full]
+    assert load_transfer(tmp_path / "killed") == load_transfer(tmp_path / "full")
+
+
+def test_resume_refuses_other_settings_and_agents_without_checkpoints(model_dir, tmp_path, make_env):
+    env = make_env(samples_per_label=2, max_rounds=1)
+    agent = _agent(model_dir, env)
+    run_stream(env, agent, seed=0)
+    agent.save_state(tmp_path / "agent")
+    other = _agent(model_dir, env, lora_rank=4)
+    with pytest.raises(CheckpointError, match="lora_rank"):
+        other.load_state(tmp_path / "agent")
+    (tmp_path / "agent" / "agent.json").write_text("{broken")
+    with pytest.raises(CheckpointError, match="not valid JSON"):
+        _agent(model_dir, env).load_state(tmp_path / "agent")
+    opts = RunOptions(agent="oracle", stream=TASK, samples_per_label=2, rounds=1, embedder="hashing")
+    run_dir = tmp_path / "oracle"
+    run_dir.mkdir()
+    (run_dir / "config.json").write_text(json.dumps(opts.to_dict()))
+    with pytest.raises(StreamSynthError, match="cannot be resumed"):
+        run_experiment(opts, run_dir, resume=True)
