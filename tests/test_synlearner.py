@@ -189,7 +189,7 @@ def test_synthesize_changes_nothing(model_dir, make_env):
 
 
 def _opts(model_dir, **changes) -> RunOptions:
-    return RunOptions(agent="synlearner", stream=f"{TASK},movie-sentiment", samples_per_label=2, rounds=3,
+    return RunOptions(agent="synlearner", stream=f"{TASK},movie-sentiment", samples_per_label=4, rounds=3,
                       model=str(model_dir), device="cpu", batch_size=16, max_new_tokens=16, embedder="hashing",
                       probe_samples_per_label=1, learner=dict(SMALL), **changes)
 
@@ -198,10 +198,13 @@ class Kill(Exception):
     pass
 
 
-@pytest.mark.parametrize("kill_at", [2, 3])  # inside the first task / at the start of the second
-def test_resume_after_kill_gives_identical_results(model_dir, tmp_path, kill_at):
+@pytest.mark.parametrize("where", ["inside the first task", "first round of the second task"])
+def test_resume_after_kill_gives_identical_results(model_dir, tmp_path, where):
     opts = _opts(model_dir, checkpoint_every=1)
     full = run_experiment(opts, tmp_path / "full")
+    assert full[0].rounds >= 2  # requests spread over the rounds: the first task has an inside
+    # killed during round k, the run resumes from the checkpoint of round k - 1 (or of the task before)
+    kill_at = 2 if where == "inside the first task" else full[0].rounds + 1
     rounds = {"n": 0}
 
     def on_round(task, r, reward):

@@ -25,21 +25,23 @@ AGENTS: dict[str, str] = {
 }
 
 
+SHARED_LLM_SETTINGS = ("model", "device", "batch_size", "temperature", "max_new_tokens")
+"""Settings every LLM agent takes from the shared CLI options (``--model`` ...), SynLearner included."""
+
+
 def build_agent(name: str, *, env: Any = None, llm: LLMConfig | None = None, seed: int = 0, backend: Any = None,
                 learner: Any = None) -> Agent:
     """Build an agent by name. ``env`` is needed by ``oracle`` (it reads the env's real data); ``llm`` and
     ``backend`` are used by the LLM agents (``zerogen``, ``fewshot``, ``attrprompt``, ``progen``, ``sb3-*``,
     ``synlearner``); ``learner`` (a :class:`~streamsynth.agents.synlearner.config.SynLearnerConfig`) holds the
-    SynLearner settings, whose model and sampling fields are taken from ``llm`` so every agent shares them."""
+    SynLearner settings, whose :data:`SHARED_LLM_SETTINGS` are taken from ``llm`` so every agent shares them."""
     if name in ("synlearner", "synlearner-isolated"):
         from streamsynth.agents.synlearner.agent import SynLearnerAgent
         from streamsynth.agents.synlearner.config import SynLearnerConfig
 
         cfg = learner or SynLearnerConfig()
         if llm is not None:
-            cfg = cfg.with_(model=llm.model, device=llm.device, dtype=llm.dtype, batch_size=llm.batch_size,
-                            temperature=llm.temperature, top_p=llm.top_p, max_new_tokens=llm.max_new_tokens,
-                            oversample=llm.oversample, max_prompts_per_round=llm.max_prompts_per_round)
+            cfg = cfg.with_(**{k: getattr(llm, k) for k in SHARED_LLM_SETTINGS})
         if name == "synlearner-isolated":
             cfg = cfg.with_(isolated=True)
         return SynLearnerAgent(cfg, backend=backend, seed=seed)

@@ -138,6 +138,12 @@ def parse_learner_options(items: list[str]) -> dict:
     for item in items:
         key, sep, value = item.partition("=")
         key = key.strip().replace("-", "_")
+        from streamsynth.agents import SHARED_LLM_SETTINGS
+
+        if key in SHARED_LLM_SETTINGS:
+            raise ValueError(f"--learner {item!r}: {key} is shared by every agent; use --{key.replace('_', '-')}")
+        if key == "embedder":
+            raise ValueError(f"--learner {item!r}: use --embedder (the env and SynLearner share it)")
         if not sep or key not in defaults:
             raise ValueError(f"--learner {item!r}: expected KEY=VALUE with KEY one of {sorted(defaults)}")
         default = defaults[key]
@@ -257,7 +263,8 @@ def info(
         default = SynLearnerConfig()
         for f in fields(SynLearnerConfig):
             typer.echo(f"{f.name} = {getattr(default, f.name)!r}")
-        typer.echo("(model and sampling settings come from the shared --model/--temperature/... options)")
+        typer.echo("(model, device, batch_size, temperature, max_new_tokens and embedder come from the shared "
+                   "--model/--device/--batch-size/--temperature/--max-new-tokens/--embedder options)")
         return
     from streamsynth.cli.info import print_info
 

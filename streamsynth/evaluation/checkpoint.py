@@ -54,6 +54,11 @@ def checkpoint_dir(run_dir: Path) -> Path:
 def load_checkpoint(run_dir: Path, env: Any, agent: Any) -> dict[str, Any]:
     """Restore env and agent from the run's checkpoint; returns the saved progress."""
     folder = checkpoint_dir(run_dir)
+    try:
+        progress = json.loads((folder / "progress.json").read_text(encoding="utf-8"))
+    except ValueError as exc:
+        raise StreamSynthError(f"{folder / 'progress.json'} is not valid JSON ({exc}); the run cannot be resumed, "
+                               "start it again") from exc
     env.unwrapped.load_state(folder / "env")
     agent.load_state(folder / "agent")
-    return json.loads((folder / "progress.json").read_text(encoding="utf-8"))
+    return progress

@@ -39,7 +39,8 @@ class RunOptions:
     probe_samples_per_label: int | None = None
     """Budget of each probe round of agents that learn (transfer matrix R); None: ``samples_per_label``."""
     learner: dict[str, Any] = field(default_factory=dict)
-    """SynLearner settings (fields of ``SynLearnerConfig`` other than model and sampling), e.g. ``{"lr": 1e-4}``."""
+    """SynLearner settings (fields of ``SynLearnerConfig``; the shared model/sampling settings and the embedder come
+    from the options above), e.g. ``{"lr": 1e-4}``."""
     checkpoint_every: int = 0
     """Checkpoint every N rounds inside a task (0: only after each task); agents that support checkpoints only."""
 
@@ -159,10 +160,10 @@ def run_experiment(opts: RunOptions, run_dir: Path, hooks: RunHooks | None = Non
     env = StreamSynthEnv(opts.stream, samples_per_label=opts.samples_per_label, max_rounds=opts.rounds,
                          embedder=opts.embedder, reward_mode=opts.reward_mode, data_seed=opts.seed)
     learner = None
-    if opts.learner:
+    if opts.agent.startswith("synlearner"):
         from streamsynth.agents.synlearner.config import SynLearnerConfig
 
-        learner = SynLearnerConfig.from_dict(dict(opts.learner))
+        learner = SynLearnerConfig.from_dict({**dict(opts.learner), "embedder": opts.embedder})
     agent = build_agent(opts.agent, env=env, llm=llm, seed=opts.seed, learner=learner)
     checkpoints = can_checkpoint(agent)
     if resume and not checkpoints:

@@ -2,12 +2,12 @@
 
 Per task (one episode), inside the plain Gymnasium loop:
 
-* **round 1, DAI**: attribute-diverse prompts (the task's dimensions, or values the LLM proposes) with 0..k seed
+* **first round, DAI**: attribute-diverse prompts (the task's dimensions, or values the LLM proposes) with 0..k seed
   examples, ``pool_factor`` x more candidates than needed; a greedy pick on quality (label consistency with the
   seed examples) plus novelty (against what is already picked and the memory's reference set) is submitted;
   then **EFT**: LoRA SFT on the accepted samples of the round plus a replay of the best samples of earlier tasks
   (loss on the completion only; the same prompt format as generation).
-* **rounds 2.., HRO**: ``G`` completions per prompt, all submitted; the env's per-sample feedback gives each
+* **later rounds, HRO**: ``G`` completions per prompt, all submitted; the env's per-sample feedback gives each
   completion its hierarchical reward (:mod:`~streamsynth.agents.synlearner.hierarchical`), then one GRPO update
   (group-relative advantages, clipped ratio, KL to the adapter-free base).
 * **experience**: the adapter and optimiser continue from task to task; the memory keeps reward statistics of
@@ -106,8 +106,9 @@ class SynLearnerAgent(Agent):
         if task not in self.proposed and propose:
             c = self.config
             params = SamplingParams(max(c.max_new_tokens, 160), c.temperature, c.top_p)
-            self.proposed[task], _ = propose_dimensions(self.policy.backend, observation, params, self._next_seed(),
-                                                        agent=self.name)
+            with self.policy.model.disable_adapter():  # the base model's proposal, whatever the adapter learned
+                self.proposed[task], _ = propose_dimensions(self.policy.backend, observation, params,
+                                                            self._next_seed(), agent=self.name)
         return self.proposed.get(task, dict(GENERIC_ATTRIBUTES))
 
     def _prompt(self, observation: Mapping[str, Any], label: str, dims: Mapping[str, tuple[str, ...]],
@@ -133,6 +134,7 @@ class SynLearnerAgent(Agent):
         if self.config.isolated and self._episodes > 1:
             self.policy.reset()
             self.memory.clear()
+            self.proposed.clear()
         self.dims = self._dimensions(observation, propose=True)
 
     def propose(self, observation: Mapping[str, Any]) -> list[Sample]:
@@ -169,10 +171,14 @@ class SynLearnerAgent(Agent):
             rows, vectors = [r for r, k in zip(rows, keep) if k], vectors[keep]
         if rows:
             seeds = list(observation["seed_examples"])
-            seed_vectors = self.embedder.encode(self._texts(seeds, fields))
+            seed_vectors = self.embedder.encode(self._texts(seeds, fields)) if seeds else np.zeros((0, 1))
+            ok = np.linalg.norm(seed_vectors, axis=1) > 0
+            seed_ids = [names.index(s[LABEL_KEY]) for s, k in zip(seeds, ok) if k]
             ids = [names.index(r["label"]) for r in rows]
-            quality = label_consistency(vectors, ids, seed_vectors, [names.index(s[LABEL_KEY]) for s in seeds],
-                                        len(names))
+            if set(seed_ids) >= set(range(len(names))):
+                quality = label_consistency(vectors, ids, seed_vectors[ok], seed_ids, len(names))
+            else:  # a label without seed examples: no quality estimate, selection on novelty alone
+                quality = np.full(len(rows), 0.5)
             reference = self.memory.reference if len(self.memory.reference) else None
             picked = greedy_select(quality, vectors, ids, {names.index(k): v for k, v in quota.items()},
                                    reference=reference, weight=self.config.select_weight)
@@ -223,11 +229,13 @@ class SynLearnerAgent(Agent):
                 self.memory.record("attribute", f"{name}={value}", float(raw[i]))
         accepted = [(r, env_rows[idx]) for r, idx in zip(rows, p["submitted"])
                     if idx is not None and env_rows[idx].get("accepted")]
-        items = [ReplayItem(p["task"], list(r["prompt"]), r["completion"].text, float(row["score"]))
+        fields = list(observation["fields"])
+        # SFT/replay data is the sample as the env accepted it, written in the prompt's output format (not the raw
+        # completion, whose preambles and overlong tails the parser cut away)
+        items = [ReplayItem(p["task"], list(r["prompt"]), format_fields(r["sample"], fields), float(row["score"]))
                  for r, row in accepted]
         self.memory.add_replay(items)
         if accepted:
-            fields = list(observation["fields"])
             vectors = self.embedder.encode(self._texts([r["sample"] for r, _ in accepted], fields))
             self.memory.add_reference(vectors[np.linalg.norm(vectors, axis=1) > 0])
         entry: dict[str, Any] = {"task": p["task"], "round": p["round"], "phase": p["phase"],

@@ -82,7 +82,8 @@ def save_agent(agent: SynLearnerAgent, directory: str | Path) -> Path:
 
 
 def load_agent(agent: SynLearnerAgent, directory: str | Path) -> None:
-    """Restore ``agent`` (built with the same settings) from ``directory``."""
+    """Restore ``agent`` (built with the same settings) from ``directory``: every file is read and checked first,
+    so a broken checkpoint raises :class:`CheckpointError` and leaves the agent as it was."""
     from streamsynth.agents.synlearner.memory import ExperienceMemory
 
     directory = Path(directory)
@@ -90,23 +91,37 @@ def load_agent(agent: SynLearnerAgent, directory: str | Path) -> None:
     if data.get("format") != FORMAT:
         raise CheckpointError(f"{directory / 'agent.json'} is not a SynLearner checkpoint (format "
                               f"{data.get('format')!r}, expected {FORMAT!r})")
-    saved, mine = data["config"], agent.config.to_dict()
+    saved, mine = data.get("config", {}), agent.config.to_dict()
     diff = {k: (saved.get(k), v) for k, v in mine.items() if saved.get(k) != v}
-    if diff or data["seed"] != agent.seed:
+    if diff or data.get("seed") != agent.seed:
         raise CheckpointError(f"the checkpoint in {directory} was made with other settings ({diff or 'seed'}: "
                               "saved vs now); resume with the run's own settings")
+    adapter = _load_tensors(directory / "adapter.safetensors")
+    optimizer = (_read_json(directory / "optimizer.json"), _load_tensors(directory / "optimizer.safetensors"))
+    torch_rng = _load_tensors(directory / "rng.safetensors").get("torch_cpu")
+    memory = ExperienceMemory.load(directory / "memory")
+    try:
+        rng = np.random.default_rng()
+        rng.bit_generator.state = data["rng"]
+        counters = (int(data["episodes"]), tuple(data["task_key"]) if data["task_key"] else None, int(data["calls"]))
+        proposed = {t: {k: tuple(v) for k, v in d.items()} for t, d in data["proposed"].items()}
+        dims = {k: tuple(v) for k, v in data["dims"].items()}
+        log = list(data["log"])
+    except (KeyError, TypeError, ValueError) as exc:
+        raise CheckpointError(f"{directory / 'agent.json'} is incomplete or malformed ({exc!r}); start the run "
+                              "again") from exc
+    if torch_rng is None:
+        raise CheckpointError(f"{directory / 'rng.safetensors'} holds no 'torch_cpu' state; start the run again")
     policy = agent.policy
-    policy.load_adapter_state(_load_tensors(directory / "adapter.safetensors"))
-    policy.load_optimizer_state(_read_json(directory / "optimizer.json"), _load_tensors(directory / "optimizer.safetensors"))
-    torch.set_rng_state(_load_tensors(directory / "rng.safetensors")["torch_cpu"])
-    agent.memory = ExperienceMemory.load(directory / "memory")
-    agent._episodes = int(data["episodes"])
-    agent._task_key = tuple(data["task_key"]) if data["task_key"] else None
-    agent.calls = int(data["calls"])
-    rng = np.random.default_rng()
-    rng.bit_generator.state = data["rng"]
+    try:
+        policy.load_adapter_state(adapter)
+        policy.load_optimizer_state(*optimizer)
+    except (KeyError, ValueError) as exc:
+        raise CheckpointError(f"the adapter or optimizer state in {directory} does not fit this model ({exc}); "
+                              "resume with the run's own settings") from exc
+    torch.set_rng_state(torch_rng)
+    agent.memory = memory
+    agent._episodes, agent._task_key, agent.calls = counters
     agent.rng = rng
-    agent.proposed = {t: {k: tuple(v) for k, v in d.items()} for t, d in data["proposed"].items()}
-    agent.dims = {k: tuple(v) for k, v in data["dims"].items()}
-    agent.log = list(data["log"])
+    agent.proposed, agent.dims, agent.log = proposed, dims, log
     agent._pending = None

@@ -7,8 +7,9 @@ standardised over the round's scored completions before the weighted sum, so non
 its scale or spread.
 
 A completion the env *rejected for its own fault* (unparseable, invalid, a copy, a near-duplicate) scores 0 on
-every raw component. A completion the env did not judge (its label already full, or over the per-step limit)
-carries no signal: it is left out of the GRPO groups (``scored`` False).
+every raw component. A completion the env did not judge (its label already full, over the per-step limit, or a
+duplicate of another completion of the same round that happened to be submitted first) carries no signal: it is
+left out of the GRPO groups (``scored`` False).
 """
 
 from __future__ import annotations
@@ -17,8 +18,9 @@ from typing import Any, Mapping, Sequence
 
 import numpy as np
 
-UNJUDGED_REASONS = ("already has its target", "over the per-step limit")
-"""Rejections that say nothing about the sample itself."""
+UNJUDGED_REASONS = ("already has its target", "over the per-step limit", "another sample of this step")
+"""Rejections that say nothing about the sample itself (a duplicate of another completion of the same round is
+rejected only because that one came first in the submission order)."""
 
 
 def completion_components(submitted: Sequence[int | None], info: Mapping[str, Any]

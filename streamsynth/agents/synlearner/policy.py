@@ -8,6 +8,7 @@ are trained; the base weights never change.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -52,7 +53,9 @@ class LoRAPolicy:
         targets: Any = "all-linear" if config.lora_targets == ("all-linear",) else list(config.lora_targets)
         lora = LoraConfig(r=config.lora_rank, lora_alpha=config.lora_alpha, lora_dropout=config.lora_dropout,
                           target_modules=targets, task_type="CAUSAL_LM", bias="none")
-        with torch.random.fork_rng(devices=[]):
+        with torch.random.fork_rng(devices=[]), warnings.catch_warnings():
+            # peft calls a transformers method deprecated in 5.x (`is_gradient_checkpointing`); nothing to act on
+            warnings.filterwarnings("ignore", message=".*is_gradient_checkpointing.*", category=FutureWarning)
             torch.manual_seed(seed)
             self.model = get_peft_model(backend.model, lora)
         backend.model = self.model
@@ -115,7 +118,8 @@ class LoRAPolicy:
     # ------------------------------------------------------------------ log-probabilities
     def logprobs(self, pairs: Sequence[Pair], *, adapter: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-token log-probabilities of each completion given its prompt: ``(logp [B, T], mask [B, T])``,
-        right-padded to the longest completion. Gradients flow when enabled and ``adapter`` is on."""
+        right-padded to the longest completion, under the sampling temperature (logits / T; top-p is not applied,
+        as in TRL). Gradients flow when enabled and ``adapter`` is on."""
         if not pairs or any(len(c) == 0 for _, c in pairs):
             raise ValueError("logprobs needs at least one pair and no empty completion")
         seqs = [list(p) + list(c) for p, c in pairs]
@@ -143,6 +147,8 @@ class LoRAPolicy:
                 logits = self.model(input_ids=input_ids, attention_mask=attention).logits
         rows = torch.arange(len(pairs), device=logits.device)[:, None]
         picked = logits[rows, positions.to(logits.device)]
+        if self.config.temperature > 0:  # the distribution the completions were sampled from (as TRL does)
+            picked = picked / self.config.temperature
         return token_logprobs(picked, targets.to(logits.device)), mask.to(logits.device)
 
     def _chunks(self, n: int) -> list[list[int]]:
@@ -179,8 +185,8 @@ class LoRAPolicy:
 
     def grpo(self, pairs: Sequence[Pair], advantages: Sequence[float]) -> list[UpdateStats]:
         """GRPO update on one round's completions: ``grpo_epochs`` passes, each one optimiser step over all
-        completions (gradients accumulated over mini-batches, weighted so the step equals the full-batch loss for
-        ``loss_type="grpo"``). Old log-probabilities are those before the first pass; the reference is the base
+        completions (gradients accumulated over mini-batches, weighted by sequences for ``loss_type="grpo"`` and by
+        tokens for ``"dapo"``, so the step equals the full-batch loss). Old log-probabilities are those before the first pass; the reference is the base
         model (adapter disabled), computed only when ``kl_coef > 0``."""
         c = self.config
         if len(pairs) != len(advantages):
@@ -193,6 +199,7 @@ class LoRAPolicy:
             self.model.eval()
             old = [self.logprobs([pairs[i] for i in ch])[0] for ch in chunks] if c.grpo_epochs > 1 else None
             ref = [self.logprobs([pairs[i] for i in ch], adapter=False)[0] for ch in chunks] if c.kl_coef else None
+        tokens = [sum(len(pairs[i][1]) for i in ch) for ch in chunks]
         stats = []
         self.model.train()
         for _ in range(c.grpo_epochs):
@@ -202,7 +209,7 @@ class LoRAPolicy:
                 out = clipped_loss(logp, logp if old is None else old[k], adv[ch], mask, clip_eps=c.clip_eps,
                                    ref_logp=None if ref is None else ref[k], kl_coef=c.kl_coef,
                                    loss_type=c.loss_type)
-                weight = len(ch) / len(pairs)
+                weight = tokens[k] / sum(tokens) if c.loss_type == "dapo" else len(ch) / len(pairs)
                 (out.loss * weight).backward()
                 total += float(out.loss.detach()) * weight
                 kl += out.kl * weight
