@@ -241,3 +241,24 @@ def test_resume_refuses_other_settings_and_agents_without_checkpoints(model_dir,
     (run_dir / "config.json").write_text(json.dumps(opts.to_dict()))
     with pytest.raises(StreamSynthError, match="cannot be resumed"):
         run_experiment(opts, run_dir, resume=True)
+
+
+def test_cli_learner_options_and_resume_errors(tmp_path):
+    from typer.testing import CliRunner
+
+    from streamsynth.cli.main import app, parse_learner_options
+
+    assert parse_learner_options(["lr=5e-5", "group_size=8", "isolated=true"]) == \
+        {"lr": 5e-5, "group_size": 8, "isolated": True}
+    for bad, match in [(["lora_rnk=4"], "KEY one of"), (["lr"], "KEY one of"), (["model=x"], "--model"),
+                       (["group_size=many"], "invalid literal"), (["isolated=maybe"], "true or false"),
+                       (["embedder=hashing"], "--embedder")]:
+        with pytest.raises(ValueError, match=match):
+            parse_learner_options(bad)
+    runner = CliRunner()
+    res = runner.invoke(app, ["evaluate", "--resume", str(tmp_path / "nowhere")])
+    assert res.exit_code == 2 and "no config.json" in res.output
+    res = runner.invoke(app, ["evaluate", "--agent", "synlearner", "-L", "group_size=1", "--output", str(tmp_path / "x")])
+    assert res.exit_code == 2 and "group_size must be an int >= 2" in res.output
+    res = runner.invoke(app, ["info", "--learner"])
+    assert res.exit_code == 0 and "lora_rank = 8" in res.output and "kl_coef = 0.02" in res.output

@@ -292,4 +292,4 @@ class SynLearnerAgent(Agent):
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), **self.config.to_dict(),
                 "proposed_attributes": {t: {k: list(v) for k, v in d.items()} for t, d in self.proposed.items()},
-                "rounds_logged": len(self.log)}
+                "learning_log": list(self.log)}
