@@ -224,6 +224,25 @@ def test_resume_after_kill_gives_identical_results(model_dir, tmp_path, where):
     assert load_transfer(tmp_path / "killed") == load_transfer(tmp_path / "full")
 
 
+def test_compare_continues_a_killed_synlearner_cell_from_its_checkpoint(model_dir, tmp_path):
+    from streamsynth.evaluation.compare import cell_dir, run_compare
+
+    opts = _opts(model_dir, checkpoint_every=1)
+    full = run_experiment(opts, tmp_path / "full")
+
+    def on_round(task, r, reward):
+        if r == 2:
+            raise Kill
+
+    with pytest.raises(Kill):
+        run_experiment(opts, cell_dir(tmp_path / "cmp", "synlearner", 0), RunHooks(on_round=on_round))
+    logs: list[str] = []
+    result = run_compare(["synlearner"], [0], opts, tmp_path / "cmp", log=logs.append)
+    assert any("resuming from its checkpoint" in m for m in logs)
+    cell = result.cells[("synlearner", 0)]
+    assert [r.test for r in cell] == [r.test for r in full] and [r.dataset for r in cell] == [r.dataset for r in full]
+
+
 def test_resume_refuses_other_settings_and_agents_without_checkpoints(model_dir, tmp_path, make_env):
     env = make_env(samples_per_label=2, max_rounds=1)
     agent = _agent(model_dir, env)

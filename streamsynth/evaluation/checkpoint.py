@@ -40,6 +40,10 @@ def save_checkpoint(run_dir: Path, env: Any, agent: Any, progress: dict[str, Any
     return final
 
 
+def has_checkpoint(run_dir: Path) -> bool:
+    return any((Path(run_dir) / name / "progress.json").exists() for name in (CHECKPOINT, f"{CHECKPOINT}.old"))
+
+
 def checkpoint_dir(run_dir: Path) -> Path:
     """The run's checkpoint folder (``checkpoint/``, or ``checkpoint.old/`` after a kill mid-swap)."""
     run_dir = Path(run_dir)

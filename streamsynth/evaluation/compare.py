@@ -8,7 +8,8 @@ Layout of a comparison folder::
       stream_metrics.json      R matrices and ACC / BWT / FWT per agent and seed
       per_task.png, along_stream.png, R_<agent>.png
 
-Re-running the same command skips complete cells and restarts unfinished ones from their beginning.
+Re-running the same command skips complete cells, continues unfinished cells that left a checkpoint (SynLearner)
+from it, and restarts the other unfinished ones from their beginning.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from streamsynth.errors import StreamSynthError
+from streamsynth.evaluation.checkpoint import has_checkpoint
 from streamsynth.evaluation.experiment import (RunHooks, RunOptions, is_complete, load_results, load_transfer,
                                                run_experiment)
 from streamsynth.evaluation.runner import TaskResult
@@ -97,12 +99,15 @@ def run_compare(agents: Sequence[str], seeds: Sequence[int], base: RunOptions, o
                 log(f"{agent} seed {seed}: complete, reused ({d})")
                 continue
             opts = base.with_(agent=agent, seed=seed)
+            resume = has_checkpoint(d)  # a killed cell of an agent with checkpoints continues, others start over
+            if resume:
+                log(f"{agent} seed {seed}: resuming from its checkpoint ({d})")
             cm = hooks_for(agent, seed) if hooks_for else None
             if cm is None:
-                cells[(agent, seed)] = run_experiment(opts, d, RunHooks(), overwrite_partial=True)
+                cells[(agent, seed)] = run_experiment(opts, d, RunHooks(), overwrite_partial=True, resume=resume)
             else:
                 with cm as hooks:
-                    cells[(agent, seed)] = run_experiment(opts, d, hooks, overwrite_partial=True)
+                    cells[(agent, seed)] = run_experiment(opts, d, hooks, overwrite_partial=True, resume=resume)
     tasks = [r.task for r in cells[(agents[0], seeds[0])]]
     result = CompareResult(list(agents), list(seeds), tasks, cells, skipped)
     result.stream = {a: {str(s): stream_scores(cells[(a, s)], load_transfer(cell_dir(out, a, s))) for s in seeds}

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import math
 import zlib
+from collections import Counter
 from typing import Any, Mapping, Sequence
 
 import numpy as np
@@ -145,23 +146,29 @@ class SynLearnerAgent(Agent):
             return self._propose_dai(observation, labels)
         return self._propose_groups(observation, labels)
 
-    def _generate(self, observation: Mapping[str, Any], labels: Sequence[str]) -> list[dict[str, Any]]:
-        """Prompt, sample and parse one completion per label: dicts with prompt, pattern, attrs, completion, sample."""
-        rows = [dict(zip(("prompt", "pattern", "attrs"), self._prompt(observation, lbl, self.dims, self.rng)),
-                     label=lbl) for lbl in labels]
-        completions = self.policy.sample([r["prompt"] for r in rows], seed=self._next_seed())
+    def _prompt_rows(self, observation: Mapping[str, Any], labels: Sequence[str], copies: int,
+                     dims: Mapping[str, tuple[str, ...]], rng: np.random.Generator) -> list[dict[str, Any]]:
+        """One prompt per label (drawn from the memory's preferences), each repeated ``copies`` times (a GRPO
+        group): dicts with prompt, pattern, attrs, label."""
+        rows: list[dict[str, Any]] = []
+        for lbl in labels:
+            prompt, pattern, attrs = self._prompt(observation, lbl, dims, rng)
+            rows.extend({"prompt": prompt, "pattern": pattern, "attrs": attrs, "label": lbl} for _ in range(copies))
+        return rows
+
+    def _sample(self, observation: Mapping[str, Any], rows: list[dict[str, Any]], seed: int) -> list[dict[str, Any]]:
+        """One completion per row, parsed into a sample of the row's label (``None`` when it cannot be)."""
         fields, max_chars = list(observation["fields"]), int(observation["length"][1])
-        for r, c in zip(rows, completions):
+        for r, c in zip(rows, self.policy.sample([r["prompt"] for r in rows], seed=seed)):
             r["completion"] = c
             r["sample"] = parse_completion(c.text, fields, r["label"], max_chars)
         return rows
 
     def _propose_dai(self, observation: Mapping[str, Any], labels: Sequence[str]) -> list[Sample]:
-        quota: dict[str, int] = {}
-        for lbl in labels:
-            quota[lbl] = quota.get(lbl, 0) + 1
+        quota = Counter(labels)
         pool = [lbl for lbl, n in quota.items() for _ in range(math.ceil(n * self.config.pool_factor))]
-        rows = [r for r in self._generate(observation, pool) if r["sample"] is not None]
+        rows = self._sample(observation, self._prompt_rows(observation, pool, 1, self.dims, self.rng), self._next_seed())
+        rows = [r for r in rows if r["sample"] is not None]
         names = list(observation["labels"])
         fields = list(observation["fields"])
         picked: list[int] = []
@@ -189,19 +196,9 @@ class SynLearnerAgent(Agent):
 
     def _propose_groups(self, observation: Mapping[str, Any], labels: Sequence[str]) -> list[Sample]:
         g = self.config.group_size
-        quota: dict[str, int] = {}
-        for lbl in labels:
-            quota[lbl] = quota.get(lbl, 0) + 1
-        rows: list[dict[str, Any]] = []
-        for lbl, n in quota.items():
-            for _ in range(math.ceil(n / g)):
-                prompt, pattern, attrs = self._prompt(observation, lbl, self.dims, self.rng)
-                rows.extend({"prompt": prompt, "pattern": pattern, "attrs": attrs, "label": lbl} for _ in range(g))
-        completions = self.policy.sample([r["prompt"] for r in rows], seed=self._next_seed())
-        fields, max_chars = list(observation["fields"]), int(observation["length"][1])
-        for r, c in zip(rows, completions):
-            r["completion"] = c
-            r["sample"] = parse_completion(c.text, fields, r["label"], max_chars)
+        prompts = [lbl for lbl, n in Counter(labels).items() for _ in range(math.ceil(n / g))]
+        rows = self._sample(observation, self._prompt_rows(observation, prompts, g, self.dims, self.rng),
+                            self._next_seed())
         parsed = [i for i, r in enumerate(rows) if r["sample"] is not None]
         order = [parsed[int(j)] for j in self.rng.permutation(len(parsed))]  # over-target losses spread over groups
         submitted: list[int | None] = [None] * len(rows)
@@ -266,12 +263,9 @@ class SynLearnerAgent(Agent):
         attributes whose proposal the agent has not made yet use the generic dimensions)."""
         rng = np.random.default_rng([self.seed, 13, zlib.crc32(str(observation["task"]).encode())])
         dims = self._dimensions(observation, propose=False)
-        labels = request_labels(observation, self.config)
-        prompts = [self._prompt(observation, lbl, dims, rng)[0] for lbl in labels]
+        rows = self._prompt_rows(observation, request_labels(observation, self.config), 1, dims, rng)
         seed = zlib.crc32(f"probe/{self.seed}/{observation['task']}/{self.policy.updates}".encode()) & 0x7FFFFFFF
-        fields, max_chars = list(observation["fields"]), int(observation["length"][1])
-        out = [parse_completion(c.text, fields, lbl, max_chars)
-               for c, lbl in zip(self.policy.sample(prompts, seed=seed), labels)]
+        out = [r["sample"] for r in self._sample(observation, rows, seed)]
         return [s for s in out if s is not None]
 
     # ------------------------------------------------------------------ checkpoints

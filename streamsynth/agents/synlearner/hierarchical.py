@@ -17,6 +17,9 @@ from __future__ import annotations
 from typing import Any, Mapping, Sequence
 
 import numpy as np
+import torch
+
+from streamsynth.agents.synlearner.grpo import group_advantages
 
 UNJUDGED_REASONS = ("already has its target", "over the per-step limit", "another sample of this step")
 """Rejections that say nothing about the sample itself (a duplicate of another completion of the same round is
@@ -96,8 +99,8 @@ def raw_rewards(quality: np.ndarray, diversity: np.ndarray, utility: np.ndarray,
 
 def masked_group_advantages(rewards: np.ndarray, scored: np.ndarray, group_size: int, eps: float = 1e-4
                             ) -> tuple[np.ndarray, np.ndarray]:
-    """GRPO advantages over consecutive groups of ``group_size``, using only scored members:
-    ``(r - mean) / (std + eps)`` (unbiased std, as TRL). Returns ``(advantages, trainable)``; a member is
+    """GRPO advantages over consecutive groups of ``group_size``, using only scored members
+    (:func:`~streamsynth.agents.synlearner.grpo.group_advantages` on each group's scored rewards). Returns ``(advantages, trainable)``; a member is
     trainable when it is scored and its group has at least 2 scored members that differ.
 
     >>> adv, ok = masked_group_advantages(np.array([1., 3., 0., 2., 2., 7.]), np.array([1, 1, 0, 1, 1, 1], bool), 3)
@@ -113,9 +116,8 @@ def masked_group_advantages(rewards: np.ndarray, scored: np.ndarray, group_size:
         if len(idx) < 2:
             continue
         r = rewards[idx]
-        std = r.std(ddof=1)
-        if std <= 0:
+        if r.std(ddof=1) <= 0:
             continue
-        adv[idx] = (r - r.mean()) / (std + eps)
+        adv[idx] = group_advantages(torch.as_tensor(r, dtype=torch.float64), len(idx), eps=eps).numpy()
         ok[idx] = True
     return adv, ok
