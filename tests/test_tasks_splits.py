@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from streamsynth.errors import TaskError
@@ -194,6 +194,7 @@ def test_zero_seed_examples_allowed():
     sizes=st.tuples(st.integers(0, 5), st.integers(2, 150), st.integers(2, 60), st.integers(2, 150)),
     seed=st.integers(0, 10),
 )
+@example(counts=[18, 46, 78, 86], sizes=(4, 74, 39, 100), seed=0)  # scarce data: per-label rounding made test 101
 def test_split_invariants(counts, sizes, seed):
     labels = [f"l{i}" for i in range(len(counts))]
     samples = make_samples(dict(zip(labels, counts)))

@@ -182,8 +182,12 @@ def allocate(available: Sequence[int], sizes: Sequence[int]) -> list[list[int]]:
     """Per-split, per-label counts ``c[s][l]`` for splits of ``sizes`` drawn from ``available[l]`` samples.
 
     Plenty (``sum(available) >= sum(sizes)``): split ``s`` gets ``largest_remainder(sizes[s], available)``, capped
-    by what each label has left after the earlier splits. Scarce: label ``l`` gives all ``available[l]`` samples,
-    divided as ``largest_remainder(available[l], sizes)``.
+    by what each label has left after the earlier splits. Scarce: every sample is used; split totals are
+    ``largest_remainder(sum(available), sizes)`` (never over a requested size), each split takes its total from the
+    labels in proportion to what they have left, and the last split takes the rest.
+
+    >>> allocate([14, 42, 74, 82], [74, 39, 100])  # per-label rounding would give the last split 101
+    [[5, 15, 26, 28], [2, 8, 14, 15], [7, 19, 34, 39]]
 
     >>> allocate([60, 40], [50, 20])
     [[30, 20], [12, 8]]
@@ -199,8 +203,17 @@ def allocate(available: Sequence[int], sizes: Sequence[int]) -> list[list[int]]:
             left = [r - t for r, t in zip(left, take)]
             counts.append(take)
         return counts
-    per_label = [largest_remainder(a, sizes) for a in available]  # [label][split]
-    return [[per_label[l][s] for l in range(len(available))] for s in range(len(sizes))]
+    # Scarce: split totals in proportion to the requested sizes (each <= its request), then each split but the last
+    # takes its total from what the labels have left, in proportion; the last takes the rest. Rounding per label
+    # instead could push a split one over its requested size.
+    totals = largest_remainder(sum(available), sizes)
+    left = list(available)
+    counts = []
+    for total in totals[:-1]:
+        take = largest_remainder(total, left)
+        left = [r - t for r, t in zip(left, take)]
+        counts.append(take)
+    return [*counts, left]
 
 
 def split_samples(
