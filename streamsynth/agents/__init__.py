@@ -25,7 +25,7 @@ AGENTS: dict[str, str] = {
 }
 
 
-SHARED_LLM_SETTINGS = ("model", "device", "batch_size", "temperature", "max_new_tokens")
+SHARED_LLM_SETTINGS = ("model", "backend", "device", "batch_size", "temperature", "max_new_tokens")
 """Settings every LLM agent takes from the shared CLI options (``--model`` ...), SynLearner included."""
 
 

@@ -9,13 +9,14 @@ learner) is applied per request with ``vllm.lora.request.LoRARequest``.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from streamsynth.errors import BackendError
 from streamsynth.generation.base import GenerationBackend, GenerationStats, Prompt, SamplingParams
-from streamsynth.generation.transformers_backend import check_messages, render_plain
+from streamsynth.generation.transformers_backend import TokenCompletion, check_messages, render_plain
 
 VLLM_MISSING = (
     "vLLM is not installed: pip install 'streamsynth[vllm]' (needs a CUDA GPU); "
@@ -33,7 +34,8 @@ class VLLMBackend(GenerationBackend):
         batch_size: most sequences vLLM runs at once (its ``max_num_seqs``); ``None`` keeps vLLM's default.
         trust_remote_code: allow model code from the hub (off unless asked).
         lora_path: a PEFT LoRA adapter folder applied to every request; ``None`` for the base model.
-        max_lora_rank: largest adapter rank vLLM reserves room for (when ``lora_path`` is set).
+        enable_lora: reserve room for adapters set later with :meth:`set_lora` (default: when ``lora_path`` is set).
+        max_lora_rank: largest adapter rank vLLM reserves room for (when LoRA is enabled).
         gpu_memory_utilization: fraction of GPU memory vLLM may take.
         max_model_len: context length to reserve KV cache for (``None``: the model's own).
         **llm_kwargs: passed on to ``vllm.LLM``.
@@ -49,6 +51,7 @@ class VLLMBackend(GenerationBackend):
         batch_size: int | None = None,
         trust_remote_code: bool = False,
         lora_path: str | None = None,
+        enable_lora: bool | None = None,
         max_lora_rank: int = 64,
         gpu_memory_utilization: float = 0.85,
         max_model_len: int | None = 4096,
@@ -66,7 +69,7 @@ class VLLMBackend(GenerationBackend):
             llm_kwargs.setdefault("max_num_seqs", batch_size)
         self.model_name = model
         source = ensure_hf_folder(resolve_model(model))
-        self._enable_lora = lora_path is not None
+        self._enable_lora = lora_path is not None if enable_lora is None else bool(enable_lora)
         try:
             self.llm = vllm.LLM(
                 model=source,
@@ -81,6 +84,7 @@ class VLLMBackend(GenerationBackend):
         except Exception as exc:  # vLLM raises many types (no GPU, out of memory, unsupported model)
             raise BackendError(f"vLLM could not load {model!r} ({type(exc).__name__}: {exc})") from exc
         self.tokenizer = self.llm.get_tokenizer()
+        self.eos_token_id = getattr(self.tokenizer, "eos_token_id", None)
         self._lora_request: Any = None
         self._lora_serial = 0
         if lora_path is not None:
@@ -97,13 +101,23 @@ class VLLMBackend(GenerationBackend):
             self._lora_request = None
             return
         if not self._enable_lora:
-            raise BackendError("this VLLMBackend was built without LoRA support; pass lora_path= to the constructor")
+            raise BackendError("this VLLMBackend was built without LoRA support; pass lora_path= or "
+                               "enable_lora=True to the constructor")
         if not (Path(lora_path) / "adapter_config.json").is_file():
             raise BackendError(f"{lora_path!r} is not a LoRA adapter folder (no adapter_config.json)")
         from vllm.lora.request import LoRARequest
 
         self._lora_serial += 1
         self._lora_request = LoRARequest(f"adapter-{self._lora_serial}", self._lora_serial, str(lora_path))
+
+    @contextmanager
+    def adapter_disabled(self) -> Iterator[None]:
+        """Requests inside the block go to the base model; the adapter set before applies again after it."""
+        saved, self._lora_request = self._lora_request, None
+        try:
+            yield
+        finally:
+            self._lora_request = saved
 
     @property
     def has_chat_template(self) -> bool:
@@ -129,6 +143,20 @@ class VLLMBackend(GenerationBackend):
         seed: int | None = None,
         progress: bool = False,
     ) -> list[str]:
+        return [c.text for c in self.generate_tokens(prompts, params, seed=seed, progress=progress)]
+
+    def generate_tokens(
+        self,
+        prompts: Sequence[Prompt],
+        params: SamplingParams = SamplingParams(),
+        *,
+        seed: int | None = None,
+        progress: bool = False,
+        keep_eos: bool = False,
+    ) -> list[TokenCompletion]:
+        """Like :meth:`generate`, with the token ids vLLM saw and sampled (the transformers backend's
+        ``generate_tokens``, for training on the completions). With ``keep_eos`` a completion that ended with the
+        end-of-sequence token holds it last in ``completion_ids``; without, it never does."""
         import vllm
 
         if isinstance(prompts, str):
@@ -147,7 +175,26 @@ class VLLMBackend(GenerationBackend):
             for i in range(len(texts))
         ]
         outputs = self.llm.generate(texts, sampling, use_tqdm=progress, lora_request=self._lora_request)
-        completions = [out.outputs[0].text for out in outputs]
+        completions = [
+            TokenCompletion(list(out.prompt_token_ids), self._completion_ids(out.outputs[0], keep_eos),
+                            out.outputs[0].text)
+            for out in outputs
+        ]
         new_tokens = sum(len(out.outputs[0].token_ids) for out in outputs)
         self.last_stats = GenerationStats(len(texts), new_tokens, time.perf_counter() - started)
         return completions
+
+    def _completion_ids(self, output: Any, keep_eos: bool) -> list[int]:
+        """A completion's token ids with the token that ended it (end-of-sequence, or one of the model's extra stop
+        token ids, which vLLM reports as an int ``stop_reason``) kept last with ``keep_eos`` or dropped, whichever
+        way this vLLM version reports it."""
+        ids = list(output.token_ids)
+        end = None
+        if output.finish_reason == "stop":
+            reason = getattr(output, "stop_reason", None)
+            end = self.eos_token_id if reason is None else reason if isinstance(reason, int) else None
+        if end is None:
+            return ids
+        if ids and ids[-1] == end:
+            ids = ids[:-1]
+        return [*ids, end] if keep_eos else ids

@@ -45,7 +45,10 @@ class SynLearnerAgent(Agent):
     Args:
         config: every setting (:class:`SynLearnerConfig`).
         backend: a ready :class:`~streamsynth.generation.transformers_backend.TransformersBackend` (default: built
-            from ``config`` on first use); its model gets the LoRA adapter.
+            from ``config`` on first use); its model gets the LoRA adapter and trains.
+        sampling_backend: with ``config.backend == "vllm"``, a ready
+            :class:`~streamsynth.generation.vllm_backend.VLLMBackend` with LoRA enabled that samples (default: built
+            from ``config`` on first use).
         embedder: embeddings for DAI selection (default: ``config.embedder``, cached on disk).
         seed: seeds prompts, sampling, selection and the adapter's initial weights.
     """
@@ -54,12 +57,13 @@ class SynLearnerAgent(Agent):
     learns = True
 
     def __init__(self, config: SynLearnerConfig | None = None, *, backend: Any = None, embedder: Any = None,
-                 seed: int = 0) -> None:
+                 seed: int = 0, sampling_backend: Any = None) -> None:
         super().__init__(seed)
         self.config = config or SynLearnerConfig()
         if self.config.isolated:
             self.name = "synlearner-isolated"
         self._backend = backend
+        self._sampling_backend = sampling_backend
         self._embedder = embedder
         self._policy: Any = None
         self.memory = ExperienceMemory(replay_per_task=max(self.config.eft_top, 1))
@@ -83,7 +87,12 @@ class SynLearnerAgent(Agent):
                 c = self.config
                 self._backend = TransformersBackend(c.model, device=c.device, dtype=c.dtype, batch_size=c.batch_size,
                                                     trust_remote_code=c.trust_remote_code)
-            self._policy = LoRAPolicy(self._backend, self.config, seed=self.seed)
+            sampler = None
+            if self.config.backend == "vllm":
+                from streamsynth.agents.synlearner.vllm_sampler import VLLMSampler
+
+                sampler = VLLMSampler(self.config, backend=self._sampling_backend)
+            self._policy = LoRAPolicy(self._backend, self.config, seed=self.seed, sampler=sampler)
         return self._policy
 
     @property
@@ -107,9 +116,9 @@ class SynLearnerAgent(Agent):
         if task not in self.proposed and propose:
             c = self.config
             params = SamplingParams(max(c.max_new_tokens, 160), c.temperature, c.top_p)
-            with self.policy.model.disable_adapter():  # the base model's proposal, whatever the adapter learned
-                self.proposed[task], _ = propose_dimensions(self.policy.backend, observation, params,
-                                                            self._next_seed(), agent=self.name)
+            with self.policy.base_backend() as backend:  # the base model's proposal, whatever the adapter learned
+                self.proposed[task], _ = propose_dimensions(backend, observation, params, self._next_seed(),
+                                                            agent=self.name)
         return self.proposed.get(task, dict(GENERIC_ATTRIBUTES))
 
     def _prompt(self, observation: Mapping[str, Any], label: str, dims: Mapping[str, tuple[str, ...]],

@@ -22,7 +22,9 @@ def _non_negative(name: str, v: Any) -> None:
 class SynLearnerConfig:
     """Settings of :class:`~streamsynth.agents.synlearner.agent.SynLearnerAgent`.
 
-    Generation: ``model`` (packaged name, local folder, .gguf or hub id), ``device`` (auto/cpu/cuda), ``dtype``
+    Generation: ``model`` (packaged name, local folder, .gguf or hub id), ``backend`` (``transformers``, or
+    ``vllm`` on a CUDA GPU: vLLM samples with the current adapter, transformers trains), ``vllm_gpu_memory`` (share
+    of GPU memory vLLM may take; the training model needs the rest), ``device`` (auto/cpu/cuda), ``dtype``
     (auto: bf16 on GPU, fp32 on CPU), ``batch_size`` (generation), ``temperature``, ``top_p``, ``max_new_tokens``.
 
     LoRA (peft): ``lora_rank``, ``lora_alpha``, ``lora_dropout``, ``lora_targets`` (module names, or
@@ -45,6 +47,8 @@ class SynLearnerConfig:
     """
 
     model: str = "smollm2-135m"
+    backend: str = "transformers"
+    vllm_gpu_memory: float = 0.4
     device: str = "auto"
     dtype: str = "auto"
     batch_size: int = 32
@@ -93,6 +97,13 @@ class SynLearnerConfig:
             raise ValueError(f"lr must be > 0, got {self.lr!r}")
         if not self.lora_dropout < 1:
             raise ValueError(f"lora_dropout must be in [0, 1), got {self.lora_dropout!r}")
+        if self.backend not in ("transformers", "vllm"):
+            raise ValueError(f"backend must be 'transformers' or 'vllm', got {self.backend!r}")
+        if self.backend == "vllm" and self.device == "cpu":
+            raise ValueError("backend 'vllm' needs a CUDA GPU (device auto or cuda); on CPU use the transformers "
+                             "backend")
+        if not 0 < self.vllm_gpu_memory < 1:
+            raise ValueError(f"vllm_gpu_memory must be in (0, 1), got {self.vllm_gpu_memory!r}")
         if self.loss_type not in ("grpo", "dapo"):
             raise ValueError(f"loss_type must be 'grpo' or 'dapo', got {self.loss_type!r}")
         if not self.lora_targets or not all(isinstance(t, str) and t for t in self.lora_targets):

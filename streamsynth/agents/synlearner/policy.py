@@ -1,6 +1,7 @@
 """The generator SynLearner trains: a causal LM with a LoRA adapter (peft).
 
-Sampling goes through the transformers backend's fast decode loop (the adapter is active); training computes
+Sampling goes through the transformers backend's fast decode loop (the adapter is active), or through vLLM serving
+the current adapter (:mod:`~streamsynth.agents.synlearner.vllm_sampler`, on a GPU); training computes
 per-token log-probabilities of completions given their prompts, under the adapter (with gradients) and under the
 base model (the adapter disabled: the KL reference, no second copy of the model). Only the adapter's parameters
 are trained; the base weights never change.
@@ -9,6 +10,8 @@ are trained; the base weights never change.
 from __future__ import annotations
 
 import warnings
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -43,9 +46,12 @@ class LoRAPolicy:
             in place (the backend then samples with the adapter).
         config: LoRA, optimiser and batch settings.
         seed: seeds the adapter's initial weights (without touching the global torch RNG).
+        sampler: samples completions instead of ``backend`` (a
+            :class:`~streamsynth.agents.synlearner.vllm_sampler.VLLMSampler`); ``None``: the backend samples.
     """
 
-    def __init__(self, backend: TransformersBackend, config: SynLearnerConfig, seed: int = 0) -> None:
+    def __init__(self, backend: TransformersBackend, config: SynLearnerConfig, seed: int = 0, *,
+                 sampler: Any = None) -> None:
         from peft import LoraConfig, get_peft_model
 
         self.backend = backend
@@ -64,6 +70,9 @@ class LoRAPolicy:
         self._initial = {k: v.detach().clone() for k, v in self.adapter_state().items()}
         self.optimizer = self._new_optimizer()
         self.updates = 0
+        self.sampler = sampler
+        self.version = 0
+        """Counts changes of the adapter's weights (updates, loads): a sampler serving a copy re-syncs on change."""
 
     # ------------------------------------------------------------------ parameters and state
     def trainable_parameters(self) -> list[torch.nn.Parameter]:
@@ -87,6 +96,7 @@ class LoRAPolicy:
             raise ValueError(f"adapter weights do not fit this model/LoRA config (missing {missing[:3]}, "
                              f"unexpected {extra[:3]}); resume with the settings of the original run")
         result = set_peft_model_state_dict(self.model, state)
+        self.version += 1
         if getattr(result, "unexpected_keys", None):
             raise ValueError(f"adapter weights have unexpected keys {result.unexpected_keys[:3]}")
 
@@ -106,7 +116,19 @@ class LoRAPolicy:
         params = SamplingParams(max_new_tokens or c.max_new_tokens, c.temperature if temperature is None else temperature,
                                 c.top_p)
         self.model.eval()
+        if self.sampler is not None:
+            return self.sampler.sample(self, prompts, params, seed=seed)
         return self.backend.generate_tokens(list(prompts), params, seed=seed, keep_eos=True)
+
+    @contextmanager
+    def base_backend(self) -> Iterator[Any]:
+        """A generation backend that answers with the base model (the adapter off) inside the block."""
+        if self.sampler is not None:
+            with self.sampler.base_backend() as backend:
+                yield backend
+        else:
+            with self.model.disable_adapter():
+                yield self.backend
 
     def encode_pair(self, prompt: Prompt, completion: str) -> Pair:
         """Token ids of a prompt and of a completion text followed by the end-of-sequence token (SFT data)."""
@@ -162,6 +184,7 @@ class LoRAPolicy:
         self.optimizer.step()
         self.optimizer.zero_grad(set_to_none=True)
         self.updates += 1
+        self.version += 1
         return float(norm)
 
     # ------------------------------------------------------------------ learning

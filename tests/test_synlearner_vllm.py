@@ -1,0 +1,141 @@
+"""SynLearner with the vLLM backend, on CPU through :mod:`tests.fake_vllm` (vLLM itself needs a CUDA GPU).
+
+The fake loads each adapter folder the learner hands to vLLM with peft, as vLLM does, so these tests check the
+wiring that a GPU run depends on: the served adapter is the trained one, it is re-saved only when it changed, the
+base model answers where the agent asks for it, and token ids come back in the form training needs.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from streamsynth.agents.synlearner.agent import SynLearnerAgent
+from streamsynth.agents.synlearner.config import SynLearnerConfig
+from streamsynth.evaluation.runner import run_stream
+from tests import fake_vllm
+from tests.tiny_model import save_tiny_model
+
+PROMPTS = [[{"role": "user", "content": f"Write sentence {i}."}] for i in range(3)]
+
+
+@pytest.fixture(scope="module")
+def model_dir(tmp_path_factory) -> Path:
+    return save_tiny_model(tmp_path_factory.mktemp("tiny-vllm"), max_positions=2048)
+
+
+@pytest.fixture
+def vllm(monkeypatch):
+    return fake_vllm.install(monkeypatch)
+
+
+def _policy(model_dir, vllm, **changes):
+    from streamsynth.agents.synlearner.policy import LoRAPolicy
+    from streamsynth.agents.synlearner.vllm_sampler import VLLMSampler
+    from streamsynth.generation.transformers_backend import TransformersBackend
+    from streamsynth.generation.vllm_backend import VLLMBackend
+
+    config = SynLearnerConfig(**{"backend": "vllm", "max_new_tokens": 8, "temperature": 0.0, "lr": 0.05,
+                                 "lora_rank": 4, **changes})
+    served = VLLMBackend(str(model_dir), enable_lora=True, max_lora_rank=8)
+    sampler = VLLMSampler(config, backend=served)
+    trainer = TransformersBackend(str(model_dir), device="cpu")
+    return LoRAPolicy(trainer, config, seed=0, sampler=sampler), sampler
+
+
+def _transformers_sample(policy, prompts):
+    return policy.backend.generate_tokens(prompts, policy.config.sampling, seed=0, keep_eos=True)
+
+
+def test_vllm_serves_the_trained_adapter_and_resyncs_only_after_changes(model_dir, vllm):
+    import numpy as np
+
+    policy, sampler = _policy(model_dir, vllm)
+    llm = sampler.backend.llm
+    first = policy.sample(PROMPTS, seed=0)
+    assert sampler.saves == 1 and llm.requests[-1] is not None
+    policy.sample(PROMPTS, seed=1)
+    assert sampler.saves == 1 and llm.requests[-1].lora_int_id == llm.requests[-2].lora_int_id  # unchanged: reused
+
+    stats = policy.sft([policy.encode_pair(p, "The film was wonderful.") for p in PROMPTS], epochs=3,
+                       rng=np.random.default_rng(0))
+    assert len(stats) == 3
+    after = policy.sample(PROMPTS, seed=0)
+    assert sampler.saves == 2 and llm.requests[-1].lora_int_id != llm.requests[-2].lora_int_id
+    trained = policy.adapter_state()
+    assert set(llm.served[-1]) == set(trained)
+    assert all(torch.equal(llm.served[-1][k], trained[k]) for k in trained)  # vLLM got the weights that trained
+    # greedy decoding: the served adapter answers exactly as the training model does, before and after training
+    reference = _transformers_sample(policy, PROMPTS)
+    assert [c.completion_ids for c in after] == [c.completion_ids for c in reference]
+    assert [c.prompt_ids for c in after] == [c.prompt_ids for c in reference]
+    assert [c.completion_ids for c in first] != [c.completion_ids for c in after]  # and training changed it
+
+
+def test_the_base_model_answers_with_the_adapter_off(model_dir, vllm):
+    import numpy as np
+
+    policy, sampler = _policy(model_dir, vllm)
+    policy.sft([policy.encode_pair(p, "The plot was boring.") for p in PROMPTS], epochs=3,
+               rng=np.random.default_rng(0))
+    with policy.base_backend() as backend:
+        base = backend.generate(PROMPTS, policy.config.sampling, seed=0)
+    assert sampler.backend.llm.requests[-1] is None
+    with policy.model.disable_adapter():
+        expected = policy.backend.generate(PROMPTS, policy.config.sampling, seed=0)
+    assert base == expected
+    policy.sample(PROMPTS, seed=0)
+    assert sampler.backend.llm.requests[-1] is not None  # the adapter applies again after the block
+
+
+def test_agent_runs_the_stream_with_vllm_sampling(model_dir, vllm, make_env):
+    from streamsynth.generation.transformers_backend import TransformersBackend
+    from streamsynth.generation.vllm_backend import VLLMBackend
+
+    env = make_env(samples_per_label=4, max_rounds=2)
+    config = SynLearnerConfig(backend="vllm", max_new_tokens=16, train_batch_size=8, eft_top=8, replay=4)
+    served = VLLMBackend(str(model_dir), enable_lora=True, max_lora_rank=8)
+    agent = SynLearnerAgent(config, backend=TransformersBackend(str(model_dir), device="cpu"),
+                            sampling_backend=served, embedder=env.embedder, seed=0)
+    results = run_stream(env, agent, seed=0)
+    assert len(results) == 2
+    phases = {e["phase"] for e in agent.log}
+    assert phases == {"dai", "grpo"} and agent.policy.updates > 0
+    requests = served.llm.requests
+    # the base model (no adapter) only proposes attribute dimensions, once per task that has none
+    assert agent.proposed and sum(r is None for r in requests) == len(agent.proposed)
+    assert sum(r is not None for r in requests) >= 4
+    assert agent.policy.version != agent.policy.sampler.synced_version  # the last GRPO update followed the last sample
+    agent.policy.sample(PROMPTS, seed=0)
+    trained = agent.policy.adapter_state()
+    assert all(torch.equal(served.llm.served[-1][k], trained[k]) for k in trained)
+
+
+@pytest.mark.parametrize(("ids", "finish", "reason", "keep", "expected"), [
+    ([5, 6, 2], "stop", None, True, [5, 6, 2]),  # vLLM reported the EOS token: kept once
+    ([5, 6], "stop", None, True, [5, 6, 2]),  # ... or left it out: added back
+    ([5, 6, 2], "stop", None, False, [5, 6]),
+    ([5, 6, 9], "stop", 9, True, [5, 6, 9]),  # an extra stop token id of the model
+    ([5, 6], "stop", 9, True, [5, 6, 9]),
+    ([5, 6, 2], "length", None, True, [5, 6, 2]),  # cut at the budget: as sampled
+    ([5, 6], "stop", "END", True, [5, 6]),  # a stop string: nothing to add
+])
+def test_completion_ids_normalise_the_end_token(ids, finish, reason, keep, expected):
+    from streamsynth.generation.vllm_backend import VLLMBackend
+
+    backend = VLLMBackend.__new__(VLLMBackend)
+    backend.eos_token_id = 2
+    output = SimpleNamespace(token_ids=ids, finish_reason=finish, stop_reason=reason)
+    assert backend._completion_ids(output, keep) == expected
+
+
+def test_vllm_settings_are_validated():
+    with pytest.raises(ValueError, match="backend 'vllm' needs a CUDA GPU"):
+        SynLearnerConfig(backend="vllm", device="cpu")
+    with pytest.raises(ValueError, match="backend must be"):
+        SynLearnerConfig(backend="llama.cpp")
+    with pytest.raises(ValueError, match="vllm_gpu_memory"):
+        SynLearnerConfig(vllm_gpu_memory=1.0)
