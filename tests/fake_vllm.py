@@ -80,7 +80,7 @@ class LLM:
         self.served.append({k: v.detach().clone() for k, v in get_peft_model_state_dict(peft_model).items()})
         return peft_model.eval()
 
-    def generate(self, texts: list[str], sampling_params: list[SamplingParams], use_tqdm: bool = True,
+    def generate(self, prompts: list[Any], sampling_params: list[SamplingParams], use_tqdm: bool = True,
                  lora_request: LoRARequest | None = None) -> list[RequestOutput]:
         import torch
 
@@ -91,8 +91,9 @@ class LLM:
         eos = eos_token_ids(model, self.tokenizer)
         outputs = []
         with torch.inference_mode():
-            for text, sp in zip(texts, sampling_params, strict=True):
-                prompt = self.tokenizer(text)["input_ids"]
+            for item, sp in zip(prompts, sampling_params, strict=True):
+                # vLLM takes text (tokenized with special tokens) or {"prompt_token_ids": [...]} (used as given)
+                prompt = list(item["prompt_token_ids"]) if isinstance(item, dict) else self.tokenizer(item)["input_ids"]
                 generator = None if sp.seed is None else torch.Generator().manual_seed(sp.seed)
                 tokens, _ = decode(model, [prompt], pad_token_id=self.tokenizer.pad_token_id or 0,
                                    max_new_tokens=sp.max_tokens, temperature=sp.temperature, top_p=sp.top_p,

@@ -120,7 +120,9 @@ def test_agent_runs_the_stream_with_vllm_sampling(model_dir, vllm, make_env):
     ([5, 6, 2], "stop", None, False, [5, 6]),
     ([5, 6, 9], "stop", 9, True, [5, 6, 9]),  # an extra stop token id of the model
     ([5, 6], "stop", 9, True, [5, 6, 9]),
-    ([5, 6, 2], "length", None, True, [5, 6, 2]),  # cut at the budget: as sampled
+    ([5, 6, 2], "length", None, True, [5, 6, 2]),  # an end token sampled at the budget (some versions: "length")
+    ([5, 6, 2], "length", None, False, [5, 6]),
+    ([5, 6, 7], "length", None, True, [5, 6, 7]),  # cut at the budget: as sampled
     ([5, 6], "stop", "END", True, [5, 6]),  # a stop string: nothing to add
 ])
 def test_completion_ids_normalise_the_end_token(ids, finish, reason, keep, expected):
@@ -139,3 +141,32 @@ def test_vllm_settings_are_validated():
         SynLearnerConfig(backend="llama.cpp")
     with pytest.raises(ValueError, match="vllm_gpu_memory"):
         SynLearnerConfig(vllm_gpu_memory=1.0)
+    with pytest.raises(ValueError, match="up to rank 512"):
+        SynLearnerConfig(backend="vllm", lora_rank=1024)
+    with pytest.raises(ValueError, match="sampling_backend is used only with backend='vllm'"):
+        SynLearnerAgent(SynLearnerConfig(), sampling_backend=object())
+
+
+def test_prompts_reach_vllm_as_token_ids_with_one_bos(model_dir, vllm):
+    """vLLM tokenizes text prompts with special tokens, so a chat template that writes BOS would get a second
+    one; the backend sends the ids the transformers backend trains on instead."""
+    from tokenizers.processors import TemplateProcessing
+    from transformers import AutoTokenizer
+
+    from streamsynth.generation.transformers_backend import encode_prompts
+    from streamsynth.generation.vllm_backend import VLLMBackend
+
+    tokenizer = AutoTokenizer.from_pretrained(model_dir)
+    bos = tokenizer.bos_token_id
+    tokenizer.backend_tokenizer.post_processor = TemplateProcessing(single="<s> $A", special_tokens=[("<s>", bos)])
+    tokenizer.chat_template = "<s>" + tokenizer.chat_template  # a template that writes BOS itself (as Llama 3's)
+    text = tokenizer.apply_chat_template(PROMPTS[0], tokenize=False, add_generation_prompt=True)
+    assert tokenizer(text)["input_ids"][:2] == [bos, bos]  # what vLLM would make of the text
+    ids = encode_prompts(tokenizer, PROMPTS[:1])[0]
+    assert ids[0] == bos and ids[1] != bos
+    assert encode_prompts(tokenizer, ["plain"])[0][0] == bos  # plain strings still get the tokenizer's BOS
+
+    backend = VLLMBackend(str(model_dir))
+    backend.tokenizer = tokenizer
+    out = backend.generate_tokens(PROMPTS[:1], SynLearnerConfig(max_new_tokens=4).sampling, seed=0)
+    assert out[0].prompt_ids == ids

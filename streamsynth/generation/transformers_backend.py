@@ -377,25 +377,12 @@ class TransformersBackend(GenerationBackend):
         return bool(getattr(self.tokenizer, "chat_template", None))
 
     def render(self, prompt: Prompt) -> tuple[str, bool]:
-        """``(text, add_special_tokens)`` for one prompt; chat templates already write their special tokens."""
-        if isinstance(prompt, str):
-            return prompt, True
-        messages = check_messages(prompt)
-        if not self.has_chat_template:
-            return render_plain(messages), True
-        open_turn = messages[-1]["role"] == "assistant"
-        text = self.tokenizer.apply_chat_template(
-            messages, tokenize=False, add_generation_prompt=not open_turn, continue_final_message=open_turn
-        )
-        return text, False
+        """``(text, add_special_tokens)`` for one prompt (:func:`render_prompt`)."""
+        return render_prompt(self.tokenizer, prompt)
 
     def encode(self, prompts: Sequence[Prompt]) -> list[list[int]]:
-        """Token ids of each rendered prompt."""
-        ids = []
-        for prompt in prompts:
-            text, special = self.render(prompt)
-            ids.append(self.tokenizer(text, add_special_tokens=special)["input_ids"])
-        return ids
+        """Token ids of each rendered prompt (:func:`encode_prompts`)."""
+        return encode_prompts(self.tokenizer, prompts)
 
     def generate(
         self,
@@ -492,6 +479,32 @@ class StopChecker:
     def __call__(self, tokens: list[int]) -> bool:
         text = self.tokenizer.decode(tokens[-self.window :], skip_special_tokens=True)
         return any(s in text for s in self.stop)
+
+
+def render_prompt(tokenizer: Any, prompt: Prompt) -> tuple[str, bool]:
+    """``(text, add_special_tokens)`` for one prompt: plain strings as they are; chat messages through the
+    tokenizer's chat template (which writes its own special tokens, so none are added), or :func:`render_plain`
+    when it has none. A last assistant message is continued, not closed (a prefilled answer)."""
+    if isinstance(prompt, str):
+        return prompt, True
+    messages = check_messages(prompt)
+    if not getattr(tokenizer, "chat_template", None):
+        return render_plain(messages), True
+    open_turn = messages[-1]["role"] == "assistant"
+    text = tokenizer.apply_chat_template(
+        messages, tokenize=False, add_generation_prompt=not open_turn, continue_final_message=open_turn
+    )
+    return text, False
+
+
+def encode_prompts(tokenizer: Any, prompts: Sequence[Prompt]) -> list[list[int]]:
+    """Token ids of each prompt rendered by :func:`render_prompt` (every backend feeds a model these ids, so a
+    chat template's BOS is never doubled)."""
+    ids = []
+    for prompt in prompts:
+        text, special = render_prompt(tokenizer, prompt)
+        ids.append(list(tokenizer(text, add_special_tokens=special)["input_ids"]))
+    return ids
 
 
 def eos_token_ids(model: Any, tokenizer: Any) -> set[int]:

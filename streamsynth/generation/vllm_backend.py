@@ -16,7 +16,7 @@ from typing import Any
 
 from streamsynth.errors import BackendError
 from streamsynth.generation.base import GenerationBackend, GenerationStats, Prompt, SamplingParams
-from streamsynth.generation.transformers_backend import TokenCompletion, check_messages, render_plain
+from streamsynth.generation.transformers_backend import TokenCompletion, encode_prompts, render_prompt
 
 VLLM_MISSING = (
     "vLLM is not installed: pip install 'streamsynth[vllm]' (needs a CUDA GPU); "
@@ -123,17 +123,14 @@ class VLLMBackend(GenerationBackend):
     def has_chat_template(self) -> bool:
         return bool(getattr(self.tokenizer, "chat_template", None))
 
-    def render(self, prompt: Prompt) -> str:
-        """The text sent to vLLM for one prompt (same rules as the transformers backend)."""
-        if isinstance(prompt, str):
-            return prompt
-        messages = check_messages(prompt)
-        if not self.has_chat_template:
-            return render_plain(messages)
-        open_turn = messages[-1]["role"] == "assistant"
-        return self.tokenizer.apply_chat_template(
-            messages, tokenize=False, add_generation_prompt=not open_turn, continue_final_message=open_turn
-        )
+    def render(self, prompt: Prompt) -> tuple[str, bool]:
+        """``(text, add_special_tokens)`` for one prompt (same rules as the transformers backend)."""
+        return render_prompt(self.tokenizer, prompt)
+
+    def encode(self, prompts: Sequence[Prompt]) -> list[list[int]]:
+        """The token ids sent to vLLM: encoded here as the transformers backend does, so vLLM does not add a
+        second BOS to a chat template that already wrote one (vLLM tokenizes text prompts with special tokens)."""
+        return encode_prompts(self.tokenizer, prompts)
 
     def generate(
         self,
@@ -162,7 +159,7 @@ class VLLMBackend(GenerationBackend):
         if isinstance(prompts, str):
             raise TypeError("prompts must be a list of prompts; wrap a single prompt in a list")
         started = time.perf_counter()
-        texts = [self.render(p) for p in prompts]
+        encoded = self.encode(prompts)
         # One seed per prompt: a shared seed would give identical completions to identical prompts.
         sampling = [
             vllm.SamplingParams(
@@ -172,29 +169,29 @@ class VLLMBackend(GenerationBackend):
                 stop=list(params.stop) or None,
                 seed=None if seed is None else seed + i,
             )
-            for i in range(len(texts))
+            for i in range(len(encoded))
         ]
-        outputs = self.llm.generate(texts, sampling, use_tqdm=progress, lora_request=self._lora_request)
+        inputs = [{"prompt_token_ids": ids} for ids in encoded]
+        outputs = self.llm.generate(inputs, sampling, use_tqdm=progress, lora_request=self._lora_request)
         completions = [
             TokenCompletion(list(out.prompt_token_ids), self._completion_ids(out.outputs[0], keep_eos),
                             out.outputs[0].text)
             for out in outputs
         ]
         new_tokens = sum(len(out.outputs[0].token_ids) for out in outputs)
-        self.last_stats = GenerationStats(len(texts), new_tokens, time.perf_counter() - started)
+        self.last_stats = GenerationStats(len(encoded), new_tokens, time.perf_counter() - started)
         return completions
 
     def _completion_ids(self, output: Any, keep_eos: bool) -> list[int]:
         """A completion's token ids with the token that ended it (end-of-sequence, or one of the model's extra stop
         token ids, which vLLM reports as an int ``stop_reason``) kept last with ``keep_eos`` or dropped, whichever
-        way this vLLM version reports it."""
+        way this vLLM version reports it (some report an end token sampled at the budget as ``"length"``)."""
         ids = list(output.token_ids)
+        reason = getattr(output, "stop_reason", None)
+        ends = {e for e in (self.eos_token_id, reason) if isinstance(e, int)}
         end = None
-        if output.finish_reason == "stop":
-            reason = getattr(output, "stop_reason", None)
-            end = self.eos_token_id if reason is None else reason if isinstance(reason, int) else None
-        if end is None:
-            return ids
-        if ids and ids[-1] == end:
-            ids = ids[:-1]
-        return [*ids, end] if keep_eos else ids
+        if ids and ids[-1] in ends:
+            end = ids.pop()
+        elif output.finish_reason == "stop" and not isinstance(reason, str):
+            end = reason if isinstance(reason, int) else self.eos_token_id
+        return [*ids, end] if keep_eos and end is not None else ids

@@ -62,6 +62,9 @@ class SynLearnerAgent(Agent):
         self.config = config or SynLearnerConfig()
         if self.config.isolated:
             self.name = "synlearner-isolated"
+        if sampling_backend is not None and self.config.backend != "vllm":
+            raise ValueError("sampling_backend is used only with backend='vllm' (the transformers backend samples "
+                             "itself); drop it or set SynLearnerConfig(backend='vllm')")
         self._backend = backend
         self._sampling_backend = sampling_backend
         self._embedder = embedder
@@ -81,17 +84,17 @@ class SynLearnerAgent(Agent):
         if self._policy is None:
             from streamsynth.agents.synlearner.policy import LoRAPolicy
 
+            sampler = None
+            if self.config.backend == "vllm":  # before the training model: vLLM sizes its share of a free GPU
+                from streamsynth.agents.synlearner.vllm_sampler import VLLMSampler
+
+                sampler = VLLMSampler(self.config, backend=self._sampling_backend)
             if self._backend is None:
                 from streamsynth.generation.transformers_backend import TransformersBackend
 
                 c = self.config
                 self._backend = TransformersBackend(c.model, device=c.device, dtype=c.dtype, batch_size=c.batch_size,
                                                     trust_remote_code=c.trust_remote_code)
-            sampler = None
-            if self.config.backend == "vllm":
-                from streamsynth.agents.synlearner.vllm_sampler import VLLMSampler
-
-                sampler = VLLMSampler(self.config, backend=self._sampling_backend)
             self._policy = LoRAPolicy(self._backend, self.config, seed=self.seed, sampler=sampler)
         return self._policy
 

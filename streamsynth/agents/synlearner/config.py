@@ -102,6 +102,8 @@ class SynLearnerConfig:
         if self.backend == "vllm" and self.device == "cpu":
             raise ValueError("backend 'vllm' needs a CUDA GPU (device auto or cuda); on CPU use the transformers "
                              "backend")
+        if self.backend == "vllm" and self.lora_rank > 512:
+            raise ValueError(f"vLLM serves LoRA adapters up to rank 512, got lora_rank={self.lora_rank}")
         if not 0 < self.vllm_gpu_memory < 1:
             raise ValueError(f"vllm_gpu_memory must be in (0, 1), got {self.vllm_gpu_memory!r}")
         if self.loss_type not in ("grpo", "dapo"):

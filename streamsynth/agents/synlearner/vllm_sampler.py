@@ -8,7 +8,6 @@ new adapter id, so vLLM never serves a stale copy from its cache. vLLM is import
 
 from __future__ import annotations
 
-import math
 import tempfile
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -22,14 +21,20 @@ if TYPE_CHECKING:
     from streamsynth.generation.transformers_backend import TokenCompletion
 
 
-def vllm_lora_rank(rank: int) -> int:
-    """The adapter rank vLLM reserves room for: the smallest power of two >= ``rank``, at least 8 (vLLM accepts
-    8, 16, 32, 64, ...).
+VLLM_LORA_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)
+"""The ``max_lora_rank`` values vLLM accepts (some older versions stop at 256)."""
 
-    >>> [vllm_lora_rank(r) for r in (1, 8, 9, 64)]
-    [8, 8, 16, 64]
+
+def vllm_lora_rank(rank: int) -> int:
+    """The rank vLLM reserves room for: the smallest accepted value >= ``rank``.
+
+    >>> [vllm_lora_rank(r) for r in (1, 8, 9, 300, 512)]
+    [8, 8, 16, 320, 512]
     """
-    return max(8, 2 ** math.ceil(math.log2(max(rank, 1))))
+    for value in VLLM_LORA_RANKS:
+        if value >= rank:
+            return value
+    raise ValueError(f"vLLM serves LoRA adapters up to rank {VLLM_LORA_RANKS[-1]}, not {rank}")
 
 
 class VLLMSampler:
@@ -60,7 +65,8 @@ class VLLMSampler:
         """Save the policy's adapter for vLLM and register it, unless this version is already served."""
         if self.synced_version == policy.version:
             return
-        policy.model.save_pretrained(str(self.folder))
+        # no embedding layers (none are adapted): peft would otherwise look the base model up on the hub
+        policy.model.save_pretrained(str(self.folder), save_embedding_layers=False)
         self.backend.set_lora(str(self.folder))
         self.synced_version = policy.version
         self.saves += 1
