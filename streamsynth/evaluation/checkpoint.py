@@ -41,6 +41,7 @@ def save_checkpoint(run_dir: Path, env: Any, agent: Any, progress: dict[str, Any
 
 
 def has_checkpoint(run_dir: Path) -> bool:
+    """Whether the run folder holds a checkpoint to continue from (also one left mid-swap by a kill)."""
     return any((Path(run_dir) / name / "progress.json").exists() for name in (CHECKPOINT, f"{CHECKPOINT}.old"))
 
 

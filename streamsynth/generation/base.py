@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Sequence, Union
+from typing import Any, Sequence, Union
 
 Message = dict[str, str]
 Prompt = Union[str, Sequence[Message]]
@@ -77,3 +77,59 @@ class GenerationBackend(ABC):
     @property
     def has_chat_template(self) -> bool:
         return False
+
+
+@dataclass(frozen=True)
+class TokenCompletion:
+    """One sampled completion: the prompt's token ids, the completion's token ids, the decoded completion text."""
+
+    prompt_ids: list[int]
+    completion_ids: list[int]
+    text: str
+
+
+class TokenBackend(GenerationBackend):
+    """A backend over a Hugging Face tokenizer that also returns token ids (for training on completions):
+    transformers and vLLM. Prompts are rendered and encoded by the same rules in both
+    (:func:`~streamsynth.generation.transformers_backend.render_prompt`), so a learner trains on the ids sampled."""
+
+    tokenizer: Any
+
+    @property
+    def has_chat_template(self) -> bool:
+        return bool(getattr(self.tokenizer, "chat_template", None))
+
+    def render(self, prompt: Prompt) -> tuple[str, bool]:
+        """``(text, add_special_tokens)`` for one prompt."""
+        from streamsynth.generation.transformers_backend import render_prompt
+
+        return render_prompt(self.tokenizer, prompt)
+
+    def encode(self, prompts: Sequence[Prompt]) -> list[list[int]]:
+        """Token ids of each rendered prompt (a chat template's BOS is never doubled)."""
+        from streamsynth.generation.transformers_backend import encode_prompts
+
+        return encode_prompts(self.tokenizer, prompts)
+
+    def generate(
+        self,
+        prompts: Sequence[Prompt],
+        params: SamplingParams = SamplingParams(),
+        *,
+        seed: int | None = None,
+        progress: bool = False,
+    ) -> list[str]:
+        return [c.text for c in self.generate_tokens(prompts, params, seed=seed, progress=progress)]
+
+    @abstractmethod
+    def generate_tokens(
+        self,
+        prompts: Sequence[Prompt],
+        params: SamplingParams = SamplingParams(),
+        *,
+        seed: int | None = None,
+        progress: bool = False,
+        keep_eos: bool = False,
+    ) -> list[TokenCompletion]:
+        """Like :meth:`generate`, with the token ids of each prompt and completion. With ``keep_eos`` a completion
+        that ended with an end-of-sequence token holds it last in ``completion_ids``; without, it never does."""

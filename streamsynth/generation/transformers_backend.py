@@ -18,11 +18,11 @@ Everything heavy (torch, transformers) is imported inside functions; nothing tou
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
-from streamsynth.generation.base import GenerationBackend, GenerationStats, Message, Prompt, SamplingParams
+from streamsynth.generation.base import (GenerationStats, Message, Prompt, SamplingParams, TokenBackend,
+                                        TokenCompletion)
 
 if TYPE_CHECKING:
     import torch
@@ -321,16 +321,7 @@ def decode(
 # ---------------------------------------------------------------------------------------------------------- backend
 
 
-@dataclass(frozen=True)
-class TokenCompletion:
-    """One sampled completion: the prompt's token ids, the completion's token ids, the decoded completion text."""
-
-    prompt_ids: list[int]
-    completion_ids: list[int]
-    text: str
-
-
-class TransformersBackend(GenerationBackend):
+class TransformersBackend(TokenBackend):
     """Batched sampling from a causal LM with transformers.
 
     Args:
@@ -372,28 +363,6 @@ class TransformersBackend(GenerationBackend):
         self.eos_token_ids = eos_token_ids(self.model, self.tokenizer)
         self.last_stats = GenerationStats()
 
-    @property
-    def has_chat_template(self) -> bool:
-        return bool(getattr(self.tokenizer, "chat_template", None))
-
-    def render(self, prompt: Prompt) -> tuple[str, bool]:
-        """``(text, add_special_tokens)`` for one prompt (:func:`render_prompt`)."""
-        return render_prompt(self.tokenizer, prompt)
-
-    def encode(self, prompts: Sequence[Prompt]) -> list[list[int]]:
-        """Token ids of each rendered prompt (:func:`encode_prompts`)."""
-        return encode_prompts(self.tokenizer, prompts)
-
-    def generate(
-        self,
-        prompts: Sequence[Prompt],
-        params: SamplingParams = SamplingParams(),
-        *,
-        seed: int | None = None,
-        progress: bool = False,
-    ) -> list[str]:
-        return [c.text for c in self.generate_tokens(prompts, params, seed=seed, progress=progress)]
-
     def generate_tokens(
         self,
         prompts: Sequence[Prompt],
@@ -403,10 +372,6 @@ class TransformersBackend(GenerationBackend):
         progress: bool = False,
         keep_eos: bool = False,
     ) -> list[TokenCompletion]:
-        """Like :meth:`generate`, with the token ids of each prompt and completion (for training on them).
-
-        With ``keep_eos`` a completion that ended with an end-of-sequence token keeps it in ``completion_ids``.
-        """
         import torch
         from tqdm.auto import tqdm
 

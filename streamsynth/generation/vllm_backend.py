@@ -15,8 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from streamsynth.errors import BackendError
-from streamsynth.generation.base import GenerationBackend, GenerationStats, Prompt, SamplingParams
-from streamsynth.generation.transformers_backend import TokenCompletion, encode_prompts, render_prompt
+from streamsynth.generation.base import GenerationStats, Prompt, SamplingParams, TokenBackend, TokenCompletion
 
 VLLM_MISSING = (
     "vLLM is not installed: pip install 'streamsynth[vllm]' (needs a CUDA GPU); "
@@ -24,7 +23,7 @@ VLLM_MISSING = (
 )
 
 
-class VLLMBackend(GenerationBackend):
+class VLLMBackend(TokenBackend):
     """Batched sampling with vLLM on a CUDA GPU.
 
     Args:
@@ -119,29 +118,6 @@ class VLLMBackend(GenerationBackend):
         finally:
             self._lora_request = saved
 
-    @property
-    def has_chat_template(self) -> bool:
-        return bool(getattr(self.tokenizer, "chat_template", None))
-
-    def render(self, prompt: Prompt) -> tuple[str, bool]:
-        """``(text, add_special_tokens)`` for one prompt (same rules as the transformers backend)."""
-        return render_prompt(self.tokenizer, prompt)
-
-    def encode(self, prompts: Sequence[Prompt]) -> list[list[int]]:
-        """The token ids sent to vLLM: encoded here as the transformers backend does, so vLLM does not add a
-        second BOS to a chat template that already wrote one (vLLM tokenizes text prompts with special tokens)."""
-        return encode_prompts(self.tokenizer, prompts)
-
-    def generate(
-        self,
-        prompts: Sequence[Prompt],
-        params: SamplingParams = SamplingParams(),
-        *,
-        seed: int | None = None,
-        progress: bool = False,
-    ) -> list[str]:
-        return [c.text for c in self.generate_tokens(prompts, params, seed=seed, progress=progress)]
-
     def generate_tokens(
         self,
         prompts: Sequence[Prompt],
@@ -151,9 +127,8 @@ class VLLMBackend(GenerationBackend):
         progress: bool = False,
         keep_eos: bool = False,
     ) -> list[TokenCompletion]:
-        """Like :meth:`generate`, with the token ids vLLM saw and sampled (the transformers backend's
-        ``generate_tokens``, for training on the completions). With ``keep_eos`` a completion that ended with the
-        end-of-sequence token holds it last in ``completion_ids``; without, it never does."""
+        """The token ids vLLM sampled from: prompts go in as ids encoded here (:meth:`encode`), because vLLM
+        tokenizes text prompts with special tokens and would add a second BOS to a chat template that wrote one."""
         import vllm
 
         if isinstance(prompts, str):

@@ -100,8 +100,9 @@ def raw_rewards(quality: np.ndarray, diversity: np.ndarray, utility: np.ndarray,
 def masked_group_advantages(rewards: np.ndarray, scored: np.ndarray, group_size: int, eps: float = 1e-4
                             ) -> tuple[np.ndarray, np.ndarray]:
     """GRPO advantages over consecutive groups of ``group_size``, using only scored members
-    (:func:`~streamsynth.agents.synlearner.grpo.group_advantages` on each group's scored rewards). Returns ``(advantages, trainable)``; a member is
-    trainable when it is scored and its group has at least 2 scored members that differ.
+    (:func:`~streamsynth.agents.synlearner.grpo.group_advantages` on each group's scored rewards). Returns
+    ``(advantages, trainable)``; a member is trainable when it is scored and its group has at least 2 scored
+    members that differ.
 
     >>> adv, ok = masked_group_advantages(np.array([1., 3., 0., 2., 2., 7.]), np.array([1, 1, 0, 1, 1, 1], bool), 3)
     >>> adv.round(3).tolist(), ok.tolist()

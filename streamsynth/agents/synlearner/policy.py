@@ -23,7 +23,8 @@ from streamsynth.agents.synlearner.grpo import clipped_loss, token_logprobs
 from streamsynth.generation.base import Prompt
 
 if TYPE_CHECKING:
-    from streamsynth.generation.transformers_backend import TokenCompletion, TransformersBackend
+    from streamsynth.generation.base import TokenCompletion
+    from streamsynth.generation.transformers_backend import TransformersBackend
 
 Pair = tuple[Sequence[int], Sequence[int]]
 """(prompt token ids, completion token ids)."""

@@ -18,7 +18,7 @@ from streamsynth.generation.base import Prompt, SamplingParams
 
 if TYPE_CHECKING:
     from streamsynth.agents.synlearner.config import SynLearnerConfig
-    from streamsynth.generation.transformers_backend import TokenCompletion
+    from streamsynth.generation.base import TokenCompletion
 
 
 VLLM_LORA_RANKS = (8, 16, 32, 64, 128, 256, 320, 512)
