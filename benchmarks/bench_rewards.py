@@ -53,7 +53,7 @@ def main() -> None:
     print(f"embedding throughput ({embedder.name}, uncached): {len(probe) / dt:.0f} texts/s ({len(probe)} texts, {dt:.1f} s)")
 
     t0 = time.perf_counter()
-    scorer = TaskScorer(task, splits.judge, splits.dev, splits.test, embedder)
+    scorer = TaskScorer(task, splits.judge, splits.dev, embedder)
     print(f"task scorer (embed + fit judge on {len(splits.judge)}, embed dev {len(splits.dev)}): {time.perf_counter() - t0:.1f} s")
     t0 = time.perf_counter()
     scorer.encode(pool)  # fill the cache: what follows is scoring with embeddings cached

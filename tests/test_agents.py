@@ -6,6 +6,7 @@ import pytest
 
 from streamsynth.agents import LLMConfig, build_agent
 from streamsynth.agents.prompting import label_prompt
+from streamsynth.evaluation.evaluator import Evaluator
 from streamsynth.evaluation.runner import run_stream
 from streamsynth.generation.base import GenerationBackend, SamplingParams
 
@@ -37,7 +38,7 @@ class ScriptedBackend(GenerationBackend):
 def test_oracle_fills_every_label_in_one_round(make_env):
     env = make_env(samples_per_label=5)
     agent = build_agent("oracle", env=env)
-    results = run_stream(env, agent, seed=0)
+    results = run_stream(env, agent, seed=0, evaluator=Evaluator.for_env(env))
     assert [r.task for r in results] == ["movie-mini", "question-mini"]
     for r in results:
         assert r.rounds == 1 and r.accepted == r.submitted == len(r.dataset)

@@ -20,7 +20,7 @@ def test_evaluate_oracle_on_a_task_file_writes_the_run_folder(tmp_path):
     result = runner.invoke(app, ["evaluate", "--agent", "oracle", "--stream", str(task), "--embedder", "hashing",
                                  "--samples-per-label", "3", "--rounds", "2", "--output", str(out)])
     assert result.exit_code == 0, result.output
-    assert "customer-intent" in result.output and "test acc" in result.output
+    assert "customer-intent" in result.output and "linear acc" in result.output and "fine-tuned acc" in result.output
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["config"]["agent"] == "oracle" and metrics["summary"]["tasks"] == 1
     row = metrics["tasks"][0]
@@ -28,6 +28,9 @@ def test_evaluate_oracle_on_a_task_file_writes_the_run_folder(tmp_path):
     with open(out / "metrics.csv") as fh:
         rows = list(csv.DictReader(fh))
     assert rows[0]["task"] == "customer-intent" and float(rows[0]["test_accuracy"]) > 0
+    # the default --student finetune reports the fine-tuned student next to the linear one, with its gold student
+    assert 0 < float(rows[0]["finetune_test_accuracy"]) <= 1 and 0 < float(rows[0]["finetune_gold_test_accuracy"]) <= 1
+    assert metrics["config"]["student"] == "finetune"
     lines = (out / "datasets" / "customer-intent.jsonl").read_text().splitlines()
     assert len(lines) == 9 and {json.loads(x)["label"] for x in lines} == {"refund", "order-status", "product-question"}
     assert (out / "plot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
@@ -43,6 +46,7 @@ def test_evaluate_unknown_stream_and_agent_fail_clearly(tmp_path):
     assert result.exit_code == 2 and "no-such-stream" in result.output
     task = ROOT / "examples" / "tasks" / "customer-intent.toml"
     result = runner.invoke(app, ["evaluate", "--agent", "nobody", "--stream", str(task), "--embedder", "hashing",
+                                 "--student", "linear",
                                  "--output", str(tmp_path / "b")])
     assert result.exit_code == 2 and "unknown agent 'nobody'" in result.output
 

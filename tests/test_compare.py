@@ -57,7 +57,7 @@ def test_mean_std_uses_the_sample_deviation():
 
 
 def test_compare_writes_tables_and_resumes_without_redoing_cells(tmp_path, monkeypatch):
-    base = RunOptions(stream=TASK, samples_per_label=3, rounds=1, embedder="hashing")
+    base = RunOptions(stream=TASK, samples_per_label=3, rounds=1, embedder="hashing", student="linear")
     out = tmp_path / "cmp"
     first = run_compare(["oracle"], [0, 1], base, out, log=lambda m: None)
     assert first.skipped == []
@@ -94,7 +94,8 @@ def test_compare_writes_tables_and_resumes_without_redoing_cells(tmp_path, monke
 def test_compare_cli_and_unknown_agent(tmp_path):
     runner = CliRunner()
     out = tmp_path / "c"
-    res = runner.invoke(app, ["compare", "--agents", "oracle", "--stream", TASK, "--seeds", "1", "--samples-per-label",
+    res = runner.invoke(app, ["compare", "--agents", "oracle", "--stream", TASK, "--student", "linear", "--seeds", "1",
+                              "--samples-per-label",
                               "2", "--rounds", "1", "--embedder", "hashing", "--output", str(out)])
     assert res.exit_code == 0, res.output
     assert "customer-intent" in res.output and (out / "results.md").exists()
@@ -109,6 +110,7 @@ class Memorizer:
 
     def __new__(cls, env):
         from streamsynth.agents.base import Agent
+        from streamsynth.tasks.real import RealData
 
         class _Memorizer(Agent):
             name = "memorizer"
@@ -117,15 +119,15 @@ class Memorizer:
             def __init__(self):
                 super().__init__(0)
                 self.known: dict[str, list] = {}
-                self.env = env
+                self.real = RealData.for_env(env)  # the judge split, as the oracle gets it
                 self.probe_targets: list[int] = []
 
             def propose(self, observation):
-                return self.env.unwrapped.real_pool()[: int(observation["targets"].sum())]
+                return self.real(str(observation["task"]))[: int(observation["targets"].sum())]
 
             def observe(self, observation, reward, terminated, truncated, info):
                 if terminated:
-                    self.known[info["task"]] = self.env.unwrapped.real_pool()
+                    self.known[info["task"]] = self.real(info["task"])
 
             def synthesize(self, observation):
                 self.probe_targets.append(int(observation["targets"][0]))
@@ -143,7 +145,7 @@ def test_learning_agents_get_probe_runs_and_a_real_transfer_matrix(tmp_path, mon
 
     monkeypatch.setattr(agents_mod, "build_agent", lambda name, env=None, **kw: Memorizer(env))
     stream = f"{TASK},question-type"
-    base = RunOptions(stream=stream, samples_per_label=2, rounds=1, embedder="hashing")
+    base = RunOptions(stream=stream, samples_per_label=2, rounds=1, embedder="hashing", student="linear")
     out = tmp_path / "cmp"
     result = run_compare(["oracle"], [0], base, out, log=lambda m: None)  # "oracle" is replaced by the double
     s = result.stream["oracle"]["0"]
@@ -164,7 +166,7 @@ def test_probe_rounds_use_their_own_budget(tmp_path, monkeypatch):
 
     made = []
     monkeypatch.setattr(agents_mod, "build_agent", lambda name, env=None, **kw: made.append(Memorizer(env)) or made[-1])
-    base = RunOptions(stream=f"{TASK},question-type", samples_per_label=3, rounds=1, embedder="hashing",
+    base = RunOptions(stream=f"{TASK},question-type", samples_per_label=3, rounds=1, embedder="hashing", student="linear",
                       probe_samples_per_label=1)
     run_compare(["oracle"], [0], base, tmp_path / "cmp", log=lambda m: None)
     assert made[0].probe_targets == [1] * 6  # b and two rows of R, two tasks each, at 1 per label (not 3)

@@ -176,7 +176,7 @@ def test_encode_two_field_task_has_pair_features():
     ]
     task = Task("pairs", "Write a premise and a hypothesis.", {"yes": "entailed", "no": "not entailed"},
                 InMemorySource(tuple(rows)), fields=("premise", "hypothesis"), min_chars=3)
-    sc = TaskScorer(task, rows, rows, rows, HashingEmbedder(32))
+    sc = TaskScorer(task, rows, rows, HashingEmbedder(32))
     enc = sc.encode(rows[:3])
     assert enc.vectors.shape == (3, 32) and enc.features.shape == (3, 128)
     assert enc.texts[0] == "a dog runs in the park an animal moves"
@@ -188,7 +188,7 @@ def test_encode_three_field_task_concatenates_features():
     rows = [{"a": f"word{i} alpha", "b": f"word{i} beta", "c": f"word{i} gamma", "label": ["x", "y"][i % 2]} for i in range(4)]
     task = Task("triples", "Write three texts.", {"x": "x", "y": "y"}, InMemorySource(tuple(rows)),
                 fields=("a", "b", "c"), min_chars=3)
-    sc = TaskScorer(task, rows, rows, rows, HashingEmbedder(16))
+    sc = TaskScorer(task, rows, rows, HashingEmbedder(16))
     assert sc.encode(rows).features.shape == (4, 48)
     assert sc.encode([]).features.shape == (0, 48)
 
@@ -212,7 +212,7 @@ def test_fidelity_of_empty_set(scorer):
 
 def test_fidelity_with_single_label_judge_is_one_for_that_label_and_zero_otherwise():
     judge = [s for s in JUDGE if s["label"] == "food"]
-    sc = TaskScorer(tiny_scorer().task, judge, DEV, TEST, HashingEmbedder(DIM))
+    sc = TaskScorer(tiny_scorer().task, judge, DEV, HashingEmbedder(DIM))
     enc = sc.encode(DEV)
     np.testing.assert_array_equal(sc.fidelity(enc), [0.0, 0.0, 0.0, 1.0, 1.0, 1.0])
 
@@ -258,27 +258,3 @@ def test_gold_utility_is_deterministic_across_scorers():
 
 def test_gold_utility_on_the_full_separable_judge_split(scorer):
     assert scorer.gold_utility(12) == (1.0, 1.0)
-
-
-TEST_REPORT_KEYS = {"n", "test_accuracy", "test_macro_f1", "gold_test_accuracy", "gold_test_macro_f1", "test_size"}
-
-
-def test_test_report_keys_and_values(scorer):
-    rep = scorer.test_report(JUDGE)
-    assert set(rep) == TEST_REPORT_KEYS
-    assert rep["n"] == 12 and rep["test_size"] == 6
-    assert rep["test_accuracy"] == 1.0 and rep["test_macro_f1"] == 1.0
-    assert rep["gold_test_accuracy"] == 1.0 and rep["gold_test_macro_f1"] == 1.0
-
-
-def test_test_report_empty(scorer):
-    rep = scorer.test_report([])
-    assert rep == {"n": 0, "test_accuracy": 0.0, "test_macro_f1": 0.0, "gold_test_accuracy": 0.0,
-                   "gold_test_macro_f1": 0.0, "test_size": 6}
-
-
-def test_test_report_gold_uses_its_own_cache(monkeypatch):
-    sc = tiny_scorer(DIM)
-    sc.gold_utility(4)
-    sc.test_report(JUDGE[:2] + JUDGE[6:8])
-    assert sorted(sc._gold_dev) == [4] and sorted(sc._gold_test) == [4]

@@ -160,3 +160,38 @@ def test_reason_names_every_required_field_for_non_mapping():
     assert check_sample("x", ["premise", "hypothesis"], ["yes"], 1, 10) == (
         "not an object with fields ['premise', 'hypothesis', 'label'] (got str)"
     )
+
+
+# --- near-copies by n-gram overlap ---------------------------------------------------------------------------------
+from streamsynth.rewards.validity import max_ngram_overlap, ngram_overlap, word_shingles  # noqa: E402
+
+SEED = "The film is a quiet delight from start to finish"
+
+
+def test_word_shingles_exact():
+    assert word_shingles("A b, C d!", n=3) == frozenset({("a", "b", "c"), ("b", "c", "d")})
+    assert word_shingles("one two", n=3) == frozenset({("one", "two")})
+    assert word_shingles("  ...  ", n=3) == frozenset()
+
+
+@pytest.mark.parametrize(("edited", "expected"), [
+    ("Honestly, the film is a quiet delight from start to finish. Really.", 1.0),   # prefix + suffix
+    ("The film is a quiet delight", 1.0),                                           # a part cut away
+    ("The film is a loud delight from start to finish", 5 / 8),                     # one word changed: 3 of 8 gone
+    ("A dull and tired mess with nothing to say", 0.0),
+])
+def test_ngram_overlap_of_edits(edited, expected):
+    assert ngram_overlap(word_shingles(SEED), word_shingles(edited)) == pytest.approx(expected)
+
+
+def test_ngram_overlap_empty_is_zero_and_symmetric():
+    a, b = word_shingles(SEED), word_shingles("the film is a quiet delight")
+    assert ngram_overlap(a, frozenset()) == 0.0
+    assert ngram_overlap(a, b) == ngram_overlap(b, a) == 1.0
+
+
+def test_max_ngram_overlap_takes_the_closest_reference():
+    refs = [word_shingles("Who wrote Dracula?"), word_shingles(SEED)]
+    assert max_ngram_overlap("Well, " + SEED, refs) == 1.0
+    assert max_ngram_overlap("Something else entirely here", refs) == 0.0
+    assert max_ngram_overlap(SEED, []) == 0.0

@@ -191,7 +191,7 @@ def test_synthesize_changes_nothing(model_dir, make_env):
 def _opts(model_dir, **changes) -> RunOptions:
     return RunOptions(agent="synlearner", stream=f"{TASK},movie-sentiment", samples_per_label=4, rounds=3,
                       model=str(model_dir), device="cpu", batch_size=16, max_new_tokens=16, embedder="hashing",
-                      probe_samples_per_label=1, learner=dict(SMALL), **changes)
+                      probe_samples_per_label=1, learner=dict(SMALL), student="linear", **changes)
 
 
 class Kill(Exception):
@@ -254,7 +254,7 @@ def test_resume_refuses_other_settings_and_agents_without_checkpoints(model_dir,
     (tmp_path / "agent" / "agent.json").write_text("{broken")
     with pytest.raises(CheckpointError, match="not valid JSON"):
         _agent(model_dir, env).load_state(tmp_path / "agent")
-    opts = RunOptions(agent="oracle", stream=TASK, samples_per_label=2, rounds=1, embedder="hashing")
+    opts = RunOptions(agent="oracle", stream=TASK, samples_per_label=2, rounds=1, embedder="hashing", student="linear")
     run_dir = tmp_path / "oracle"
     run_dir.mkdir()
     (run_dir / "config.json").write_text(json.dumps(opts.to_dict()))

@@ -57,4 +57,4 @@ def tiny_task() -> Task:
 
 
 def tiny_scorer(dim: int = 256, seed: int = 0) -> TaskScorer:
-    return TaskScorer(tiny_task(), JUDGE, DEV, TEST, HashingEmbedder(dim), seed=seed)
+    return TaskScorer(tiny_task(), JUDGE, DEV, HashingEmbedder(dim), seed=seed)

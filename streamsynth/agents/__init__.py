@@ -31,7 +31,9 @@ SHARED_LLM_SETTINGS = ("model", "backend", "device", "batch_size", "temperature"
 
 def build_agent(name: str, *, env: Any = None, llm: LLMConfig | None = None, seed: int = 0, backend: Any = None,
                 learner: Any = None) -> Agent:
-    """Build an agent by name. ``env`` is needed by ``oracle`` (it reads the env's real data); ``llm`` and
+    """Build an agent by name. ``env`` is needed by ``oracle`` (a privileged reference: it gets a
+    :class:`~streamsynth.tasks.real.RealData` provider of the judge split built from the env's ``tasks``,
+    ``split_sizes`` and ``data_seed``) and by ``sb3-*``; ``llm`` and
     ``backend`` are used by the LLM agents (``zerogen``, ``fewshot``, ``attrprompt``, ``progen``, ``sb3-*``,
     ``synlearner``); ``learner`` (a :class:`~streamsynth.agents.synlearner.config.SynLearnerConfig`) holds the
     SynLearner settings, whose :data:`SHARED_LLM_SETTINGS` are taken from ``llm`` so every agent shares them."""
@@ -63,10 +65,12 @@ def build_agent(name: str, *, env: Any = None, llm: LLMConfig | None = None, see
         return ProGenAgent(llm, backend=backend, seed=seed)
     if name == "oracle":
         from streamsynth.agents.oracle import OracleAgent
+        from streamsynth.tasks.real import RealData
 
         if env is None:
-            raise ValueError("the oracle agent needs the environment (it submits the env's real judge-split data)")
-        return OracleAgent(env.unwrapped.real_pool, seed=seed)
+            raise ValueError("the oracle agent needs the environment (it submits real judge-split data cut with the "
+                             "env's tasks, split sizes and data seed)")
+        return OracleAgent(RealData.for_env(env, split="judge"), seed=seed)
     if name == "copy-seed":
         from streamsynth.agents.copy_seed import CopySeedAgent
 

@@ -46,6 +46,8 @@ LEARNER = typer.Option(
     "-L eft_epochs=2 -L isolated=true; see `synth-agent info --learner` for every key and its default.")
 CHECKPOINT_EVERY = typer.Option(0, min=0, help="Also checkpoint every N rounds inside a task (agents with "
                                 "checkpoints: synlearner; they always checkpoint after each task).")
+STUDENT = typer.Option("finetune", help="Students of the test reports: linear (logistic regression on frozen "
+                       "embeddings) or finetune (also MiniLM fine-tuned end to end: the realistic student).")
 EMBEDDER = typer.Option("minilm", help="Embeddings for rewards: minilm (packaged), hashing, or a sentence-transformers id.")
 
 
@@ -62,6 +64,7 @@ def evaluate(
     temperature: float = TEMPERATURE,
     max_new_tokens: int = MAX_NEW_TOKENS,
     embedder: str = EMBEDDER,
+    student: str = STUDENT,
     probe_samples_per_label: Optional[int] = PROBE_SAMPLES,
     learner: list[str] = LEARNER,
     checkpoint_every: int = CHECKPOINT_EVERY,
@@ -93,7 +96,7 @@ def evaluate(
                 backend=backend, device=device, batch_size=batch_size, temperature=temperature,
                 max_new_tokens=max_new_tokens, embedder=embedder, reward_mode=reward_mode, seed=seed,
                 probe_samples_per_label=probe_samples_per_label, learner=parse_learner_options(learner),
-                checkpoint_every=checkpoint_every,
+                checkpoint_every=checkpoint_every, student=student,
             )
             console.print(f"[bold]StreamSynth[/bold] evaluate agent={agent} stream={stream} seed={seed} -> {output}")
         agent, stream, seed, samples_per_label, rounds = opts.agent, opts.stream, opts.seed, opts.samples_per_label, opts.rounds
@@ -104,8 +107,13 @@ def evaluate(
     title = f"{agent} on {stream} (seed {seed}, {samples_per_label}/label, {rounds} rounds)"
     console.print(results_table(results, title))
     s = summarize(results)
-    console.print(f"total {s['wall_s']:.0f} s over tasks; mean test accuracy {s['test_accuracy']:.3f} "
-                  f"(gold student at the same N {s['gold_test_accuracy']:.3f}); run folder: {output}")
+    realistic = ""
+    if "finetune_test_accuracy" in s:
+        realistic = (f"; fine-tuned student {s['finetune_test_accuracy']:.3f} (gold "
+                     f"{s['finetune_gold_test_accuracy']:.3f})")
+    console.print(f"total {s['wall_s']:.0f} s over tasks; mean test accuracy: linear student "
+                  f"{s['test_accuracy']:.3f} (gold student at the same N {s['gold_test_accuracy']:.3f}){realistic}; "
+                  f"run folder: {output}")
 
 
 def _saved_options(run_dir: Path) -> dict:
@@ -186,6 +194,7 @@ def compare(
     temperature: float = TEMPERATURE,
     max_new_tokens: int = MAX_NEW_TOKENS,
     embedder: str = EMBEDDER,
+    student: str = STUDENT,
     probe_samples_per_label: Optional[int] = PROBE_SAMPLES,
     learner: list[str] = LEARNER,
     output: Path = typer.Option(Path("runs/compare"), help="Comparison folder; re-running skips finished cells."),
@@ -199,7 +208,7 @@ def compare(
     names = [a.strip() for a in agents.split(",") if a.strip()]
     base = RunOptions(stream=stream, samples_per_label=samples_per_label, rounds=rounds, model=model, backend=backend,
                       device=device, batch_size=batch_size, temperature=temperature, max_new_tokens=max_new_tokens,
-                      embedder=embedder, probe_samples_per_label=probe_samples_per_label)
+                      embedder=embedder, probe_samples_per_label=probe_samples_per_label, student=student)
     try:
         base = base.with_(learner=parse_learner_options(learner))
     except ValueError as exc:

@@ -24,6 +24,7 @@ FEEDBACK_KEYS: tuple[str, ...] = (
     "balance",
     "utility_gold",
     "utility_relative",
+    "realism",
 )
 """Order of the numbers in ``observation["feedback"]`` (the last round's figures; zeros before the first step)."""
 

@@ -78,6 +78,7 @@ def env_config(env: StreamSynthEnv) -> dict[str, Any]:
         "split_sizes": {k: getattr(env.split_sizes, k) for k in ("seed_per_label", "judge", "dev", "test")},
         "data_seed": env.data_seed,
         "near_duplicate": env.near_duplicate,
+        "near_copy_overlap": env.near_copy_overlap,
         "novelty_capacity": env.novelty_capacity,
         "embedder": {"name": str(env.embedder.name), "dim": int(env.embedder.dim)},
     }

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -22,7 +22,7 @@ from streamsynth.rewards.embeddings import Embedder, get_embedder
 from streamsynth.rewards.novelty import ReferenceMemory
 from streamsynth.rewards.scorer import EncodedSet, TaskScorer
 from streamsynth.rewards.setscore import set_figures
-from streamsynth.rewards.validity import check_sample, sample_key
+from streamsynth.rewards.validity import check_sample, max_ngram_overlap, sample_key, word_shingles
 from streamsynth.tasks import get_stream
 from streamsynth.tasks.spec import LABEL_KEY, Sample, Task
 from streamsynth.tasks.splits import SplitSizes, TaskSplits, split_samples
@@ -32,13 +32,15 @@ REWARD_MODES = ("delta", "absolute")
 
 @dataclass
 class _TaskContext:
-    """Everything about one task that is computed once: its splits, scorer and seed examples."""
+    """Everything about one task that is computed once: its splits (seed, judge, dev; ``test`` is left empty: the
+    env never holds the evaluation-only test split), scorer and seed examples."""
 
     task: Task
     splits: TaskSplits
     scorer: TaskScorer
     seed_keys: frozenset[str]
     seed_set: EncodedSet
+    seed_shingles: tuple[frozenset, ...] = ()
 
 
 @dataclass
@@ -77,8 +79,8 @@ class StreamSynthEnv(gym.Env):
     its seeded ``sample()`` draws random datasets in the current task's format. A value of the wrong type raises
     :class:`~streamsynth.errors.InvalidActionError` (a ``ValueError``) and changes nothing. Problems of single
     samples are rejected with a reason in ``info["rejected"]`` and earn nothing: malformed item or line, missing or
-    empty field, unknown label, too short or too long, a copy or near-copy (cosine >= ``near_duplicate``) of a
-    seed example, a duplicate of an accepted sample or of another sample of the step, a label already at its
+    empty field, unknown label, too short or too long, a copy or near-copy of a seed example (cosine >=
+    ``near_duplicate``, or a word 3-gram overlap >= ``near_copy_overlap`` with it: an edited copy), a duplicate of an accepted sample or of another sample of the step, a label already at its
     target, more than ``max_samples_per_step`` items.
 
     ## Observation Space
@@ -92,13 +94,19 @@ class StreamSynthEnv(gym.Env):
     ## Rewards
 
     The set score of the task's accepted dataset S (all components in [0, 1], weights in :class:`RewardWeights`):
-    ``score = w_q quality + w_d diversity + w_u utility + w_c completion`` where quality is the mean judge
-    probability of the intended label, diversity mixes per-label normalised Vendi, distinct-n, NovelSum-style
-    novelty against the stream's reference memory and label balance, utility is the dev macro-F1 of a student
-    trained on S, completion is ``|S| / target``. With ``reward_mode="delta"`` (default) a step returns the change
+    ``score = w_q quality + w_r realism + w_d diversity + w_u utility + w_c completion``, grounded in the task's
+    real data: realism is a classifier two-sample test of S against the real judge split (per sample
+    ``min(1, 2 P(real | x))`` out of fold, on sentence embeddings and style features), quality is the mean of the
+    judge's probability of the intended label above chance (``(f - 1/K) / (1 - 1/K)``, clipped to [0, 1]) times
+    realism, diversity is realism times a mix of per-label
+    normalised Vendi, distinct-n, NovelSum-style novelty against the stream's reference memory and label balance,
+    utility is the dev macro-F1 of a student trained on S, completion is ``|S| / target``
+    (:mod:`streamsynth.rewards.blend`). With ``reward_mode="delta"`` (default) a step returns the change
     in score, so an episode's return is the final set's score; ``"absolute"`` returns the score itself.
     ``info`` holds every component, each sample's own figures (``info["samples"]``) and each rejected sample with
-    its reason (``info["rejected"]``).
+    its reason (``info["rejected"]``). The env uses (and holds) only the seed, judge and dev splits of each task's
+    real data; the test split is evaluation-only and belongs to the harness
+    (:class:`streamsynth.evaluation.evaluator.Evaluator`), out of the agent's reach.
 
     ## Starting State
 
@@ -120,12 +128,16 @@ class StreamSynthEnv(gym.Env):
     ``"offline"``), ``samples_per_label`` (target per label, 16), ``max_rounds`` (4), ``max_samples_per_step``
     (256), ``reward_weights`` (mapping of weight names), ``reward_mode``, ``cycle``, ``embedder`` (``"minilm"``,
     ``"hashing"`` or a sentence-transformers id or an :class:`Embedder`), ``split_sizes`` (a
-    :class:`SplitSizes` or mapping), ``data_seed`` (fixes the real-data splits, 0), ``near_duplicate`` (0.97),
+    :class:`SplitSizes` or mapping; ``test`` still shapes how the data is cut, though the env drops the test
+    split), ``data_seed`` (fixes the real-data splits, 0), ``near_duplicate`` (0.97), ``near_copy_overlap`` (0.6),
     ``novelty_capacity`` (4096), ``render_mode`` (``None`` or ``"ansi"``).
 
     ## Version History
 
-    * v0: initial version.
+    * v0: initial version. Changed in StreamSynth 0.2 (issue 9; kept as v0 while the package is pre-1.0): the
+      score is grounded in the task's real data (``realism``; quality and diversity weighted by it), edited
+      copies of seed examples are rejected (``near_copy_overlap``), the test split left the env (reports use
+      :class:`streamsynth.evaluation.evaluator.Evaluator`) and ``real_pool``/``test_report`` are gone.
     """
 
     metadata = {"render_modes": ["ansi"]}
@@ -144,6 +156,7 @@ class StreamSynthEnv(gym.Env):
         split_sizes: SplitSizes | Mapping[str, int] | None = None,
         data_seed: int = 0,
         near_duplicate: float = 0.97,
+        near_copy_overlap: float = 0.6,
         novelty_capacity: int = 4096,
         render_mode: str | None = None,
     ) -> None:
@@ -155,6 +168,9 @@ class StreamSynthEnv(gym.Env):
             raise ValueError(f"reward_mode must be one of {REWARD_MODES}, got {reward_mode!r}")
         if not 0 < near_duplicate <= 1:
             raise ValueError(f"near_duplicate must be in (0, 1], got {near_duplicate!r}")
+        if isinstance(near_copy_overlap, bool) or not isinstance(near_copy_overlap, (int, float)) \
+                or not 0 < near_copy_overlap <= 1:
+            raise ValueError(f"near_copy_overlap must be in (0, 1], got {near_copy_overlap!r}")
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
         self.tasks: list[Task] = _resolve_stream(stream)
@@ -170,6 +186,7 @@ class StreamSynthEnv(gym.Env):
         self.split_sizes = split_sizes if isinstance(split_sizes, SplitSizes) else SplitSizes(**dict(split_sizes or {}))
         self.data_seed = int(data_seed)
         self.near_duplicate = float(near_duplicate)
+        self.near_copy_overlap = float(near_copy_overlap)
         self.novelty_capacity = novelty_capacity
         self.render_mode = render_mode
         self._embedder_spec = embedder
@@ -203,9 +220,11 @@ class StreamSynthEnv(gym.Env):
     def _build_context(self, index: int) -> _TaskContext:
         task = self.tasks[index]
         splits = split_samples(task.source.load(), task, self.split_sizes, seed=self.data_seed)
-        scorer = TaskScorer(task, splits.judge, splits.dev, splits.test, self.embedder, seed=self.data_seed)
+        splits = replace(splits, test=[])  # evaluation-only: the env (and so the agent) never holds the test split
+        scorer = TaskScorer(task, splits.judge, splits.dev, self.embedder, seed=self.data_seed)
         keys = frozenset(sample_key(s, task.fields) for s in splits.seed)
-        return _TaskContext(task, splits, scorer, keys, scorer.encode(splits.seed))
+        shingles = tuple(word_shingles(_joined(s, task.fields)) for s in splits.seed)
+        return _TaskContext(task, splits, scorer, keys, scorer.encode(splits.seed), shingles)
 
     @property
     def current_task(self) -> Task:
@@ -217,20 +236,6 @@ class StreamSynthEnv(gym.Env):
     def dataset(self) -> list[Sample]:
         """A copy of the current task's accepted samples."""
         return [dict(s) for s in self._state.samples] if self._state else []
-
-    def real_pool(self) -> list[Sample]:
-        """The current task's judge split (real data). Only the ``oracle`` reference agent uses it."""
-        if self._state is None:
-            raise RuntimeError("call reset() first")
-        return [dict(s) for s in self._context(self._state.index).splits.judge]
-
-    def test_report(self, samples: Sequence[Mapping[str, str]] | None = None) -> dict[str, float]:
-        """Evaluation only (never a reward): student on ``samples`` (default: the current dataset) vs the gold
-        student at the same N, on the task's real test split."""
-        if self._state is None:
-            raise RuntimeError("call reset() first")
-        with single_threaded_blas():
-            return self._context(self._state.index).scorer.test_report(self.dataset if samples is None else samples)
 
     # ------------------------------------------------------------------ gym API
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
@@ -283,9 +288,14 @@ class StreamSynthEnv(gym.Env):
         accepted = [candidates[k] for k in keep]
         fidelity = ctx.scorer.fidelity(enc)
         novelty = self._memory.novelty(enc.vectors) if len(enc) else np.zeros(0)
+        whole = EncodedSet.concat([*st.parts, enc]) if (st.parts or len(enc)) else enc
+        realism = ctx.scorer.realism(whole)  # a two-sample test of the whole set: every sample's figure may move
+        new_realism = realism[len(whole) - len(enc):]
         for j, i in enumerate(accepted):
             rows[i].update(accepted=True, fidelity=float(fidelity[j]), novelty=float(novelty[j]),
-                           score=sample_score(float(fidelity[j]), float(novelty[j]), self.weights))
+                           realism=float(new_realism[j]),
+                           score=sample_score(float(fidelity[j]), float(novelty[j]), float(new_realism[j]),
+                                              len(task.labels), self.weights))
         # commit
         st.round += 1
         for j, i in enumerate(accepted):
@@ -298,7 +308,7 @@ class StreamSynthEnv(gym.Env):
             st.fidelity.extend(map(float, fidelity))
             st.novelty.extend(map(float, novelty))
             self._memory.add(enc.vectors)
-        figures = self._set_figures(ctx, st)
+        figures = self._set_figures(ctx, st, realism)
         previous = st.score
         st.score = figures["score"]
         reward = st.score - previous if self.reward_mode == "delta" else st.score
@@ -390,6 +400,9 @@ class StreamSynthEnv(gym.Env):
                 key = sample_key(item, task.fields)
                 if key in ctx.seed_keys:
                     reason = "copy of a seed example shown to the agent"
+                elif (overlap := max_ngram_overlap(_joined(item, task.fields), ctx.seed_shingles)) \
+                        >= self.near_copy_overlap:
+                    reason = f"near-copy of a seed example shown to the agent (word 3-gram overlap {overlap:.2f})"
                 elif key in st.keys:
                     reason = "duplicate of an accepted sample"
                 elif key in seen:
@@ -397,7 +410,7 @@ class StreamSynthEnv(gym.Env):
                 seen.add(key)
             label = item.get(LABEL_KEY) if isinstance(item, Mapping) and isinstance(item.get(LABEL_KEY), str) else None
             rows.append({"index": i, "accepted": False, "reason": reason, "label": label,
-                         "fidelity": None, "novelty": None, "score": 0.0})
+                         "fidelity": None, "novelty": None, "realism": None, "score": 0.0})
             if reason is None:
                 candidates.append(i)
         return rows, candidates
@@ -434,10 +447,15 @@ class StreamSynthEnv(gym.Env):
                 rows[i]["reason"] = reason
         return keep
 
-    def _set_figures(self, ctx: _TaskContext, st: _TaskState) -> dict[str, float]:
+    def _set_figures(self, ctx: _TaskContext, st: _TaskState, realism: np.ndarray | None = None) -> dict[str, float]:
         enc = EncodedSet.concat(st.parts) if st.parts else ctx.scorer.encode([])
         target = self.samples_per_label * len(ctx.task.labels)
-        return set_figures(ctx.scorer, enc, st.fidelity, st.novelty, target, self.weights)
+        return set_figures(ctx.scorer, enc, st.fidelity, st.novelty, target, self.weights, realism)
+
+
+def _joined(sample: Mapping[str, str], fields: Sequence[str]) -> str:
+    """The sample's text fields joined by a space (what near-copy overlap compares)."""
+    return " ".join(sample[f] for f in fields)
 
 
 def _max_sim(a: np.ndarray, b: np.ndarray | None) -> np.ndarray:

@@ -30,11 +30,21 @@ from streamsynth.evaluation.runner import TaskResult
 from streamsynth.evaluation.stream_metrics import acc, bwt, constant_rows, fwt
 from streamsynth.io import atomic_open, write_json, write_text
 
-METRICS = ("test_accuracy", "test_macro_f1", "gold_test_accuracy", "quality", "diversity", "acceptance", "utility",
-           "reward", "wall_s")
-HEADERS = {"test_accuracy": "test acc", "test_macro_f1": "test F1", "gold_test_accuracy": "gold acc (same N)",
-           "quality": "quality", "diversity": "diversity", "acceptance": "validity", "utility": "utility",
-           "reward": "reward", "wall_s": "time (s)"}
+METRICS = ("test_accuracy", "test_macro_f1", "gold_test_accuracy", "quality", "realism", "diversity", "acceptance",
+           "utility", "reward", "wall_s")
+FINETUNE_METRICS = ("finetune_test_accuracy", "finetune_gold_test_accuracy")
+"""Added in front of :data:`METRICS` when every cell reports the fine-tuned student (``--student finetune``)."""
+HEADERS = {"test_accuracy": "linear acc", "test_macro_f1": "linear F1", "gold_test_accuracy": "gold linear (same N)",
+           "finetune_test_accuracy": "fine-tuned acc", "finetune_gold_test_accuracy": "gold fine-tuned (same N)",
+           "quality": "quality", "realism": "realism", "diversity": "diversity", "acceptance": "validity",
+           "utility": "utility", "reward": "reward", "wall_s": "time (s)"}
+
+
+def metrics_of(result: "CompareResult") -> tuple[str, ...]:
+    """The table's metrics: :data:`METRICS`, after the fine-tuned student's when every cell has them."""
+    rows = [r.row() for cell in result.cells.values() for r in cell]
+    has_ft = bool(rows) and all(m in r for r in rows for m in FINETUNE_METRICS)
+    return (FINETUNE_METRICS + METRICS) if has_ft else METRICS
 
 
 @dataclass
@@ -119,11 +129,12 @@ def run_compare(agents: Sequence[str], seeds: Sequence[int], base: RunOptions, o
 def aggregate(result: CompareResult) -> list[dict[str, Any]]:
     """Rows (agent, task or "overall") with ``<metric>_mean`` and ``<metric>_std`` over seeds."""
     rows = []
+    metrics = metrics_of(result)
     for agent in result.agents:
         per_seed_rows = {s: {r.task: r.row() for r in result.cells[(agent, s)]} for s in result.seeds}
         for task in result.tasks + ["overall"]:
             row: dict[str, Any] = {"agent": agent, "task": task, "seeds": len(result.seeds)}
-            for m in METRICS:
+            for m in metrics:
                 if task == "overall":
                     agg = np.sum if m == "wall_s" else np.mean
                     vals = [float(agg([per_seed_rows[s][t][m] for t in result.tasks])) for s in result.seeds]
@@ -139,11 +150,12 @@ def markdown_table(rows: list[dict[str, Any]], result: CompareResult) -> str:
         mean, std = row[f"{m}_mean"], row[f"{m}_std"]
         return f"{mean:.1f} ± {std:.1f}" if m == "wall_s" else f"{mean:.3f} ± {std:.3f}"
 
-    head = ["agent", "task"] + [HEADERS[m] for m in METRICS]
+    metrics = metrics_of(result)
+    head = ["agent", "task"] + [HEADERS[m] for m in metrics]
     lines = ["| " + " | ".join(head) + " |", "|" + "---|" * len(head)]
     for row in rows:
         name = f"**{row['task']}**" if row["task"] == "overall" else row["task"]
-        lines.append("| " + " | ".join([row["agent"], name] + [cell(row, m) for m in METRICS]) + " |")
+        lines.append("| " + " | ".join([row["agent"], name] + [cell(row, m) for m in metrics]) + " |")
     lines += ["", "| agent | ACC | BWT | FWT |", "|---|---|---|---|"]
     for agent in result.agents:
         per = result.stream[agent].values()

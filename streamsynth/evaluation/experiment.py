@@ -19,6 +19,9 @@ from streamsynth.evaluation.runner import TaskResult, run_stream
 from streamsynth.io import write_json
 
 
+STUDENT_CHOICES = ("linear", "finetune")
+
+
 @dataclass(frozen=True)
 class RunOptions:
     """Everything that defines a run (the CLI options of ``evaluate``)."""
@@ -41,6 +44,9 @@ class RunOptions:
     learner: dict[str, Any] = field(default_factory=dict)
     """SynLearner settings (fields of ``SynLearnerConfig``; the shared model/sampling settings and the embedder come
     from the options above), e.g. ``{"lr": 1e-4}``."""
+    student: str = "finetune"
+    """Students of the test reports: ``"linear"`` (logistic regression on frozen embeddings, cheap) or
+    ``"finetune"`` (also MiniLM fine-tuned end to end, the realistic student; both are reported)."""
     checkpoint_every: int = 0
     """Checkpoint every N rounds inside a task (0: only after each task); agents that support checkpoints only."""
 
@@ -48,6 +54,8 @@ class RunOptions:
         p = self.probe_samples_per_label
         if p is not None and (isinstance(p, bool) or not isinstance(p, int) or p < 1):
             raise ValueError(f"probe_samples_per_label must be a positive int or None, got {p!r}")
+        if self.student not in STUDENT_CHOICES:
+            raise ValueError(f"student must be one of {STUDENT_CHOICES}, got {self.student!r}")
         c = self.checkpoint_every
         if isinstance(c, bool) or not isinstance(c, int) or c < 0:
             raise ValueError(f"checkpoint_every must be an int >= 0, got {c!r}")
@@ -137,6 +145,7 @@ def run_experiment(opts: RunOptions, run_dir: Path, hooks: RunHooks | None = Non
     from streamsynth.agents import LLMConfig, build_agent
     from streamsynth.envs.streamsynth_env import StreamSynthEnv
     from streamsynth.evaluation.checkpoint import can_checkpoint, load_checkpoint, save_checkpoint
+    from streamsynth.evaluation.evaluator import Evaluator
     from streamsynth.evaluation.report import plot_results, write_results
     from streamsynth.evaluation.runner import EpisodeProgress
 
@@ -159,6 +168,9 @@ def run_experiment(opts: RunOptions, run_dir: Path, hooks: RunHooks | None = Non
                     temperature=opts.temperature, max_new_tokens=opts.max_new_tokens)
     env = StreamSynthEnv(opts.stream, samples_per_label=opts.samples_per_label, max_rounds=opts.rounds,
                          embedder=opts.embedder, reward_mode=opts.reward_mode, data_seed=opts.seed)
+    # the harness's test-split reports (the env holds no test split); the linear student is always reported
+    students = ("linear", "finetune") if opts.student == "finetune" else ("linear",)
+    evaluator = Evaluator.for_env(env, students=students)
     learner = None
     if opts.agent.startswith("synlearner"):
         from streamsynth.agents.synlearner.config import SynLearnerConfig
@@ -193,7 +205,7 @@ def run_experiment(opts: RunOptions, run_dir: Path, hooks: RunHooks | None = Non
                                    reward_mode=opts.reward_mode, data_seed=opts.seed)
 
         def probe_all() -> list[float]:
-            return probe_row(agent, probe_env, config["tasks"], opts.seed)
+            return probe_row(agent, probe_env, config["tasks"], opts.seed, evaluator)
 
         probe = probe_all
         if not resume:
@@ -222,8 +234,8 @@ def run_experiment(opts: RunOptions, run_dir: Path, hooks: RunHooks | None = Non
         checkpoint(0, None)
     episode = EpisodeProgress(**progress["episode"]) if progress.get("episode") else None
     try:
-        run_stream(env, agent, seed=opts.seed, on_task_start=hooks.on_task_start, on_task_end=on_task_end,
-                   on_round=hooks.on_round, on_step=on_step, skip=len(results),
+        run_stream(env, agent, seed=opts.seed, evaluator=evaluator, on_task_start=hooks.on_task_start,
+                   on_task_end=on_task_end, on_round=hooks.on_round, on_step=on_step, skip=len(results),
                    restored=resume and (bool(results) or episode is not None), resume=episode)
     finally:
         agent.close()

@@ -17,10 +17,10 @@ import io
 from pathlib import Path
 from typing import Any, Sequence
 
-from streamsynth.evaluation.runner import TaskResult
+from streamsynth.evaluation.runner import FINETUNE_KEYS, TaskResult
 from streamsynth.io import atomic_open, write_json, write_jsonl, write_text
 
-SUMMARY_KEYS = ("reward", "quality", "diversity", "utility", "test_accuracy", "test_macro_f1",
+SUMMARY_KEYS = ("reward", "quality", "realism", "diversity", "utility", "test_accuracy", "test_macro_f1",
                 "gold_test_accuracy", "gold_test_macro_f1")
 
 
@@ -33,7 +33,8 @@ def summarize(results: Sequence[TaskResult]) -> dict[str, float]:
     rows = [r.row() for r in results]
     if not rows:
         return {}
-    out = {k: round(sum(r[k] for r in rows) / len(rows), 4) for k in SUMMARY_KEYS}
+    keys = [k for k in (*SUMMARY_KEYS, *FINETUNE_KEYS) if all(k in r for r in rows)]
+    out = {k: round(sum(r[k] for r in rows) / len(rows), 4) for k in keys}
     out["tasks"] = len(rows)
     out["wall_s"] = round(sum(r["wall_s"] for r in rows), 1)
     return out
@@ -75,14 +76,16 @@ def plot_results(path: Path, results: Sequence[TaskResult], title: str) -> None:
     x = np.arange(len(rows))
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(max(8, 2.2 * len(rows) * 2), 4.2))
     w = 0.38
-    ax1.bar(x - w / 2, [r["test_accuracy"] for r in rows], w, label="synthetic-data student")
-    ax1.bar(x + w / 2, [r["gold_test_accuracy"] for r in rows], w, label="gold student (same N, real)")
+    student = "finetune_" if rows and all("finetune_test_accuracy" in r for r in rows) else ""
+    kind = "fine-tuned" if student else "linear"
+    ax1.bar(x - w / 2, [r[f"{student}test_accuracy"] for r in rows], w, label=f"{kind} student, synthetic data")
+    ax1.bar(x + w / 2, [r[f"{student}gold_test_accuracy"] for r in rows], w, label=f"{kind} student, same N real")
     ax1.set_ylabel("test accuracy")
     ax1.set_ylim(0, 1)
     ax1.set_xticks(x, names, rotation=20, ha="right")
     ax1.legend(loc="lower left", fontsize=8)
     ax1.set_title("downstream student on the real test split")
-    keys = ("quality", "diversity", "utility", "reward")
+    keys = ("quality", "realism", "diversity", "utility", "reward")
     w2 = 0.8 / len(keys)
     for k_i, k in enumerate(keys):
         ax2.bar(x + (k_i - (len(keys) - 1) / 2) * w2, [r[k] for r in rows], w2, label=k)
@@ -102,19 +105,21 @@ def results_table(results: Sequence[TaskResult], title: str):
     from rich.table import Table
 
     table = Table(title=title)
-    cols = [("task", "task"), ("n", "N"), ("reward", "reward"), ("quality", "quality"), ("diversity", "diversity"),
-            ("utility", "utility (dev F1)"), ("test_accuracy", "test acc"), ("test_macro_f1", "test F1"),
-            ("gold_test_accuracy", "gold acc"), ("gold_test_macro_f1", "gold F1"), ("acceptance", "accepted"),
-            ("wall_s", "time (s)")]
+    rows = [r.row() for r in results]
+    cols = [("task", "task"), ("n", "N"), ("reward", "reward"), ("quality", "quality"), ("realism", "realism"),
+            ("diversity", "diversity"), ("utility", "utility (dev F1)"), ("test_accuracy", "linear acc"),
+            ("gold_test_accuracy", "gold linear")]
+    if rows and all("finetune_test_accuracy" in r for r in rows):
+        cols += [("finetune_test_accuracy", "fine-tuned acc"), ("finetune_gold_test_accuracy", "gold fine-tuned")]
+    cols += [("acceptance", "accepted"), ("wall_s", "time (s)")]
     for _, head in cols:
         table.add_column(head, justify="left" if head == "task" else "right")
-    for r in results:
-        row = r.row()
+    for row in rows:
         table.add_row(*[f"{row[k]:.1f}" if k == "wall_s" else _fmt(row[k]) for k, _ in cols])
     s = summarize(results)
     if s:
         table.add_section()
-        table.add_row("mean", "", *[_fmt(s[k]) for k, _ in cols[2:10]], "", f"{s['wall_s']:.1f}")
+        table.add_row("mean", "", *[_fmt(s[k]) for k, _ in cols[2:-2]], "", f"{s['wall_s']:.1f}")
     return table
 
 

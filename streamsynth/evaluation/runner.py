@@ -1,4 +1,8 @@
-"""Running an agent over a task stream: the plain Gymnasium loop, plus bookkeeping for reports."""
+"""Running an agent over a task stream: the plain Gymnasium loop, plus bookkeeping for reports.
+
+Test-split figures come from an :class:`~streamsynth.evaluation.evaluator.Evaluator` owned by the caller (the
+harness), never from the env, which does not hold the test split; without one a result's ``test`` is empty.
+"""
 
 from __future__ import annotations
 
@@ -6,17 +10,26 @@ import re
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from streamsynth.agents.base import Agent
 from streamsynth.tasks.spec import Sample
 
+if TYPE_CHECKING:
+    from streamsynth.evaluation.evaluator import Evaluator
+
 RoundCallback = Callable[[str, int, float], None]
+
+
+FINETUNE_KEYS = ("finetune_test_accuracy", "finetune_test_macro_f1", "finetune_gold_test_accuracy",
+                 "finetune_gold_test_macro_f1")
+"""Report figures of the fine-tuned (realistic) student, next to the linear student's ``test_accuracy``..."""
 
 
 @dataclass
 class TaskResult:
-    """What one episode (task) produced: the final set figures, the test-split report, the dataset."""
+    """What one episode (task) produced: the final set figures, the test-split report (``{}`` when the run had no
+    evaluator), the dataset."""
 
     task: str
     index: int
@@ -33,12 +46,13 @@ class TaskResult:
     def row(self) -> dict[str, Any]:
         """One flat row for tables and CSV."""
         f, t = self.figures, self.test
-        return {
+        row = {
             "task": self.task,
             "n": len(self.dataset),
             "rounds": self.rounds,
             "reward": round(self.episode_return, 4),
             "quality": round(f.get("quality", 0.0), 4),
+            "realism": round(f.get("realism", 0.0), 4),
             "diversity": round(f.get("diversity", 0.0), 4),
             "utility": round(f.get("utility", 0.0), 4),
             "acceptance": round(self.accepted / self.submitted, 4) if self.submitted else 0.0,
@@ -46,8 +60,12 @@ class TaskResult:
             "test_macro_f1": round(t.get("test_macro_f1", 0.0), 4),
             "gold_test_accuracy": round(t.get("gold_test_accuracy", 0.0), 4),
             "gold_test_macro_f1": round(t.get("gold_test_macro_f1", 0.0), 4),
-            "wall_s": round(self.wall_seconds, 1),
         }
+        for key in FINETUNE_KEYS:  # the realistic student, when the run asked for it (--student finetune)
+            if key in t:
+                row[key] = round(t[key], 4)
+        row["wall_s"] = round(self.wall_seconds, 1)
+        return row
 
     def to_dict(self, with_dataset: bool = False) -> dict[str, Any]:
         d = asdict(self)
@@ -92,10 +110,12 @@ StepCallback = Callable[[EpisodeProgress, bool], None]
 
 
 def run_episode(env: Any, agent: Agent, observation: Any, on_round: RoundCallback | None = None, *,
-                progress: EpisodeProgress | None = None, on_step: StepCallback | None = None) -> TaskResult:
+                evaluator: Evaluator | None = None, progress: EpisodeProgress | None = None,
+                on_step: StepCallback | None = None) -> TaskResult:
     """Play one task to its end, starting from ``observation`` (from ``env.reset``, or the restored env's
     ``current_observation()`` with the saved ``progress`` of a resumed episode). ``on_step(progress, done)`` runs
-    after every round (checkpoints)."""
+    after every round (checkpoints). The final dataset is scored on the test split by ``evaluator`` (the result's
+    ``test``; ``{}`` without one)."""
     start = time.perf_counter()
     p = progress or EpisodeProgress(str(observation["task"]), int(observation["task_index"]))
     offset = p.seconds
@@ -120,18 +140,19 @@ def run_episode(env: Any, agent: Agent, observation: Any, on_round: RoundCallbac
         if done:
             break
     unwrapped = env.unwrapped
+    dataset = unwrapped.dataset
     return TaskResult(
         task=p.task,
         index=p.index,
         rounds=p.rounds,
         episode_return=p.total,
         figures=dict(p.components),
-        test=unwrapped.test_report(),
+        test=evaluator.report(unwrapped.current_task, dataset) if evaluator is not None else {},
         submitted=p.submitted,
         accepted=p.accepted,
         rejected_reasons=dict(reasons.most_common()),
         wall_seconds=offset + time.perf_counter() - start,
-        dataset=unwrapped.dataset,
+        dataset=dataset,
     )
 
 
@@ -140,6 +161,7 @@ def run_stream(
     agent: Agent,
     *,
     seed: int = 0,
+    evaluator: Evaluator | None = None,
     on_task_start: Callable[[int, str], None] | None = None,
     on_task_end: Callable[[TaskResult], None] | None = None,
     on_round: RoundCallback | None = None,
@@ -148,7 +170,8 @@ def run_stream(
     restored: bool = False,
     resume: EpisodeProgress | None = None,
 ) -> list[TaskResult]:
-    """Run ``agent`` over every task of ``env``'s stream (one ``reset`` per task), in order.
+    """Run ``agent`` over every task of ``env``'s stream (one ``reset`` per task), in order; each task's final
+    dataset is scored on the test split by ``evaluator`` (e.g. ``Evaluator.for_env(env)``; none: no test figures).
 
     ``skip`` tasks at the start are stepped over without playing them (``reset`` jumps), for resuming runs of
     agents that keep no state between tasks. A run whose env and agent were ``restored`` from a checkpoint passes
@@ -170,7 +193,8 @@ def run_stream(
             observation, _ = env.reset()
         if on_task_start is not None:
             on_task_start(i, str(observation["task"]))
-        result = run_episode(env, agent, observation, on_round, progress=progress, on_step=on_step)
+        result = run_episode(env, agent, observation, on_round, evaluator=evaluator, progress=progress,
+                             on_step=on_step)
         results.append(result)
         if on_task_end is not None:
             on_task_end(result)

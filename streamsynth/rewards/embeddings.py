@@ -125,6 +125,11 @@ class CachedEmbedder(Embedder):
         self.hits = 0
         self.misses = 0
 
+    @property
+    def disk_path(self) -> Path | None:
+        """The on-disk SQLite cache (None: in memory only)."""
+        return self._db_path
+
     def __getstate__(self) -> dict:
         state = self.__dict__.copy()
         state["_lock"] = None

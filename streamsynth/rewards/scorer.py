@@ -4,9 +4,13 @@ A :class:`TaskScorer` is built once per task from the task's real splits (DESIGN
 
 - **judge** split trains the judge: ``fidelity_i = P_judge(label_i | x_i)``, a logistic regression on embeddings;
 - **dev** split (env-private) scores the student trained on the synthetic set: ``utility = macro-F1_dev``;
+- **realism** (:mod:`streamsynth.rewards.realism`): a classifier two-sample test of the set against the judge
+  split (sentence embeddings + style features), ``realism_i = min(1, 2 P(real | x_i))`` out of fold;
 - the **gold student** is the same student trained on the same number of real judge-split samples
-  (stratified, seeded), so ``utility_relative = utility / gold``;
-- the **test** split is only used by :meth:`TaskScorer.test_report`, for evaluation reports, never for rewards.
+  (stratified, seeded), so ``utility_relative = utility / gold``.
+
+The **test** split never reaches a scorer: it is evaluation-only and lives with the evaluation harness
+(:class:`streamsynth.evaluation.evaluator.Evaluator`), out of the environment's (and so the agent's) reach.
 """
 
 from __future__ import annotations
@@ -19,6 +23,7 @@ import numpy as np
 from streamsynth.rewards.classifiers import DEFAULT_C, LinearClassifier, accuracy_and_macro_f1
 from streamsynth.rewards.embeddings import Embedder
 from streamsynth.rewards.features import classifier_features, field_embeddings, sample_vectors
+from streamsynth.rewards.realism import realism_features, two_sample_realism
 from streamsynth.tasks.spec import LABEL_KEY, Task
 
 
@@ -77,7 +82,6 @@ class TaskScorer:
         task: Task,
         judge: Sequence[Mapping[str, str]],
         dev: Sequence[Mapping[str, str]],
-        test: Sequence[Mapping[str, str]],
         embedder: Embedder,
         *,
         C: float = DEFAULT_C,
@@ -90,11 +94,9 @@ class TaskScorer:
         self.seed = seed
         self._judge_set = self.encode(judge)
         self._dev_set = self.encode(dev)
-        self._test_samples = list(test)
-        self._test_set: EncodedSet | None = None
         self.judge = LinearClassifier(self.label_set, C=C).fit(self._judge_set.features, self._names(self._judge_set))
         self._gold_dev: dict[int, tuple[float, float]] = {}
-        self._gold_test: dict[int, tuple[float, float]] = {}
+        self._real_features: np.ndarray | None = None
 
     def _names(self, enc: EncodedSet) -> list[str]:
         return [self.label_set[i] for i in enc.labels]
@@ -119,6 +121,15 @@ class TaskScorer:
         proba = self.judge.predict_proba(enc.features)
         return proba[np.arange(len(enc)), enc.labels]
 
+    def realism(self, enc: EncodedSet) -> np.ndarray:
+        """Per-sample realism of the set ``enc`` against the judge split (classifier two-sample test, seeded by
+        the scorer's seed; see :mod:`streamsynth.rewards.realism`): in [0, 1], 1 = indistinguishable from real."""
+        if len(enc) == 0:
+            return np.zeros(0)
+        if self._real_features is None:
+            self._real_features = realism_features(self._judge_set.vectors, self._judge_set.texts)
+        return two_sample_realism(self._real_features, realism_features(enc.vectors, enc.texts), seed=self.seed)
+
     def _student_scores(self, train: EncodedSet, evalset: EncodedSet) -> tuple[float, float]:
         student = LinearClassifier(self.label_set, C=self.C).fit(train.features, self._names(train))
         return accuracy_and_macro_f1(evalset.labels, student.predict(evalset.features), len(self.label_set))
@@ -141,19 +152,3 @@ class TaskScorer:
     def gold_utility(self, n: int) -> tuple[float, float]:
         """(accuracy, macro-F1) on dev of the student trained on ``n`` real judge-split samples (cached by n)."""
         return self._gold(n, self._dev_set, self._gold_dev)
-
-    def test_report(self, samples: Sequence[Mapping[str, str]]) -> dict[str, float]:
-        """Evaluation only: student trained on ``samples`` vs gold student at the same N, on the real test split."""
-        if self._test_set is None:
-            self._test_set = self.encode(self._test_samples)
-        enc = self.encode(samples)
-        acc, f1 = (0.0, 0.0) if len(enc) == 0 else self._student_scores(enc, self._test_set)
-        gacc, gf1 = self._gold(len(enc), self._test_set, self._gold_test)
-        return {
-            "n": len(enc),
-            "test_accuracy": acc,
-            "test_macro_f1": f1,
-            "gold_test_accuracy": gacc,
-            "gold_test_macro_f1": gf1,
-            "test_size": len(self._test_set),
-        }

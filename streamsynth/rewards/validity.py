@@ -75,3 +75,49 @@ def check_sample(
         if n > max_chars:
             return f"field {f!r} too long ({n} > {max_chars} characters)"
     return None
+
+
+def word_shingles(text: str, n: int = 3) -> frozenset[tuple[str, ...]]:
+    """The set of word ``n``-grams of the normalised text (:func:`normalize_text`); a text of fewer than ``n``
+    words gives one shingle, its whole word sequence.
+
+    >>> sorted(word_shingles("A fine, fine film!", n=2))
+    [('a', 'fine'), ('fine', 'film'), ('fine', 'fine')]
+    >>> word_shingles("Great!", n=3)
+    frozenset({('great',)})
+    """
+    words = normalize_text(text).split()
+    if len(words) < n:
+        return frozenset([tuple(words)]) if words else frozenset()
+    return frozenset(tuple(words[i : i + n]) for i in range(len(words) - n + 1))
+
+
+def ngram_overlap(a: frozenset, b: frozenset) -> float:
+    """How much of the smaller shingle set the other one holds: ``|a ∩ b| / min(|a|, |b|)`` (0 when either is
+    empty). 1 when one text contains the other (a prefix or suffix added, a part cut away); it falls by about
+    ``n / |shingles|`` with each word changed.
+
+    >>> ngram_overlap(word_shingles("the film is a delight"), word_shingles("Honestly, the film is a delight. Really."))
+    1.0
+    >>> ngram_overlap(word_shingles("the film is a delight"), word_shingles("a dull film with no delight"))
+    0.0
+    """
+    if not a or not b:
+        return 0.0
+    return len(a & b) / min(len(a), len(b))
+
+
+def max_ngram_overlap(text: str, references: Sequence[frozenset], n: int = 3) -> float:
+    """The largest :func:`ngram_overlap` of ``text`` with any of the ``references`` (shingle sets of the same
+    ``n``); 0 without references. The env rejects a sample whose overlap with a seed example shown to the agent
+    reaches its ``near_copy_overlap`` threshold: an edited copy, which the cosine check misses (issue 9: prefix
+    and suffix edits of seed examples passed cosine >= 0.97 on 15 of 64 movie and 81 of 192 question edits).
+
+    >>> seeds = [word_shingles("What is the capital of France?")]
+    >>> max_ngram_overlap("Quick question: what is the capital of France?", seeds)
+    1.0
+    >>> max_ngram_overlap("Who wrote the novel Dracula?", seeds)
+    0.0
+    """
+    mine = word_shingles(text, n)
+    return max((ngram_overlap(mine, ref) for ref in references), default=0.0)

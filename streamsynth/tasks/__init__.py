@@ -9,6 +9,7 @@ from streamsynth.tasks.offline import (
     VaderSource,
 )
 from streamsynth.tasks.online import HFDataSource
+from streamsynth.tasks.real import RealData, real_split
 from streamsynth.tasks.registry import (
     DEFAULT_STREAM,
     get_stream,
@@ -28,6 +29,7 @@ __all__ = [
     "FileDataSource",
     "HFDataSource",
     "LABEL_KEY",
+    "RealData",
     "RottenTomatoesSource",
     "Sample",
     "SplitSizes",
@@ -41,6 +43,7 @@ __all__ = [
     "list_tasks",
     "load_splits",
     "load_task_file",
+    "real_split",
     "resolve_stream",
     "split_samples",
 ]

@@ -1,7 +1,8 @@
 """The hierarchical reward of each completion, from the env's feedback only (``info`` of ``env.step``).
 
-Three levels: the **sample's quality** (the env's per-sample label fidelity), its **contribution to set
-diversity** (the env's per-sample novelty against everything accepted so far) and the **set's utility** (the
+Three levels: the **sample's quality** (the env's per-sample label fidelity times its realism), its
+**contribution to set diversity** (the env's per-sample novelty against everything accepted so far, times its
+realism: like the env's set score, only what passes for real data counts) and the **set's utility** (the
 dev-split utility of the whole dataset after the round, credited to every accepted sample). Each component is
 standardised over the round's scored completions before the weighted sum, so none drowns the others whatever
 its scale or spread.
@@ -52,7 +53,8 @@ def completion_components(submitted: Sequence[int | None], info: Mapping[str, An
             raise ValueError(f"completion {i} maps to action index {idx}, which the env's feedback does not hold")
         row = rows[idx]
         if row.get("accepted"):
-            q[i], d[i], u[i] = float(row["fidelity"]), float(row["novelty"]), utility
+            real = float(row.get("realism", 1.0))  # grounded: only what passes for real data earns (issue 9)
+            q[i], d[i], u[i] = float(row["fidelity"]) * real, float(row["novelty"]) * real, utility
         elif any(k in str(row.get("reason", "")) for k in UNJUDGED_REASONS):
             scored[i] = False
     return q, d, u, scored
