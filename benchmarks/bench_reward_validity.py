@@ -23,6 +23,7 @@ LLM agent's set; mean Spearman >= 0.8.
 from __future__ import annotations
 
 import argparse
+import functools
 import itertools
 import json
 import os
@@ -95,10 +96,9 @@ def ground_truth(task, splits, sets: dict, student: str, cache: dict, key_prefix
                 predict = model.predict
             else:
                 from streamsynth.rewards.classifiers import LinearClassifier
-                from streamsynth.rewards.embeddings import get_embedder
                 from streamsynth.rewards.features import classifier_features, field_embeddings
 
-                emb = get_embedder("minilm")
+                emb = _minilm()
 
                 def feats(rows):
                     return classifier_features(field_embeddings(rows, task.fields, emb))
@@ -119,6 +119,14 @@ def ground_truth(task, splits, sets: dict, student: str, cache: dict, key_prefix
                   flush=True)
         out[name] = cache[key]
     return out
+
+
+@functools.lru_cache(maxsize=1)
+def _minilm():
+    """The packaged MiniLM embedder, loaded once (the linear ground truth's features)."""
+    from streamsynth.rewards.embeddings import get_embedder
+
+    return get_embedder("minilm")
 
 
 def spearman(a, b) -> float:

@@ -6,6 +6,7 @@ import csv
 import json
 from pathlib import Path
 
+import pytest
 from typer.testing import CliRunner
 
 from streamsynth.cli.main import app
@@ -62,3 +63,15 @@ def test_info_reports_offline_resources():
     result = runner.invoke(app, ["info"])
     assert result.exit_code == 0, result.output
     assert "smollm2-135m" in result.output and "minilm" in result.output and "gymnasium" in result.output
+
+
+def test_unknown_student_is_a_clear_error(tmp_path):
+    from streamsynth.evaluation.experiment import RunOptions
+
+    task = ROOT / "examples" / "tasks" / "customer-intent.toml"
+    result = runner.invoke(app, ["evaluate", "--agent", "oracle", "--stream", str(task), "--embedder", "hashing",
+                                 "--student", "bert", "--output", str(tmp_path / "x")])
+    assert result.exit_code == 2 and "student must be one of ('linear', 'finetune'), got 'bert'" in result.output
+    assert not (tmp_path / "x").exists()
+    with pytest.raises(ValueError, match="student must be one of"):
+        RunOptions(student="Linear")

@@ -265,3 +265,39 @@ def test_vector_envs_keep_text(movie_task, topic_task, mode):
         assert obs["counts"].shape == (2, 3)
     finally:
         envs.close()
+
+
+@pytest.mark.parametrize("bad", [0, 0.0, -0.5, 1.5, True, "0.6"])
+def test_near_copy_overlap_must_be_in_0_1(make_env, bad):
+    with pytest.raises(ValueError, match="near_copy_overlap must be in \\(0, 1\\]"):
+        make_env(near_copy_overlap=bad)
+
+
+def test_edited_seed_copies_are_rejected_with_their_overlap_and_realism_is_reported(make_env):
+    """An edited copy of a seed example (prefix + suffix) is rejected as a near-copy, naming the overlap; accepted
+    samples carry their realism in [0, 1] and their score uses it; rejected ones carry none."""
+    env = make_env()
+    obs, _ = env.reset(seed=0)
+    seed = dict(obs["seed_examples"][0])
+    edited = {**seed, "text": "Honestly, " + seed["text"] + " Really."}
+    data = held_out(env, 3) + [edited]
+    _, _, _, _, info = env.step(data)
+    row = info["samples"][-1]
+    assert not row["accepted"] and row["reason"].startswith("near-copy of a seed example shown to the agent")
+    assert "word 3-gram overlap 1.00" in row["reason"] and row["realism"] is None and row["score"] == 0.0
+    accepted = [r for r in info["samples"] if r["accepted"]]
+    assert len(accepted) == 6
+    assert all(0.0 <= r["realism"] <= 1.0 for r in accepted)
+    assert info["components"]["realism"] == pytest.approx(np.mean([r["realism"] for r in accepted]))
+    # the threshold decides: a half-copy is accepted just above its overlap and rejected at it
+    from streamsynth.rewards.validity import max_ngram_overlap, word_shingles
+
+    words = seed["text"].split()
+    half = " ".join(words[: max(3, len(words) // 2)]) + " and then something else entirely happened to the plot"
+    overlap = max_ngram_overlap(half, [word_shingles(s["text"]) for s in obs["seed_examples"]])
+    assert 0 < overlap < 1
+    for threshold, accepted in ((min(1.0, overlap + 0.01), True), (overlap, False)):
+        other = make_env(near_copy_overlap=threshold)
+        other.reset(seed=0)
+        _, _, _, _, info2 = other.step([{**seed, "text": half}])
+        assert info2["samples"][0]["accepted"] is accepted, (threshold, info2["samples"][0]["reason"])

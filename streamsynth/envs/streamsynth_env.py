@@ -308,7 +308,7 @@ class StreamSynthEnv(gym.Env):
             st.fidelity.extend(map(float, fidelity))
             st.novelty.extend(map(float, novelty))
             self._memory.add(enc.vectors)
-        figures = self._set_figures(ctx, st, realism)
+        figures = self._set_figures(ctx, st, whole, realism)
         previous = st.score
         st.score = figures["score"]
         reward = st.score - previous if self.reward_mode == "delta" else st.score
@@ -447,8 +447,9 @@ class StreamSynthEnv(gym.Env):
                 rows[i]["reason"] = reason
         return keep
 
-    def _set_figures(self, ctx: _TaskContext, st: _TaskState, realism: np.ndarray | None = None) -> dict[str, float]:
-        enc = EncodedSet.concat(st.parts) if st.parts else ctx.scorer.encode([])
+    def _set_figures(self, ctx: _TaskContext, st: _TaskState, enc: EncodedSet,
+                     realism: np.ndarray) -> dict[str, float]:
+        """The set figures of the accepted dataset ``enc`` (every accepted sample, in order) and its realism."""
         target = self.samples_per_label * len(ctx.task.labels)
         return set_figures(ctx.scorer, enc, st.fidelity, st.novelty, target, self.weights, realism)
 
