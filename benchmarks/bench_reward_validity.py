@@ -80,13 +80,13 @@ def score_sets(task, data_seed: int, sets: dict, n: int, weights: dict | None, e
 
 def ground_truth(task, splits, sets: dict, student: str, cache: dict, key_prefix: str, epochs: int,
                  cache_path: Path) -> dict:
-    """Accuracy on dev and test of the student trained on each set (cached by task, seed, set and student)."""
+    """Accuracy on dev and test of the student trained on each set (cached by task, seed, set and student settings)."""
     from streamsynth.io import write_json
     from streamsynth.rewards.classifiers import accuracy_and_macro_f1
 
     out = {}
     for name, samples in sets.items():
-        key = f"{key_prefix}|{name}|{len(samples)}|{student}"
+        key = f"{key_prefix}|{name}|{len(samples)}|{student_signature(student, epochs)}"
         if key not in cache:
             t0 = time.perf_counter()
             if student == "finetune":
@@ -119,6 +119,21 @@ def ground_truth(task, splits, sets: dict, student: str, cache: dict, key_prefix
                   flush=True)
         out[name] = cache[key]
     return out
+
+
+def student_signature(student: str, epochs: int) -> str:
+    """The ground-truth student's settings in the cache key, so that a cached figure is reused only for the same
+    student (a changed learning rate or epoch count recomputes it).
+
+    >>> student_signature("linear", 4)
+    'linear'
+    """
+    if student != "finetune":
+        return student
+    from streamsynth.evaluation.finetune import FineTuneConfig
+
+    cfg = FineTuneConfig(epochs=epochs).to_dict()
+    return "finetune:" + ",".join(f"{k}={cfg[k]}" for k in sorted(cfg))
 
 
 @functools.lru_cache(maxsize=1)
