@@ -72,7 +72,7 @@ def test_zerogen_spreads_requests_over_the_round_budget_and_parses_completions(m
     assert len(backend.calls[1]) == 4
     obs, reward, terminated, _, info = env.step(action)
     assert info["accepted"] == 2 and terminated  # quota of 4 per label, the rest rejected as over target
-    assert sum("already has its target" in r["reason"] for r in info["rejected"]) == 2
+    assert [r["code"] for r in info["rejected"]] == ["label_full", "label_full"]
 
 
 def test_label_prompt_carries_instruction_label_and_attributes(make_env):

@@ -257,8 +257,7 @@ def test_progen_round_two_shows_the_best_accepted_samples_of_round_one(make_env,
     rejected = {r["sample"]["text"] for r in info["rejected"]}
     assert {lbl: sorted(rows) for lbl, rows in accepted.items()} == {
         lbl: sorted((score, s["text"]) for score, s in rows) for lbl, rows in agent.pool.items()}
-    assert {"copy of a seed example shown to the agent", "field 'text' too short"} <= {
-        r["reason"].split(" (")[0] for r in info["rejected"]}
+    assert {"seed_copy", "too_short"} <= {r["code"] for r in info["rejected"]}
 
     agent.act(obs)
     round2 = [p[-1]["content"] for p in backend.calls[1]]
@@ -302,7 +301,7 @@ def test_copy_seed_earns_exactly_nothing(make_env):
         assert r.episode_return == 0.0 and r.figures["score"] == 0.0
         assert r.accepted == 0 and r.dataset == [] and r.rounds == 2
         assert r.submitted == 2 * 3 * n_labels  # 3 seed examples per label, every round
-        assert r.rejected_reasons == {"copy of a seed example shown to the agent": r.submitted}
+        assert r.rejected_reasons == {"seed_copy": r.submitted}
 
 
 # ------------------------------------------------------------------ determinism

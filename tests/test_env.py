@@ -164,6 +164,11 @@ def test_each_bad_sample_is_rejected_with_its_reason(make_env):
         good[4],  # 13th item: over the per-step limit of 12
     ]
     _, _, _, _, info = env.step(action)
+    codes = {r["index"]: r["code"] for r in info["rejected"]}
+    assert codes == {1: "unknown_label", 2: "empty_field", 3: "too_long", 4: "too_short", 5: "missing_field",
+                     6: "not_an_object", 7: "seed_copy", 8: "duplicate_in_step", 9: "not_a_string",
+                     12: "over_step_limit"}
+    assert {r["code"] for r in info["samples"] if r["accepted"]} == {None}
     reasons = {r["index"]: r["reason"] for r in info["rejected"]}
     assert reasons[1].startswith("unknown label 'neutral'")
     assert reasons[2] == "field 'text' is empty"
@@ -180,6 +185,7 @@ def test_each_bad_sample_is_rejected_with_its_reason(make_env):
     # the same sample again next round is a duplicate of an accepted one
     _, r, _, _, info = env.step([good[0]])
     assert info["rejected"][0]["reason"] == "duplicate of an accepted sample"
+    assert info["rejected"][0]["code"] == "duplicate"
 
 
 def test_label_quota_and_near_duplicates(make_env):
@@ -191,6 +197,7 @@ def test_label_quota_and_near_duplicates(make_env):
     reasons = [r["reason"] for r in info["rejected"]]
     assert "label 'positive' already has its target of 2 samples" in reasons
     assert "duplicate of another sample of this step" in reasons
+    assert sorted(r["code"] for r in info["rejected"]) == ["duplicate_in_step", "label_full"]
 
 
 def test_jsonl_action_is_accepted(make_env):
@@ -203,6 +210,7 @@ def test_jsonl_action_is_accepted(make_env):
     _, _, _, _, info = env.step(text)
     assert info["accepted"] == 4
     assert info["rejected"][0]["reason"].startswith("line 5: invalid JSON")
+    assert info["rejected"][0]["code"] == "invalid_json"
 
 
 @pytest.mark.parametrize("bad", [None, 3, {"text": "a", "label": "positive"}, np.zeros((2, 2)), object()])
@@ -283,7 +291,8 @@ def test_edited_seed_copies_are_rejected_with_their_overlap_and_realism_is_repor
     data = held_out(env, 3) + [edited]
     _, _, _, _, info = env.step(data)
     row = info["samples"][-1]
-    assert not row["accepted"] and row["reason"].startswith("near-copy of a seed example shown to the agent")
+    assert not row["accepted"] and row["code"] == "seed_edited_copy"
+    assert row["reason"].startswith("near-copy of a seed example shown to the agent")
     assert "word 3-gram overlap 1.00" in row["reason"] and row["realism"] is None and row["score"] == 0.0
     accepted = [r for r in info["samples"] if r["accepted"]]
     assert len(accepted) == 6

@@ -9,6 +9,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from streamsynth.errors import InvalidActionError
+from streamsynth.rewards.reasons import Reason
 
 TEXT = st.text(max_size=80)
 SCALAR = st.one_of(st.none(), st.booleans(), st.integers(), st.floats(allow_nan=True), TEXT, st.binary(max_size=20))
@@ -58,3 +59,4 @@ def test_random_actions_never_crash(fuzz_env, action):
     assert len(env.dataset) == before + info["accepted"]
     for row in info["rejected"]:
         assert isinstance(row["reason"], str) and row["reason"]
+        assert Reason(row["code"]).value == row["code"]  # every rejection carries a known code

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+from streamsynth.rewards.reasons import MESSAGES, Reason, Rejection, reject
 from streamsynth.rewards.validity import check_sample, normalize_text, sample_key
 
 LABELS = ["positive", "negative"]
@@ -83,81 +84,100 @@ def test_check_sample_two_fields_valid():
 
 
 @pytest.mark.parametrize(
-    ("sample", "expected"),
+    ("sample", "code", "message"),
     [
-        ("just a string", "not an object with fields ['text', 'label'] (got str)"),
-        (["text", "label"], "not an object with fields ['text', 'label'] (got list)"),
-        (None, "not an object with fields ['text', 'label'] (got NoneType)"),
-        ({"label": "positive"}, "missing field 'text'"),
-        ({"text": 12345, "label": "positive"}, "field 'text' is not a string (got int)"),
-        ({"text": None, "label": "positive"}, "field 'text' is not a string (got NoneType)"),
-        ({"text": "", "label": "positive"}, "field 'text' is empty"),
-        ({"text": " \n\t ", "label": "positive"}, "field 'text' is empty"),
-        ({"text": "A fine film."}, "missing field 'label'"),
-        ({"text": "A fine film.", "label": None}, "missing field 'label'"),
-        ({"text": "A fine film.", "label": "great"}, "unknown label 'great' (expected one of: positive, negative)"),
-        ({"text": "A fine film.", "label": "Positive"}, "unknown label 'Positive' (expected one of: positive, negative)"),
-        ({"text": "A fine film.", "label": ""}, "unknown label '' (expected one of: positive, negative)"),
-        ({"text": "A fine film.", "label": 1}, "label is not a string (got int; expected one of: positive, negative)"),
-        ({"text": "abcd", "label": "positive"}, "field 'text' too short (4 < 5 characters)"),
-        ({"text": "   abcd   ", "label": "positive"}, "field 'text' too short (4 < 5 characters)"),
-        ({"text": "x" * 11, "label": "positive"}, "field 'text' too long (11 > 10 characters)"),
+        ("just a string", "not_an_object", "not an object with fields ['text', 'label'] (got str)"),
+        (["text", "label"], "not_an_object", "not an object with fields ['text', 'label'] (got list)"),
+        (None, "not_an_object", "not an object with fields ['text', 'label'] (got NoneType)"),
+        ({"label": "positive"}, "missing_field", "missing field 'text'"),
+        ({"text": 12345, "label": "positive"}, "not_a_string", "field 'text' is not a string (got int)"),
+        ({"text": None, "label": "positive"}, "not_a_string", "field 'text' is not a string (got NoneType)"),
+        ({"text": "", "label": "positive"}, "empty_field", "field 'text' is empty"),
+        ({"text": " \n\t ", "label": "positive"}, "empty_field", "field 'text' is empty"),
+        ({"text": "A fine film."}, "missing_field", "missing field 'label'"),
+        ({"text": "A fine film.", "label": None}, "missing_field", "missing field 'label'"),
+        ({"text": "A fine film.", "label": "great"}, "unknown_label",
+         "unknown label 'great' (expected one of: positive, negative)"),
+        ({"text": "A fine film.", "label": "Positive"}, "unknown_label",
+         "unknown label 'Positive' (expected one of: positive, negative)"),
+        ({"text": "A fine film.", "label": ""}, "unknown_label", "unknown label '' (expected one of: positive, negative)"),
+        ({"text": "A fine film.", "label": 1}, "not_a_string",
+         "field 'label' is not a string (got int; expected one of: positive, negative)"),
+        ({"text": "abcd", "label": "positive"}, "too_short", "field 'text' too short (4 < 5 characters)"),
+        ({"text": "   abcd   ", "label": "positive"}, "too_short", "field 'text' too short (4 < 5 characters)"),
+        ({"text": "x" * 11, "label": "positive"}, "too_long", "field 'text' too long (11 > 10 characters)"),
     ],
 )
-def test_check_sample_reasons(sample, expected):
-    assert check_sample(sample, ["text"], LABELS, 5, 10) == expected
+def test_check_sample_reasons(sample, code, message):
+    assert check_sample(sample, ["text"], LABELS, 5, 10) == Rejection(Reason(code), message)
+
+
+def test_every_reason_code_has_a_message_template_and_a_distinct_value():
+    assert set(MESSAGES) == set(Reason)
+    assert len({r.value for r in Reason}) == len(Reason)
+    assert {r for r in Reason if not r.judged} == {Reason.LABEL_FULL, Reason.OVER_STEP_LIMIT,
+                                                   Reason.DUPLICATE_IN_STEP, Reason.NEAR_DUPLICATE_IN_STEP}
+
+
+def test_reject_formats_the_template_and_codes_print_as_their_value():
+    r = reject("seed_edited_copy", overlap=0.6666)
+    assert r == Rejection(Reason.SEED_EDITED_COPY, "near-copy of a seed example shown to the agent "
+                                                   "(word 3-gram overlap 0.67)")
+    assert str(Reason.LABEL_FULL) == "label_full" and Reason.LABEL_FULL == "label_full"
+    with pytest.raises(ValueError):
+        reject("no_such_code")
 
 
 # --- check_sample: order of precedence ---------------------------------------------------------------------------
 
 
 def test_precedence_not_a_mapping_first():
-    assert check_sample(42, ["text"], LABELS, 5, 10).startswith("not an object")
+    assert check_sample(42, ["text"], LABELS, 5, 10).code is Reason.NOT_AN_OBJECT
 
 
 def test_precedence_field_problems_before_label_problems():
     # missing field and unknown label: the field wins
-    assert check_sample({"label": "great"}, ["text"], LABELS, 5, 10) == "missing field 'text'"
+    assert check_sample({"label": "great"}, ["text"], LABELS, 5, 10).message == "missing field 'text'"
     # non-string field and missing label: the field wins
-    assert check_sample({"text": 1}, ["text"], LABELS, 5, 10) == "field 'text' is not a string (got int)"
+    assert check_sample({"text": 1}, ["text"], LABELS, 5, 10).message == "field 'text' is not a string (got int)"
     # empty field and unknown label: the field wins
-    assert check_sample({"text": " ", "label": "great"}, ["text"], LABELS, 5, 10) == "field 'text' is empty"
+    assert check_sample({"text": " ", "label": "great"}, ["text"], LABELS, 5, 10).message == "field 'text' is empty"
 
 
 def test_precedence_label_before_length():
     # too short and unknown label: the label wins
     s = {"text": "ab", "label": "great"}
-    assert check_sample(s, ["text"], LABELS, 5, 10) == "unknown label 'great' (expected one of: positive, negative)"
+    assert check_sample(s, ["text"], LABELS, 5, 10).message == "unknown label 'great' (expected one of: positive, negative)"
     # too long and missing label: the label wins
-    assert check_sample({"text": "x" * 50}, ["text"], LABELS, 5, 10) == "missing field 'label'"
+    assert check_sample({"text": "x" * 50}, ["text"], LABELS, 5, 10).message == "missing field 'label'"
 
 
 def test_precedence_fields_checked_in_order():
     fields = ["premise", "hypothesis"]
     # both fields missing: the first one is named
-    assert check_sample({"label": "yes"}, fields, ["yes", "no"], 3, 10) == "missing field 'premise'"
+    assert check_sample({"label": "yes"}, fields, ["yes", "no"], 3, 10).message == "missing field 'premise'"
     # first field fine, second missing
-    assert check_sample({"premise": "abc", "label": "yes"}, fields, ["yes", "no"], 3, 10) == "missing field 'hypothesis'"
+    assert check_sample({"premise": "abc", "label": "yes"}, fields, ["yes", "no"], 3, 10).message == "missing field 'hypothesis'"
     # first field empty beats second field missing
-    assert check_sample({"premise": " ", "label": "yes"}, fields, ["yes", "no"], 3, 10) == "field 'premise' is empty"
+    assert check_sample({"premise": " ", "label": "yes"}, fields, ["yes", "no"], 3, 10).message == "field 'premise' is empty"
 
 
 def test_precedence_all_presence_checks_before_any_length_check():
     # premise is too short, but hypothesis is missing: presence is checked for every field first
     s = {"premise": "a", "label": "yes"}
-    assert check_sample(s, ["premise", "hypothesis"], ["yes", "no"], 3, 10) == "missing field 'hypothesis'"
+    assert check_sample(s, ["premise", "hypothesis"], ["yes", "no"], 3, 10).message == "missing field 'hypothesis'"
 
 
 def test_precedence_length_checks_in_field_order():
     # premise too long, hypothesis too short: the first field's problem is reported
     s = {"premise": "x" * 20, "hypothesis": "a", "label": "yes"}
-    assert check_sample(s, ["premise", "hypothesis"], ["yes", "no"], 3, 10) == "field 'premise' too long (20 > 10 characters)"
+    assert check_sample(s, ["premise", "hypothesis"], ["yes", "no"], 3, 10).message == "field 'premise' too long (20 > 10 characters)"
     s = {"premise": "abcd", "hypothesis": "a", "label": "yes"}
-    assert check_sample(s, ["premise", "hypothesis"], ["yes", "no"], 3, 10) == "field 'hypothesis' too short (1 < 3 characters)"
+    assert check_sample(s, ["premise", "hypothesis"], ["yes", "no"], 3, 10).message == "field 'hypothesis' too short (1 < 3 characters)"
 
 
 def test_reason_names_every_required_field_for_non_mapping():
-    assert check_sample("x", ["premise", "hypothesis"], ["yes"], 1, 10) == (
+    assert check_sample("x", ["premise", "hypothesis"], ["yes"], 1, 10).message == (
         "not an object with fields ['premise', 'hypothesis', 'label'] (got str)"
     )
 

@@ -11,8 +11,14 @@ import pytest
 from streamsynth.envs.actions import parse_action
 from streamsynth.envs.spaces import DatasetSpace, UnicodeText
 from streamsynth.errors import InvalidActionError
+from streamsynth.rewards.reasons import Reason, Rejection
 
 # --- UnicodeText ----------------------------------------------------------------------------------------------------
+
+
+def _bad(message: str) -> Rejection:
+    """A parse error: code ``invalid_json`` and its message."""
+    return Rejection(Reason.INVALID_JSON, message)
 
 
 @pytest.mark.parametrize(
@@ -283,7 +289,7 @@ def test_parse_jsonl_blank_lines_are_skipped_but_counted():
     text = "\n   \n" + json.dumps(A) + "\n\t\n{broken\n\n" + json.dumps(B)
     assert parse_action(text) == [
         (A, None),
-        ("{broken", "line 5: invalid JSON (Expecting property name enclosed in double quotes)"),
+        ("{broken", _bad("line 5: invalid JSON (Expecting property name enclosed in double quotes)")),
         (B, None),
     ]
 
@@ -292,8 +298,8 @@ def test_parse_jsonl_broken_lines_become_per_item_errors():
     out = parse_action('{"text": "hi", "label": "a"}\nnot json\n{"text": "unterminated\n')
     assert out == [
         (A, None),
-        ("not json", "line 2: invalid JSON (Expecting value)"),
-        ('{"text": "unterminated', "line 3: invalid JSON (Unterminated string starting at)"),
+        ("not json", _bad("line 2: invalid JSON (Expecting value)")),
+        ('{"text": "unterminated', _bad("line 3: invalid JSON (Unterminated string starting at)")),
     ]
 
 
@@ -311,7 +317,7 @@ def test_parse_jsonl_too_deeply_nested_line():
     deep = "[" * 100_000
     out = parse_action(json.dumps(A) + "\n" + deep)
     assert out[0] == (A, None)
-    assert out[1] == (deep, "line 2: invalid JSON (too deeply nested)")
+    assert out[1] == (deep, _bad("line 2: invalid JSON (too deeply nested)"))
 
 
 def test_parse_empty_and_blank_strings():
@@ -322,7 +328,7 @@ def test_parse_empty_and_blank_strings():
 def test_parse_utf8_bytes():
     sample = {"text": "Très bien 😊", "label": "a"}
     raw = (json.dumps(sample, ensure_ascii=False) + "\n\n" + "oops").encode("utf-8")
-    assert parse_action(raw) == [(sample, None), ("oops", "line 3: invalid JSON (Expecting value)")]
+    assert parse_action(raw) == [(sample, None), ("oops", _bad("line 3: invalid JSON (Expecting value)"))]
     assert parse_action(b"") == []
 
 

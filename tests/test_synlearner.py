@@ -284,3 +284,26 @@ def test_cli_learner_options_and_resume_errors(tmp_path):
     assert res.exit_code == 2 and "backend 'vllm' needs a CUDA GPU" in res.output
     res = runner.invoke(app, ["info", "--learner"])
     assert res.exit_code == 0 and "lora_rank = 8" in res.output and "kl_coef = 0.02" in res.output
+
+
+def test_rewording_every_rejection_message_leaves_training_unchanged(model_dir, make_env, monkeypatch):
+    """Agents key on reason codes: the same run with every message reworded trains to the same adapter."""
+    from streamsynth.rewards import reasons
+
+    def run():
+        env = make_env(samples_per_label=8, max_rounds=3)
+        agent = _agent(model_dir, env)
+        results = run_stream(env, agent, seed=0)
+        return _lora(agent), agent.log, [r.rejected_reasons for r in results], env
+
+    lora, log, rejected, _ = run()
+    monkeypatch.setattr(reasons, "MESSAGES", {code: "rejected, for reasons" for code in reasons.Reason})
+    lora2, log2, rejected2, env = run()
+    env.reset(seed=0)
+    _, _, _, _, info = env.step([{"text": "?", "label": "nope"}])
+    assert info["rejected"][0]["reason"] == "rejected, for reasons"  # the rewording took effect
+    # a GRPO step trained while some completions were unjudged (left out of the groups by their code): with the
+    # decision keyed on message wording, the rewording would have scored them 0 and changed the adapter
+    assert any(e["phase"] == "grpo" and e["trained"] and e["unjudged"] for e in log)
+    assert log2 == log and rejected2 == rejected
+    assert all(torch.equal(lora[k], lora2[k]) for k in lora)

@@ -15,11 +15,13 @@ from typing import Any
 import numpy as np
 
 from streamsynth.errors import InvalidActionError
+from streamsynth.rewards.reasons import Reason, Rejection, reject
 
 _LINE_BREAK = re.compile(r"\r\n|\r|\n")  # not str.splitlines: U+2028 etc. may sit raw inside JSON strings
 
-Parsed = list[tuple[Any, "str | None"]]
-"""One ``(item, parse_error)`` per submitted item; ``parse_error`` is None when the item parsed."""
+Parsed = list[tuple[Any, "Rejection | None"]]
+"""One ``(item, parse_error)`` per submitted item; ``parse_error`` is None when the item parsed, else a
+:class:`~streamsynth.rewards.reasons.Rejection` with code ``invalid_json``."""
 
 
 def parse_action(action: Any) -> Parsed:
@@ -28,8 +30,8 @@ def parse_action(action: Any) -> Parsed:
     Accepts a list or tuple of samples (a 1-D numpy object array too) or a JSONL string (one JSON object per
     line; blank lines skipped).
 
-    >>> parse_action('{"text": "hi", "label": "a"}\\nnot json')
-    [({'text': 'hi', 'label': 'a'}, None), ('not json', 'line 2: invalid JSON (Expecting value)')]
+    >>> parse_action('{"text": "hi", "label": "a"}\\nnot json')[1]
+    ('not json', Rejection(code=<Reason.INVALID_JSON: 'invalid_json'>, message='line 2: invalid JSON (Expecting value)'))
     >>> parse_action({"text": "hi"})
     Traceback (most recent call last):
     ...
@@ -67,5 +69,5 @@ def _parse_jsonl(text: str) -> Parsed:
             out.append((json.loads(line), None))
         except (json.JSONDecodeError, RecursionError) as exc:
             msg = exc.msg if isinstance(exc, json.JSONDecodeError) else "too deeply nested"
-            out.append((line, f"line {lineno}: invalid JSON ({msg})"))
+            out.append((line, reject(Reason.INVALID_JSON, line=lineno, error=msg)))
     return out

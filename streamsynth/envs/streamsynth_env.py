@@ -13,6 +13,7 @@ import numpy as np
 
 from streamsynth.envs import state as _env_state
 from streamsynth.envs.actions import parse_action
+from streamsynth.envs.feedback import feedback_row, rejected_row
 from streamsynth.envs.observation import FEEDBACK_KEYS, build_observation_space, make_observation
 from streamsynth.envs.spaces import DatasetSpace
 from streamsynth.errors import StreamExhaustedError, TaskError
@@ -22,6 +23,7 @@ from streamsynth.rewards.embeddings import Embedder, get_embedder
 from streamsynth.rewards.novelty import ReferenceMemory
 from streamsynth.rewards.scorer import EncodedSet, TaskScorer
 from streamsynth.rewards.setscore import set_figures
+from streamsynth.rewards.reasons import Reason, reject
 from streamsynth.rewards.validity import check_sample, max_ngram_overlap, sample_key, word_shingles
 from streamsynth.tasks import get_stream
 from streamsynth.tasks.spec import LABEL_KEY, Sample, Task
@@ -78,7 +80,9 @@ class StreamSynthEnv(gym.Env):
     or ``premise`` and ``hypothesis``), or the same as JSONL text. :class:`~streamsynth.envs.spaces.DatasetSpace`;
     its seeded ``sample()`` draws random datasets in the current task's format. A value of the wrong type raises
     :class:`~streamsynth.errors.InvalidActionError` (a ``ValueError``) and changes nothing. Problems of single
-    samples are rejected with a reason in ``info["rejected"]`` and earn nothing: malformed item or line, missing or
+    samples are rejected in ``info["rejected"]`` with a reason code (``"code"``, a
+    :class:`~streamsynth.rewards.reasons.Reason` value; key on it) and a human message (``"reason"``), and earn
+    nothing: malformed item or line, missing or
     empty field, unknown label, too short or too long, a copy or near-copy of a seed example (cosine >=
     ``near_duplicate``, or a word 3-gram overlap >= ``near_copy_overlap`` with it: an edited copy), a duplicate of an accepted sample or of another sample of the step, a label already at its
     target, more than ``max_samples_per_step`` items.
@@ -104,7 +108,7 @@ class StreamSynthEnv(gym.Env):
     (:mod:`streamsynth.rewards.blend`). With ``reward_mode="delta"`` (default) a step returns the change
     in score, so an episode's return is the final set's score; ``"absolute"`` returns the score itself.
     ``info`` holds every component, each sample's own figures (``info["samples"]``) and each rejected sample with
-    its reason (``info["rejected"]``). The env uses (and holds) only the seed, judge and dev splits of each task's
+    its reason code and message (``info["rejected"]``); the rows are typed in :mod:`streamsynth.envs.feedback`. The env uses (and holds) only the seed, judge and dev splits of each task's
     real data; the test split is evaluation-only and belongs to the harness
     (:class:`streamsynth.evaluation.evaluator.Evaluator`), out of the agent's reach.
 
@@ -325,10 +329,7 @@ class StreamSynthEnv(gym.Env):
             "round": st.round,
             "components": {k: float(v) for k, v in figures.items()},
             "samples": rows,
-            "rejected": [
-                {"index": r["index"], "reason": r["reason"], "sample": _preview(items[r["index"]][0])}
-                for r in rows if not r["accepted"]
-            ],
+            "rejected": [rejected_row(r, _preview(items[r["index"]][0])) for r in rows if not r["accepted"]],
             "accepted": len(accepted),
             "dataset_size": len(st.samples),
             "counts": {lbl: counts.get(lbl, 0) for lbl in task.labels},
@@ -391,27 +392,26 @@ class StreamSynthEnv(gym.Env):
         candidates: list[int] = []
         seen: set[str] = set()
         for i, (item, parse_error) in enumerate(items):
-            reason = parse_error
-            if reason is None and i >= self.max_samples_per_step:
-                reason = f"over the per-step limit of {self.max_samples_per_step} samples"
-            if reason is None:
-                reason = check_sample(item, task.fields, task.label_names, task.min_chars, task.max_chars)
-            if reason is None:
+            why = parse_error
+            if why is None and i >= self.max_samples_per_step:
+                why = reject(Reason.OVER_STEP_LIMIT, limit=self.max_samples_per_step)
+            if why is None:
+                why = check_sample(item, task.fields, task.label_names, task.min_chars, task.max_chars)
+            if why is None:
                 key = sample_key(item, task.fields)
                 if key in ctx.seed_keys:
-                    reason = "copy of a seed example shown to the agent"
+                    why = reject(Reason.SEED_COPY)
                 elif (overlap := max_ngram_overlap(_joined(item, task.fields), ctx.seed_shingles)) \
                         >= self.near_copy_overlap:
-                    reason = f"near-copy of a seed example shown to the agent (word 3-gram overlap {overlap:.2f})"
+                    why = reject(Reason.SEED_EDITED_COPY, overlap=overlap)
                 elif key in st.keys:
-                    reason = "duplicate of an accepted sample"
+                    why = reject(Reason.DUPLICATE)
                 elif key in seen:
-                    reason = "duplicate of another sample of this step"
+                    why = reject(Reason.DUPLICATE_IN_STEP)
                 seen.add(key)
             label = item.get(LABEL_KEY) if isinstance(item, Mapping) and isinstance(item.get(LABEL_KEY), str) else None
-            rows.append({"index": i, "accepted": False, "reason": reason, "label": label,
-                         "fidelity": None, "novelty": None, "realism": None, "score": 0.0})
-            if reason is None:
+            rows.append(feedback_row(i, label, why))
+            if why is None:
                 candidates.append(i)
         return rows, candidates
 
@@ -428,23 +428,23 @@ class StreamSynthEnv(gym.Env):
         label_names = ctx.task.label_names
         keep: list[int] = []
         for k, i in enumerate(candidates):
-            reason = None
+            why = None
             if seed_sim[k] >= thr:
-                reason = f"near-copy of a seed example shown to the agent (cosine {seed_sim[k]:.3f})"
+                why = reject(Reason.SEED_NEAR_COPY, cosine=seed_sim[k])
             elif acc_sim[k] >= thr:
-                reason = f"near-duplicate of an accepted sample (cosine {acc_sim[k]:.3f})"
+                why = reject(Reason.NEAR_DUPLICATE, cosine=acc_sim[k])
             elif keep and float(np.max(enc.vectors[keep] @ enc.vectors[k])) >= thr:
-                reason = "near-duplicate of another sample of this step"
+                why = reject(Reason.NEAR_DUPLICATE_IN_STEP)
             else:
                 label = label_names[enc.labels[k]]
                 if counts[label] >= self.samples_per_label:
-                    reason = f"label {label!r} already has its target of {self.samples_per_label} samples"
+                    why = reject(Reason.LABEL_FULL, label=label, target=self.samples_per_label)
                 else:
                     counts[label] += 1
-            if reason is None:
+            if why is None:
                 keep.append(k)
             else:
-                rows[i]["reason"] = reason
+                rows[i].update(code=why.code.value, reason=why.message)
         return keep
 
     def _set_figures(self, ctx: _TaskContext, st: _TaskState, enc: EncodedSet,

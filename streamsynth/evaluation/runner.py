@@ -6,7 +6,6 @@ harness), never from the env, which does not hold the test split; without one a 
 
 from __future__ import annotations
 
-import re
 import time
 from collections import Counter
 from dataclasses import asdict, dataclass, field
@@ -74,19 +73,6 @@ class TaskResult:
         return d
 
 
-def _reason_kind(reason: str) -> str:
-    """The reason without its specifics (details in parentheses, label names, numbers), for counting.
-
-    >>> _reason_kind("field 'text' too short (3 < 10 characters)")
-    "field 'text' too short"
-    >>> _reason_kind("label 'positive' already has its target of 8 samples")
-    'label already has its target of N samples'
-    """
-    kind = reason.split(" (")[0]
-    kind = re.sub(r"^label '[^']*'", "label", kind)
-    return re.sub(r"\b\d+\b", "N", kind)
-
-
 @dataclass
 class EpisodeProgress:
     """Running totals of an episode, saved in checkpoints taken between rounds (so a resumed episode reports the
@@ -128,7 +114,7 @@ def run_episode(env: Any, agent: Agent, observation: Any, on_round: RoundCallbac
         p.total += float(reward)
         p.submitted += len(info["samples"])
         p.accepted += int(info["accepted"])
-        reasons.update(_reason_kind(r["reason"]) for r in info["rejected"])
+        reasons.update(r["code"] for r in info["rejected"])
         p.reasons = dict(reasons)
         p.components = {k: float(v) for k, v in info.get("components", {}).items()}
         p.seconds = offset + time.perf_counter() - start

@@ -1,7 +1,8 @@
 """Per-sample validity: the checks a sample must pass before it can earn anything.
 
-Each check is a pure function returning ``None`` (valid) or a short reason. The environment records the
-reason of every rejected sample in ``info["rejected"]``.
+Each check is a pure function returning ``None`` (valid) or a :class:`~streamsynth.rewards.reasons.Rejection`
+(a reason code and a short message). The environment records both for every rejected sample in
+``info["rejected"]``.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import re
 import unicodedata
 from typing import Any, Mapping, Sequence
 
+from streamsynth.rewards.reasons import Reason, Rejection, reject
 from streamsynth.tasks.spec import LABEL_KEY
 
 _WS = re.compile(r"\s+")
@@ -41,39 +43,42 @@ def check_sample(
     labels: Sequence[str],
     min_chars: int,
     max_chars: int,
-) -> str | None:
-    """Return why ``sample`` is not a well-formed sample of the task, or ``None`` when it is.
+) -> Rejection | None:
+    """Return why ``sample`` is not a well-formed sample of the task (a :class:`Rejection`: code and message), or
+    ``None`` when it is.
 
     Checks, in order: a mapping; every field present, a string and non-empty; the label known; every field's
     length within ``[min_chars, max_chars]`` characters (after stripping).
 
     >>> check_sample({"text": "A fine film.", "label": "positive"}, ["text"], ["positive", "negative"], 5, 100) is None
     True
-    >>> check_sample({"text": "A fine film.", "label": "great"}, ["text"], ["positive", "negative"], 5, 100)
-    "unknown label 'great' (expected one of: positive, negative)"
+    >>> r = check_sample({"text": "A fine film.", "label": "great"}, ["text"], ["positive", "negative"], 5, 100)
+    >>> r.code.value, r.message
+    ('unknown_label', "unknown label 'great' (expected one of: positive, negative)")
     """
     if not isinstance(sample, Mapping):
-        return f"not an object with fields {list(fields) + [LABEL_KEY]} (got {type(sample).__name__})"
+        return reject(Reason.NOT_AN_OBJECT, fields=list(fields) + [LABEL_KEY], got=type(sample).__name__)
     for f in fields:
         if f not in sample:
-            return f"missing field {f!r}"
+            return reject(Reason.MISSING_FIELD, field=f)
         if not isinstance(sample[f], str):
-            return f"field {f!r} is not a string (got {type(sample[f]).__name__})"
+            return reject(Reason.NOT_A_STRING, field=f, got=type(sample[f]).__name__)
         if not sample[f].strip():
-            return f"field {f!r} is empty"
+            return reject(Reason.EMPTY_FIELD, field=f)
     label = sample.get(LABEL_KEY)
+    expected = ", ".join(labels)
     if label is None:
-        return f"missing field {LABEL_KEY!r}"
+        return reject(Reason.MISSING_FIELD, field=LABEL_KEY)
     if not isinstance(label, str):
-        return f"label is not a string (got {type(label).__name__}; expected one of: {', '.join(labels)})"
+        return reject(Reason.NOT_A_STRING, field=LABEL_KEY, got=f"{type(label).__name__}; expected one of: {expected}")
     if label not in labels:
-        return f"unknown label {label!r} (expected one of: {', '.join(labels)})"
+        return reject(Reason.UNKNOWN_LABEL, label=label, expected=expected)
     for f in fields:
         n = len(sample[f].strip())
         if n < min_chars:
-            return f"field {f!r} too short ({n} < {min_chars} characters)"
+            return reject(Reason.TOO_SHORT, field=f, n=n, limit=min_chars)
         if n > max_chars:
-            return f"field {f!r} too long ({n} > {max_chars} characters)"
+            return reject(Reason.TOO_LONG, field=f, n=n, limit=max_chars)
     return None
 
 

@@ -249,7 +249,7 @@ class SynLearnerAgent(Agent):
             self.memory.add_reference(vectors[np.linalg.norm(vectors, axis=1) > 0])
         entry: dict[str, Any] = {"task": p["task"], "round": p["round"], "phase": p["phase"],
                                  "completions": len(rows), "accepted": len(accepted),
-                                 "mean_raw_reward": float(raw[scored].mean()) if scored.any() else 0.0}
+                                 "unjudged": int((~scored).sum()), "mean_raw_reward": float(raw[scored].mean()) if scored.any() else 0.0}
         if p["phase"] == "dai":
             entry["pool"] = p["pool"]
             if c.eft_epochs:

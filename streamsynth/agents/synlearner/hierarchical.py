@@ -9,8 +9,9 @@ its scale or spread.
 
 A completion the env *rejected for its own fault* (unparseable, invalid, a copy, a near-duplicate) scores 0 on
 every raw component. A completion the env did not judge (its label already full, over the per-step limit, or a
-duplicate of another completion of the same round that happened to be submitted first) carries no signal: it is
-left out of the GRPO groups (``scored`` False).
+duplicate of another completion of the same round that happened to be submitted first: reason codes with
+:attr:`~streamsynth.rewards.reasons.Reason.judged` False) carries no signal: it is left out of the GRPO groups
+(``scored`` False).
 """
 
 from __future__ import annotations
@@ -21,10 +22,7 @@ import numpy as np
 import torch
 
 from streamsynth.agents.synlearner.grpo import group_advantages
-
-UNJUDGED_REASONS = ("already has its target", "over the per-step limit", "another sample of this step")
-"""Rejections that say nothing about the sample itself (a duplicate of another completion of the same round is
-rejected only because that one came first in the submission order)."""
+from streamsynth.rewards.reasons import Reason
 
 
 def completion_components(submitted: Sequence[int | None], info: Mapping[str, Any]
@@ -36,8 +34,8 @@ def completion_components(submitted: Sequence[int | None], info: Mapping[str, An
 
     >>> info = {"components": {"utility": 0.8}, "samples": [
     ...     {"index": 0, "accepted": True, "fidelity": 0.9, "novelty": 0.5},
-    ...     {"index": 1, "accepted": False, "reason": "label 'a' already has its target of 4 samples"},
-    ...     {"index": 2, "accepted": False, "reason": "near-duplicate of an accepted sample"}]}
+    ...     {"index": 1, "accepted": False, "code": "label_full"},
+    ...     {"index": 2, "accepted": False, "code": "near_duplicate"}]}
     >>> [a.tolist() for a in completion_components([0, 1, None, 2], info)]
     [[0.9, 0.0, 0.0, 0.0], [0.5, 0.0, 0.0, 0.0], [0.8, 0.0, 0.0, 0.0], [True, False, True, True]]
     """
@@ -55,7 +53,7 @@ def completion_components(submitted: Sequence[int | None], info: Mapping[str, An
         if row.get("accepted"):
             real = float(row.get("realism", 1.0))  # grounded: only what passes for real data earns (issue 9)
             q[i], d[i], u[i] = float(row["fidelity"]) * real, float(row["novelty"]) * real, utility
-        elif any(k in str(row.get("reason", "")) for k in UNJUDGED_REASONS):
+        elif not Reason(row["code"]).judged:  # the code, never the message's wording (issue 10)
             scored[i] = False
     return q, d, u, scored
 

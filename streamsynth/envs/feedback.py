@@ -1,0 +1,56 @@
+"""Typed per-sample feedback of ``StreamSynthEnv.step``: the rows of ``info["samples"]`` and ``info["rejected"]``.
+
+They stay plain dicts (JSON-ready, picklable for vector envs); the ``TypedDict`` classes say which keys and types
+each row has. Agents and reports read ``code`` (a :class:`~streamsynth.rewards.reasons.Reason` value), never the
+wording of ``reason``.
+"""
+
+from __future__ import annotations
+
+from typing import Any, TypedDict
+
+from streamsynth.rewards.reasons import Rejection
+
+
+class SampleFeedback(TypedDict):
+    """One submitted item, in submission order (``info["samples"]``).
+
+    ``fidelity`` (judge probability of the intended label), ``novelty`` and ``realism`` are set for accepted
+    samples only; ``score`` is the sample's own score (0 when rejected).
+    """
+
+    index: int
+    accepted: bool
+    code: str | None
+    reason: str | None
+    label: str | None
+    fidelity: float | None
+    novelty: float | None
+    realism: float | None
+    score: float
+
+
+class RejectedSample(TypedDict):
+    """One rejected item (``info["rejected"]``): its code, message and a preview of what was submitted."""
+
+    index: int
+    code: str
+    reason: str
+    sample: Any
+
+
+def feedback_row(index: int, label: str | None, why: Rejection | None) -> SampleFeedback:
+    """The row of item ``index`` after the cheap checks: rejected with ``why``, or pending (not yet accepted, no
+    figures) when ``why`` is None.
+
+    >>> feedback_row(0, "a", None)["code"] is None
+    True
+    """
+    return SampleFeedback(index=index, accepted=False, code=None if why is None else why.code.value,
+                          reason=None if why is None else why.message, label=label, fidelity=None, novelty=None,
+                          realism=None, score=0.0)
+
+
+def rejected_row(row: SampleFeedback, preview: Any) -> RejectedSample:
+    """The ``info["rejected"]`` entry of a rejected row."""
+    return RejectedSample(index=row["index"], code=row["code"], reason=row["reason"], sample=preview)
