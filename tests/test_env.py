@@ -277,7 +277,7 @@ def test_vector_envs_keep_text(movie_task, topic_task, mode):
 
 @pytest.mark.parametrize("bad", [0, 0.0, -0.5, 1.5, True, "0.6"])
 def test_near_copy_overlap_must_be_in_0_1(make_env, bad):
-    with pytest.raises(ValueError, match="near_copy_overlap must be in \\(0, 1\\]"):
+    with pytest.raises(ValueError, match=r"near_copy_overlap must be a number in \(0, 1\]"):
         make_env(near_copy_overlap=bad)
 
 

@@ -269,8 +269,9 @@ def test_cli_learner_options_and_resume_errors(tmp_path):
 
     assert parse_learner_options(["lr=5e-5", "group_size=8", "isolated=true"]) == \
         {"lr": 5e-5, "group_size": 8, "isolated": True}
-    for bad, match in [(["lora_rnk=4"], "KEY one of"), (["lr"], "KEY one of"), (["model=x"], "--model"),
-                       (["group_size=many"], "invalid literal"), (["isolated=maybe"], "true or false"),
+    for bad, match in [(["lora_rnk=4"], "lora_rnk: unknown setting; known: vllm_gpu_memory, dtype, top_p, lora_rank, "), (["lr"], "KEY=VALUE"),
+                       (["model=x"], "--model"), (["group_size=many"], "group_size='many': expected int"),
+                       (["isolated=maybe"], "true or false"),
                        (["embedder=hashing"], "--embedder")]:
         with pytest.raises(ValueError, match=match):
             parse_learner_options(bad)

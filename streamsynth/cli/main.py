@@ -48,6 +48,10 @@ CHECKPOINT_EVERY = typer.Option(0, min=0, help="Also checkpoint every N rounds i
                                 "checkpoints: synlearner; they always checkpoint after each task).")
 STUDENT = typer.Option("finetune", help="Students of the test reports: linear (logistic regression on frozen "
                        "embeddings) or finetune (also MiniLM fine-tuned end to end: the realistic student).")
+ENV = typer.Option(
+    [], "--env", "-E", metavar="KEY=VALUE",
+    help="Env setting (repeatable), e.g. -E reward_weights.utility=0.5 -E max_samples_per_step=64 "
+    "-E near_copy_overlap=0.8; see `synth-agent info --settings` for every key and its default.")
 EMBEDDER = typer.Option("minilm", help="Embeddings for rewards: minilm (packaged), hashing, or a sentence-transformers id.")
 
 
@@ -67,6 +71,7 @@ def evaluate(
     student: str = STUDENT,
     probe_samples_per_label: Optional[int] = PROBE_SAMPLES,
     learner: list[str] = LEARNER,
+    env_options: list[str] = ENV,
     checkpoint_every: int = CHECKPOINT_EVERY,
     reward_mode: str = typer.Option("delta", help="delta (change of the set score per step) or absolute."),
     seed: int = typer.Option(0, help="Seed of the agent and of the real-data splits."),
@@ -96,7 +101,7 @@ def evaluate(
                 backend=backend, device=device, batch_size=batch_size, temperature=temperature,
                 max_new_tokens=max_new_tokens, embedder=embedder, reward_mode=reward_mode, seed=seed,
                 probe_samples_per_label=probe_samples_per_label, learner=parse_learner_options(learner),
-                checkpoint_every=checkpoint_every, student=student,
+                checkpoint_every=checkpoint_every, student=student, env=parse_overrides(env_options),
             )
             console.print(f"[bold]StreamSynth[/bold] evaluate agent={agent} stream={stream} seed={seed} -> {output}")
         agent, stream, seed, samples_per_label, rounds = opts.agent, opts.stream, opts.seed, opts.samples_per_label, opts.rounds
@@ -114,6 +119,13 @@ def evaluate(
     console.print(f"total {s['wall_s']:.0f} s over tasks; mean test accuracy: linear student "
                   f"{s['test_accuracy']:.3f} (gold student at the same N {s['gold_test_accuracy']:.3f}){realistic}; "
                   f"run folder: {output}")
+
+
+def parse_overrides(items: list[str]) -> dict:
+    """``-E`` items as a dict of dotted keys (checked and typed by ``RunOptions``)."""
+    from streamsynth.config import parse_overrides as parse
+
+    return parse(items, "-E")
 
 
 def _saved_options(run_dir: Path) -> dict:
@@ -137,37 +149,21 @@ def parse_learner_options(items: list[str]) -> dict:
     >>> parse_learner_options(["lr=5e-5", "isolated=yes", "lora_targets=q_proj,v_proj"])
     {'lr': 5e-05, 'isolated': True, 'lora_targets': ('q_proj', 'v_proj')}
     """
-    from dataclasses import fields
-
+    from streamsynth.agents import SHARED_LLM_SETTINGS
     from streamsynth.agents.synlearner.config import SynLearnerConfig
+    from streamsynth.config import apply_overrides, parse_overrides, setting_keys
 
-    defaults = {f.name: getattr(SynLearnerConfig(), f.name) for f in fields(SynLearnerConfig)}
-    out: dict = {}
-    for item in items:
-        key, sep, value = item.partition("=")
-        key = key.strip().replace("-", "_")
-        from streamsynth.agents import SHARED_LLM_SETTINGS
-
+    raw = parse_overrides(items, "--learner")
+    known = [k for k in setting_keys(SynLearnerConfig()) if k not in SHARED_LLM_SETTINGS and k != "embedder"]
+    for key in raw:
         if key in SHARED_LLM_SETTINGS:
-            raise ValueError(f"--learner {item!r}: {key} is shared by every agent; use --{key.replace('_', '-')}")
+            raise ValueError(f"--learner {key}: {key} is shared by every agent; use --{key.replace('_', '-')}")
         if key == "embedder":
-            raise ValueError(f"--learner {item!r}: use --embedder (the env and SynLearner share it)")
-        if not sep or key not in defaults:
-            raise ValueError(f"--learner {item!r}: expected KEY=VALUE with KEY one of {sorted(defaults)}")
-        default = defaults[key]
-        try:
-            if isinstance(default, bool):
-                if value.strip().lower() not in ("true", "false", "yes", "no", "1", "0"):
-                    raise ValueError("expected true or false")
-                out[key] = value.strip().lower() in ("true", "yes", "1")
-            elif isinstance(default, tuple):
-                kind = type(default[0]) if default else str
-                out[key] = tuple(kind(v.strip()) for v in value.split(",") if v.strip())
-            else:
-                out[key] = type(default)(value.strip())
-        except ValueError as exc:
-            raise ValueError(f"--learner {item!r}: {exc}") from None
-    return out
+            raise ValueError(f"--learner {key}: use --embedder (the env and SynLearner share it)")
+        if key not in known:
+            raise ValueError(f"--learner {key}: unknown setting; known: {', '.join(known)}")
+    cfg = apply_overrides(SynLearnerConfig(), raw, "--learner")
+    return {key: getattr(cfg, key) for key in raw}
 
 
 def _safe(text: str) -> str:
@@ -197,6 +193,7 @@ def compare(
     student: str = STUDENT,
     probe_samples_per_label: Optional[int] = PROBE_SAMPLES,
     learner: list[str] = LEARNER,
+    env_options: list[str] = ENV,
     output: Path = typer.Option(Path("runs/compare"), help="Comparison folder; re-running skips finished cells."),
 ) -> None:
     """Run several agents on the same stream, seeds and budget; write Markdown/CSV tables, plots and stream metrics."""
@@ -206,11 +203,12 @@ def compare(
     from streamsynth.evaluation.experiment import RunOptions
 
     names = [a.strip() for a in agents.split(",") if a.strip()]
-    base = RunOptions(stream=stream, samples_per_label=samples_per_label, rounds=rounds, model=model, backend=backend,
-                      device=device, batch_size=batch_size, temperature=temperature, max_new_tokens=max_new_tokens,
-                      embedder=embedder, probe_samples_per_label=probe_samples_per_label, student=student)
     try:
-        base = base.with_(learner=parse_learner_options(learner))
+        base = RunOptions(stream=stream, samples_per_label=samples_per_label, rounds=rounds, model=model,
+                          backend=backend, device=device, batch_size=batch_size, temperature=temperature,
+                          max_new_tokens=max_new_tokens, embedder=embedder,
+                          probe_samples_per_label=probe_samples_per_label, student=student,
+                          learner=parse_learner_options(learner), env=parse_overrides(env_options))
     except ValueError as exc:
         _fail(str(exc))
     console = _console()
@@ -262,6 +260,7 @@ def tasks(
 @app.command()
 def info(
     learner: bool = typer.Option(False, "--learner", help="List the SynLearner settings (for -L KEY=VALUE) instead."),
+    settings: bool = typer.Option(False, "--settings", help="List the env settings (for -E KEY=VALUE) instead."),
 ) -> None:
     """Versions, compute device and which offline models and datasets were found."""
     if learner:
@@ -274,6 +273,15 @@ def info(
             typer.echo(f"{f.name} = {getattr(default, f.name)!r}")
         typer.echo("(model, device, batch_size, temperature, max_new_tokens and embedder come from the shared "
                    "--model/--device/--batch-size/--temperature/--max-new-tokens/--embedder options)")
+        return
+    if settings:
+        from streamsynth.config import describe_settings
+        from streamsynth.evaluation.experiment import ENV_OPTIONS, RunOptions
+
+        for row in describe_settings(RunOptions().env_config()):  # with the CLI's defaults
+            own = ENV_OPTIONS.get(row.key)
+            typer.echo(f"{row.key} = {row.default!r}" + (f"  (set with {own})" if own else "")
+                       + (f"  # {row.help}" if row.help else ""))
         return
     from streamsynth.cli.info import print_info
 

@@ -13,6 +13,7 @@ import numpy as np
 
 from streamsynth.envs import state as _env_state
 from streamsynth.envs.actions import parse_action
+from streamsynth.envs.config import EnvConfig
 from streamsynth.envs.feedback import feedback_row, rejected_row
 from streamsynth.envs.observation import FEEDBACK_KEYS, build_observation_space, make_observation
 from streamsynth.envs.spaces import DatasetSpace
@@ -29,7 +30,6 @@ from streamsynth.tasks import get_stream
 from streamsynth.tasks.spec import LABEL_KEY, Sample, Task
 from streamsynth.tasks.splits import SplitSizes, TaskSplits, split_samples
 
-REWARD_MODES = ("delta", "absolute")
 
 
 @dataclass
@@ -164,34 +164,29 @@ class StreamSynthEnv(gym.Env):
         novelty_capacity: int = 4096,
         render_mode: str | None = None,
     ) -> None:
-        for name, value in (("samples_per_label", samples_per_label), ("max_rounds", max_rounds),
-                            ("max_samples_per_step", max_samples_per_step), ("novelty_capacity", novelty_capacity)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
-        if reward_mode not in REWARD_MODES:
-            raise ValueError(f"reward_mode must be one of {REWARD_MODES}, got {reward_mode!r}")
-        if not 0 < near_duplicate <= 1:
-            raise ValueError(f"near_duplicate must be in (0, 1], got {near_duplicate!r}")
-        if isinstance(near_copy_overlap, bool) or not isinstance(near_copy_overlap, (int, float)) \
-                or not 0 < near_copy_overlap <= 1:
-            raise ValueError(f"near_copy_overlap must be in (0, 1], got {near_copy_overlap!r}")
+        cfg = EnvConfig(samples_per_label=samples_per_label, max_rounds=max_rounds,
+                        max_samples_per_step=max_samples_per_step, reward_weights=reward_weights,
+                        reward_mode=reward_mode, cycle=cycle, embedder=embedder, split_sizes=split_sizes,
+                        data_seed=data_seed, near_duplicate=near_duplicate, near_copy_overlap=near_copy_overlap,
+                        novelty_capacity=novelty_capacity)  # validates every setting (one place: envs.config)
+        self.config = cfg
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
         self.tasks: list[Task] = _resolve_stream(stream)
         names = [t.name for t in self.tasks]
         if len(set(names)) != len(names):
             raise TaskError(f"a stream cannot hold the same task twice: {names}")
-        self.samples_per_label = samples_per_label
-        self.max_rounds = max_rounds
-        self.max_samples_per_step = max_samples_per_step
-        self.weights = RewardWeights.from_mapping(reward_weights)
-        self.reward_mode = reward_mode
-        self.cycle = bool(cycle)
-        self.split_sizes = split_sizes if isinstance(split_sizes, SplitSizes) else SplitSizes(**dict(split_sizes or {}))
-        self.data_seed = int(data_seed)
-        self.near_duplicate = float(near_duplicate)
-        self.near_copy_overlap = float(near_copy_overlap)
-        self.novelty_capacity = novelty_capacity
+        self.samples_per_label = cfg.samples_per_label
+        self.max_rounds = cfg.max_rounds
+        self.max_samples_per_step = cfg.max_samples_per_step
+        self.weights = cfg.reward_weights
+        self.reward_mode = cfg.reward_mode
+        self.cycle = cfg.cycle
+        self.split_sizes = cfg.split_sizes
+        self.data_seed = cfg.data_seed
+        self.near_duplicate = cfg.near_duplicate
+        self.near_copy_overlap = cfg.near_copy_overlap
+        self.novelty_capacity = cfg.novelty_capacity
         self.render_mode = render_mode
         self._embedder_spec = embedder
         self._embedder: Embedder | None = embedder if isinstance(embedder, Embedder) else None

@@ -12,11 +12,14 @@ import shutil
 import time
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from streamsynth.errors import StreamSynthError
 from streamsynth.evaluation.runner import TaskResult, run_stream
 from streamsynth.io import write_json
+
+if TYPE_CHECKING:
+    from streamsynth.envs.config import EnvConfig
 
 
 STUDENT_CHOICES = ("linear", "finetune")
@@ -49,8 +52,12 @@ class RunOptions:
     ``"finetune"`` (also MiniLM fine-tuned end to end, the realistic student; both are reported)."""
     checkpoint_every: int = 0
     """Checkpoint every N rounds inside a task (0: only after each task); agents that support checkpoints only."""
+    env: dict[str, Any] = field(default_factory=dict)
+    """Env settings beyond the options above (``-E KEY=VALUE``): dotted keys of
+    :class:`~streamsynth.envs.config.EnvConfig`, e.g. ``{"reward_weights.utility": 0.5}``; stored typed."""
 
     def __post_init__(self) -> None:
+        object.__setattr__(self, "env", _typed_env_overrides(self.env))
         p = self.probe_samples_per_label
         if p is not None and (isinstance(p, bool) or not isinstance(p, int) or p < 1):
             raise ValueError(f"probe_samples_per_label must be a positive int or None, got {p!r}")
@@ -75,6 +82,43 @@ class RunOptions:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def env_config(self, **changes: Any) -> "EnvConfig":
+        """The env's settings: the dedicated options, then the ``env`` overrides, then ``changes`` (probe envs)."""
+        from streamsynth.config import apply_overrides
+        from streamsynth.envs.config import EnvConfig
+
+        base = EnvConfig(samples_per_label=self.samples_per_label, max_rounds=self.rounds, embedder=self.embedder,
+                         reward_mode=self.reward_mode, data_seed=self.seed)
+        return replace(apply_overrides(base, self.env, "-E"), **changes)
+
+
+ENV_OPTIONS = {"samples_per_label": "--samples-per-label", "max_rounds": "--rounds", "embedder": "--embedder",
+               "reward_mode": "--reward-mode", "data_seed": "--seed"}
+"""Env settings that have their own option (so ``-E`` refuses them: one way to set each)."""
+
+
+def _typed_env_overrides(overrides: dict[str, Any]) -> dict[str, Any]:
+    """``overrides`` checked against :class:`EnvConfig` and converted to their types (flat dotted keys).
+
+    >>> _typed_env_overrides({"reward_weights": {"utility": "0.5"}, "cycle": "yes"})
+    {'reward_weights.utility': 0.5, 'cycle': True}
+    """
+    from streamsynth.config import SettingError, apply_overrides, flatten
+    from streamsynth.envs.config import EnvConfig
+
+    flat = flatten(dict(overrides or {}))
+    for key in flat:
+        if key.split(".")[0] in ENV_OPTIONS:
+            raise SettingError(f"-E {key}: use {ENV_OPTIONS[key.split('.')[0]]} (one way to set each setting)")
+    cfg = apply_overrides(EnvConfig(), flat, "-E")
+    out = {}
+    for key in flat:
+        value: Any = cfg
+        for part in key.split("."):
+            value = getattr(value, part)
+        out[key] = value
+    return out
 
 
 @dataclass
@@ -166,8 +210,7 @@ def run_experiment(opts: RunOptions, run_dir: Path, hooks: RunHooks | None = Non
         shutil.rmtree(run_dir)
     llm = LLMConfig(model=opts.model, backend=opts.backend, device=opts.device, batch_size=opts.batch_size,
                     temperature=opts.temperature, max_new_tokens=opts.max_new_tokens)
-    env = StreamSynthEnv(opts.stream, samples_per_label=opts.samples_per_label, max_rounds=opts.rounds,
-                         embedder=opts.embedder, reward_mode=opts.reward_mode, data_seed=opts.seed)
+    env = StreamSynthEnv(opts.stream, **opts.env_config().kwargs())
     # the harness's test-split reports (the env holds no test split); the linear student is always reported
     students = ("linear", "finetune") if opts.student == "finetune" else ("linear",)
     evaluator = Evaluator.for_env(env, students=students)
@@ -182,7 +225,7 @@ def run_experiment(opts: RunOptions, run_dir: Path, hooks: RunHooks | None = Non
         raise StreamSynthError(f"agent {opts.agent!r} keeps no checkpoints, so its run cannot be resumed; start it "
                                "again in a new folder")
     config = {**opts.to_dict(), "tasks": [t.name for t in env.tasks], "agent_config": agent.describe(),
-              "reward_weights": env.weights.to_dict(), "versions": versions()}
+              "env_config": env.config.to_dict(), "reward_weights": env.weights.to_dict(), "versions": versions()}
     results: list[TaskResult] = []
     transfer: dict[str, Any] = {}
     progress: dict[str, Any] = {"next_task": 0, "episode": None, "seconds": 0.0}
@@ -201,8 +244,8 @@ def run_experiment(opts: RunOptions, run_dir: Path, hooks: RunHooks | None = Non
         from streamsynth.evaluation.probes import probe_row
 
         probe_n = opts.probe_samples_per_label or opts.samples_per_label
-        probe_env = StreamSynthEnv(opts.stream, samples_per_label=probe_n, max_rounds=1, embedder=env.embedder,
-                                   reward_mode=opts.reward_mode, data_seed=opts.seed)
+        probe_env = StreamSynthEnv(opts.stream, **opts.env_config(samples_per_label=probe_n, max_rounds=1,
+                                                                  embedder=env.embedder).kwargs())
 
         def probe_all() -> list[float]:
             return probe_row(agent, probe_env, config["tasks"], opts.seed, evaluator)

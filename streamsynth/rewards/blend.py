@@ -16,7 +16,7 @@ component in ``info`` ("log only") without rewarding it.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Mapping
 
 import numpy as np
@@ -42,15 +42,15 @@ class RewardWeights:
     0.5
     """
 
-    quality: float = 0.3
-    realism: float = 0.0
-    diversity: float = 0.1
-    utility: float = 0.4
-    completion: float = 0.2
-    semantic: float = 0.4
-    lexical: float = 0.2
-    novelty: float = 0.2
-    balance: float = 0.2
+    quality: float = field(default=0.3, metadata={"help": "set score: judge fidelity above chance x realism"})
+    realism: float = field(default=0.0, metadata={"help": "set score: two-sample realism alone (log-only at 0)"})
+    diversity: float = field(default=0.1, metadata={"help": "set score: realism x the diversity mix below"})
+    utility: float = field(default=0.4, metadata={"help": "set score: dev macro-F1 of a student trained on the set"})
+    completion: float = field(default=0.2, metadata={"help": "set score: accepted / target size"})
+    semantic: float = field(default=0.4, metadata={"help": "diversity mix: per-label normalised Vendi score"})
+    lexical: float = field(default=0.2, metadata={"help": "diversity mix: distinct-n"})
+    novelty: float = field(default=0.2, metadata={"help": "diversity mix: novelty against the reference memory"})
+    balance: float = field(default=0.2, metadata={"help": "diversity mix: label balance"})
 
     def __post_init__(self) -> None:
         for f in fields(self):

@@ -55,10 +55,10 @@ class SplitSizes:
         test: total size of the test split.
     """
 
-    seed_per_label: int = 4
-    judge: int = 800
-    dev: int = 300
-    test: int = 800
+    seed_per_label: int = field(default=4, metadata={"help": "seed examples per label shown to the agent"})
+    judge: int = field(default=800, metadata={"help": "judge split (fidelity, realism), all labels"})
+    dev: int = field(default=300, metadata={"help": "dev split (utility), all labels"})
+    test: int = field(default=800, metadata={"help": "test split (reports only, never in the env), all labels"})
 
     def __post_init__(self) -> None:
         for name in ("seed_per_label", "judge", "dev", "test"):

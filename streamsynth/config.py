@@ -1,0 +1,239 @@
+"""Settings: one set of validation helpers, and ``KEY=VALUE`` overrides of (nested) dataclass configs.
+
+The CLI's ``-E KEY=VALUE`` (env settings) and ``-L KEY=VALUE`` (SynLearner settings) go through
+:func:`apply_overrides`: keys are field names of the config dataclass, dotted for nested dataclasses
+(``reward_weights.utility``); string values are converted by the field's type; the dataclass validates itself.
+Every error names the key, the value and what is allowed.
+
+>>> from dataclasses import dataclass, field
+>>> @dataclass(frozen=True)
+... class Inner:
+...     a: float = 0.5
+>>> @dataclass(frozen=True)
+... class Outer:
+...     n: int = 1
+...     inner: Inner = field(default_factory=Inner)
+>>> apply_overrides(Outer(), parse_overrides(["n=3", "inner.a=0.25"]))
+Outer(n=3, inner=Inner(a=0.25))
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import typing
+from collections.abc import Iterable, Mapping
+from typing import Any, NamedTuple
+
+_TRUE = ("true", "yes", "1", "on")
+_FALSE = ("false", "no", "0", "off")
+
+
+class SettingError(ValueError):
+    """A setting's key or value is not allowed (a ``ValueError``: the CLI reports it and exits 2)."""
+
+
+# ------------------------------------------------------------------------------------------------- validation
+
+
+def check_int(name: str, value: Any, low: int = 1, high: int | None = None) -> int:
+    """``value`` as an int in ``[low, high]`` (bools refused); raises ``ValueError`` naming ``name``.
+
+    >>> check_int("rounds", 3)
+    3
+    >>> check_int("rounds", 0)
+    Traceback (most recent call last):
+    ...
+    ValueError: rounds must be an int >= 1, got 0
+    """
+    bounds = f">= {low}" if high is None else f"in [{low}, {high}]"
+    if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+        raise ValueError(f"{name} must be an int {bounds}, got {value!r}")
+    return int(value)
+
+
+def check_number(name: str, value: Any, low: float = 0.0, high: float = math.inf, *, low_open: bool = False,
+                 high_open: bool = False) -> float:
+    """``value`` as a finite float in the interval from ``low`` to ``high`` (closed unless ``low_open`` /
+    ``high_open``; ``high=inf`` means no upper bound); bools and NaN refused.
+
+    >>> check_number("near_duplicate", 0.97, 0, 1, low_open=True)
+    0.97
+    >>> check_number("top_p", 0.0, 0, 1, low_open=True)
+    Traceback (most recent call last):
+    ...
+    ValueError: top_p must be a number in (0, 1], got 0.0
+    """
+    if math.isinf(high):
+        bounds = f"{'>' if low_open else '>='} {low:g}"
+    else:
+        bounds = f"in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
+    ok = isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
+    if ok:
+        ok = (value > low if low_open else value >= low) and (value < high if high_open else value <= high)
+    if not ok:
+        raise ValueError(f"{name} must be a number {bounds}, got {value!r}")
+    return float(value)
+
+
+def check_choice(name: str, value: Any, choices: Iterable[Any]) -> Any:
+    """``value`` if it is one of ``choices``.
+
+    >>> check_choice("reward_mode", "delta", ("delta", "absolute"))
+    'delta'
+    """
+    choices = tuple(choices)
+    if value not in choices:
+        raise ValueError(f"{name} must be one of {list(choices)}, got {value!r}")
+    return value
+
+
+# ------------------------------------------------------------------------------------------------- overrides
+
+
+def parse_overrides(items: Iterable[str], option: str = "-E") -> dict[str, str]:
+    """``["a=1", "b.c = x"]`` -> ``{"a": "1", "b.c": "x"}`` (later items win; dashes in keys become underscores).
+
+    >>> parse_overrides(["reward-weights.utility=0.5"])
+    {'reward_weights.utility': '0.5'}
+    """
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = str(item).partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or not key:
+            raise SettingError(f"{option} {item!r}: expected KEY=VALUE")
+        out[key] = value.strip()
+    return out
+
+
+def flatten(values: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested mappings (a TOML table, a saved config) as dotted keys.
+
+    >>> flatten({"a": 1, "w": {"utility": 0.5}})
+    {'a': 1, 'w.utility': 0.5}
+    """
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, Mapping):
+            out.update(flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _hints(config: Any) -> dict[str, Any]:
+    """Field types of the dataclass instance ``config``; where an annotation cannot be resolved, the type of the
+    field's current value."""
+    try:
+        return typing.get_type_hints(type(config))
+    except NameError:
+        return {f.name: type(getattr(config, f.name)) for f in dataclasses.fields(config)}
+
+
+def _is_nested(config: Any, name: str) -> bool:
+    value = getattr(config, name)
+    return dataclasses.is_dataclass(value) and not isinstance(value, type)
+
+
+def setting_keys(config: Any) -> list[str]:
+    """Every (dotted) key of the dataclass instance ``config``."""
+    out: list[str] = []
+    for f in dataclasses.fields(config):
+        if _is_nested(config, f.name):
+            out += [f"{f.name}.{k}" for k in setting_keys(getattr(config, f.name))]
+        else:
+            out.append(f.name)
+    return out
+
+
+def apply_overrides(config: Any, overrides: Mapping[str, Any], option: str = "-E", prefix: str = "") -> Any:
+    """A copy of the dataclass ``config`` with ``overrides`` (dotted keys; values as strings from the command
+    line, or typed from a run file) applied and validated by the dataclass itself. Errors name
+    ``option`` and the full key (``prefix``: the dotted path of ``config`` inside its parent)."""
+    hints = _hints(config)
+    names = {f.name for f in dataclasses.fields(config)}
+    changes: dict[str, Any] = {}
+    nested: dict[str, dict[str, Any]] = {}
+    for key, value in flatten(overrides).items():
+        head, _, rest = key.partition(".")
+        if head not in names or bool(rest) != _is_nested(config, head):
+            known = ", ".join(prefix + k for k in setting_keys(config))
+            raise SettingError(f"{option} {prefix}{key}: unknown setting; known: {known}")
+        if rest:
+            nested.setdefault(head, {})[rest] = value
+        else:
+            changes[head] = convert(value, hints[head], getattr(config, head), f"{option} {prefix}{key}")
+    for head, sub in nested.items():
+        changes[head] = apply_overrides(getattr(config, head), sub, option, f"{prefix}{head}.")
+    try:
+        return dataclasses.replace(config, **changes)
+    except (ValueError, TypeError) as exc:
+        if isinstance(exc, SettingError):
+            raise
+        keys = ", ".join(f"{option} {prefix}{k}" for k in flatten(overrides))
+        raise SettingError(f"{keys}: {exc}") from None
+
+
+def convert(value: Any, kind: Any, default: Any, where: str) -> Any:
+    """``value`` as the type ``kind`` (a field annotation; ``default`` helps when it is a union)."""
+    origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if origin in (typing.Union, getattr(__import__("types"), "UnionType", None)):
+        options = [a for a in args if a is not type(None)]
+        if type(None) in args and isinstance(value, str) and value.lower() in ("none", "null", ""):
+            return None
+        if value is None and type(None) in args:
+            return None
+        kind = type(default) if default is not None and type(default) in options else options[0]
+        origin, args = typing.get_origin(kind), typing.get_args(kind)
+    if kind is Any:
+        return value
+    if origin is tuple or kind is tuple:
+        item = args[0] if args else str
+        parts = value.split(",") if isinstance(value, str) else list(value)
+        return tuple(convert(p.strip() if isinstance(p, str) else p, item, None, where)
+                     for p in parts if not (isinstance(p, str) and not p.strip()))
+    try:
+        if kind is bool:
+            if isinstance(value, bool):
+                return value
+            if str(value).strip().lower() in _TRUE + _FALSE:
+                return str(value).strip().lower() in _TRUE
+            raise ValueError("expected true or false")
+        if kind is int:
+            if isinstance(value, bool) or (isinstance(value, float) and not value.is_integer()):
+                raise ValueError("expected an integer")
+            return int(value) if not isinstance(value, str) else int(value.strip())
+        if kind is float:
+            if isinstance(value, bool):
+                raise ValueError("expected a number")
+            return float(value)
+        if kind is str:
+            if not isinstance(value, str):
+                raise ValueError("expected text")
+            return value
+    except ValueError as exc:
+        msg = str(exc) if str(exc).startswith("expected") else f"expected {kind.__name__}"
+        raise SettingError(f"{where}={value!r}: {msg}") from None
+    return value
+
+
+class Setting(NamedTuple):
+    """One row of :func:`describe_settings`."""
+
+    key: str
+    default: Any
+    help: str
+
+
+def describe_settings(config: Any, prefix: str = "") -> list[Setting]:
+    """Every setting of the dataclass instance ``config`` with its value and help (``field(metadata={"help": ...})``;
+    nested dataclasses are expanded with dotted keys)."""
+    out: list[Setting] = []
+    for f in dataclasses.fields(config):
+        value = getattr(config, f.name)
+        if _is_nested(config, f.name):
+            out += describe_settings(value, f"{prefix}{f.name}.")
+        else:
+            out.append(Setting(f"{prefix}{f.name}", value, f.metadata.get("help", "")))
+    return out
