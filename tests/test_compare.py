@@ -75,13 +75,15 @@ def test_compare_writes_tables_and_resumes_without_redoing_cells(tmp_path, monke
     data["complete"] = False
     killed.write_text(json.dumps(data))
     calls = []
-    real = compare_mod.run_experiment
+    import streamsynth.evaluation.experiment as experiment_mod
+
+    real = experiment_mod.run_experiment
 
     def counting(opts, run_dir, hooks=None, **kw):
         calls.append((opts.agent, opts.seed))
         return real(opts, run_dir, hooks, **kw)
 
-    monkeypatch.setattr(compare_mod, "run_experiment", counting)
+    monkeypatch.setattr(experiment_mod, "run_experiment", counting)  # what every executor's run_cell calls
     second = run_compare(["oracle"], [0, 1], base, out, log=lambda m: None)
     assert calls == [("oracle", 1)]  # only the unfinished cell ran again
     assert second.skipped == [("oracle", 0)]

@@ -180,12 +180,12 @@ def _permute_for_gguf(weights: np.ndarray, n_head: int) -> np.ndarray:
     )
 
 
-def _write_tiny_gguf(path: Path) -> tuple[torch.nn.Module, object]:
+def _write_tiny_gguf(path: Path, max_positions: int = 256) -> tuple[torch.nn.Module, object]:
     """Write the tiny Llama and its tokenizer as a float32 GGUF, the way llama.cpp lays it out."""
     import gguf
 
     tokenizer = _tiny_tokenizer()
-    model = _tiny_llama(tokenizer, seed=1)
+    model = _tiny_llama(tokenizer, seed=1, max_positions=max_positions)
     cfg = model.config
     writer = gguf.GGUFWriter(str(path), "llama")
     writer.add_name("tiny")

@@ -195,9 +195,17 @@ def compare(
     learner: list[str] = LEARNER,
     env_options: list[str] = ENV,
     output: Path = typer.Option(Path("runs/compare"), help="Comparison folder; re-running skips finished cells."),
+    executor: str = typer.Option("local", help="local (cells one after another in this process) or ray (cells as "
+                                 "Ray tasks; pip install 'streamsynth[ray]')."),
+    cpus_per_cell: Optional[int] = typer.Option(
+        None, min=1, help="CPUs of each cell, which also sets its torch/BLAS threads (ray: default 1; local: "
+        "default all cores)."),
+    gpus_per_cell: float = typer.Option(0.0, min=0.0, help="GPUs of each Ray cell (with --device cuda)."),
+    address: Optional[str] = typer.Option(None, help="Ray cluster to join (from `ray start --head`); default: a "
+                                          "local Ray on this machine's cores."),
+    force: bool = typer.Option(False, help="Recompute finished cells whose saved settings differ from these."),
 ) -> None:
     """Run several agents on the same stream, seeds and budget; write Markdown/CSV tables, plots and stream metrics."""
-    from streamsynth.cli.progress import run_progress
     from streamsynth.errors import StreamSynthError
     from streamsynth.evaluation.compare import run_compare
     from streamsynth.evaluation.experiment import RunOptions
@@ -212,16 +220,31 @@ def compare(
     except ValueError as exc:
         _fail(str(exc))
     console = _console()
-    console.print(f"[bold]StreamSynth[/bold] compare agents={names} stream={stream} seeds=0..{seeds - 1} -> {output}")
+    console.print(f"[bold]StreamSynth[/bold] compare agents={names} stream={stream} seeds=0..{seeds - 1} "
+                  f"executor={executor} -> {output}")
     try:
-        run_compare(names, list(range(seeds)), base, output,
-                    hooks_for=lambda a, s: run_progress(console, rounds, label=f"{a} seed {s}: "), log=console.print)
+        run = _executor(executor, cpus_per_cell, gpus_per_cell, address, console, rounds)
+        run_compare(names, list(range(seeds)), base, output, log=console.print, executor=run, force=force)
     except (StreamSynthError, ValueError) as exc:
         _fail(str(exc))
     from rich.markdown import Markdown
 
     console.print(Markdown((output / "results.md").read_text()))
     console.print(f"comparison folder: {output}")
+
+
+def _executor(name: str, cpus_per_cell: int | None, gpus_per_cell: float, address: str | None, console, rounds: int):
+    """The executor of ``compare --executor``: local with per-round progress bars, or Ray with an overall one."""
+    from streamsynth.cli.progress import CellsProgress, run_progress
+    from streamsynth.evaluation.executors import EXECUTORS, LocalExecutor, RayExecutor
+
+    if name not in EXECUTORS:
+        raise ValueError(f"--executor must be one of {list(EXECUTORS)}, got {name!r}")
+    if name == "local":
+        if address or gpus_per_cell:
+            raise ValueError("--address and --gpus-per-cell need --executor ray")
+        return LocalExecutor(lambda a, s: run_progress(console, rounds, label=f"{a} seed {s}: "), cpus_per_cell)
+    return CellsProgress(RayExecutor(cpus_per_cell or 1, gpus_per_cell, address), console)
 
 
 @app.command()

@@ -34,3 +34,20 @@ def run_progress(console: Any, rounds: int, label: str = "") -> Iterator[RunHook
             progress.advance(stream_bar)
 
         yield RunHooks(on_start=on_start, on_task_start=on_task_start, on_round=on_round, on_task_end=on_task_end)
+
+
+class CellsProgress:
+    """Wraps an executor with ``run(cells, log, progress)`` (Ray): an overall progress bar over the cells, the
+    executor's one line per finished cell printed above it."""
+
+    def __init__(self, executor: Any, console: Any) -> None:
+        self.executor, self.console = executor, console
+
+    def run(self, cells: Any, log: Any) -> Any:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                      console=self.console) as progress:
+            bar = progress.add_task("cells", total=len(cells))
+            return self.executor.run(cells, lambda line: progress.console.print(line),
+                                     lambda done, total: progress.update(bar, completed=done))

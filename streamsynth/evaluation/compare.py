@@ -9,7 +9,9 @@ Layout of a comparison folder::
       per_task.png, along_stream.png, R_<agent>.png
 
 Re-running the same command skips complete cells, continues unfinished cells that left a checkpoint (SynLearner)
-from it, and restarts the other unfinished ones from their beginning.
+from it, and restarts the other unfinished ones from their beginning. A finished cell is reused only when its saved
+settings (every option, the package version) equal the requested ones; otherwise the command stops and names the
+differences (``force`` recomputes). Cells run one after another here or as Ray tasks (``executors.py``).
 """
 
 from __future__ import annotations
@@ -24,8 +26,8 @@ import numpy as np
 
 from streamsynth.errors import StreamSynthError
 from streamsynth.evaluation.checkpoint import has_checkpoint
-from streamsynth.evaluation.experiment import (RunHooks, RunOptions, is_complete, load_results, load_transfer,
-                                               run_experiment)
+from streamsynth.evaluation.executors import Cell, LocalExecutor
+from streamsynth.evaluation.experiment import RunOptions, is_complete, load_results, load_transfer
 from streamsynth.evaluation.runner import TaskResult
 from streamsynth.evaluation.stream_metrics import acc, bwt, constant_rows, fwt
 from streamsynth.io import atomic_open, write_json, write_text
@@ -86,10 +88,81 @@ def stream_scores(results: Sequence[TaskResult], transfer: dict[str, Any] | None
     return {"R": R.tolist(), "b": b.tolist(), "ACC": acc(R), "BWT": bwt(R), "FWT": fwt(R, b)}
 
 
+IGNORED_SETTINGS = ("checkpoint_every",)
+"""Options that do not change a cell's results, so a finished cell is reused whatever they were."""
+
+
+def settings_diff(saved: dict[str, Any], requested: RunOptions) -> list[str]:
+    """What differs between a cell folder's saved ``config.json`` and the requested options (with the package
+    version), one ``"name: saved -> requested"`` line each; empty when the cell can be reused.
+
+    >>> from streamsynth import __version__
+    >>> settings_diff({**RunOptions(samples_per_label=8).to_dict(), "versions": {"streamsynth": __version__}},
+    ...               RunOptions(samples_per_label=16))
+    ['samples_per_label: 8 -> 16']
+    """
+    from dataclasses import fields
+
+    from streamsynth import __version__
+
+    try:
+        before = RunOptions.from_dict(saved)
+    except (TypeError, ValueError) as exc:
+        return [f"saved options are not valid now ({exc})"]
+    out = [f"{f.name}: {getattr(before, f.name)!r} -> {getattr(requested, f.name)!r}" for f in fields(RunOptions)
+           if f.name not in IGNORED_SETTINGS and getattr(before, f.name) != getattr(requested, f.name)]
+    version = (saved.get("versions") or {}).get("streamsynth")
+    if version != __version__:
+        out.append(f"streamsynth version: {version} -> {__version__}")
+    return out
+
+
+def plan_cells(agents: Sequence[str], seeds: Sequence[int], base: RunOptions, out: Path, *, force: bool = False,
+               log: Callable[[str], None] = print) -> tuple[list[Cell], list[Cell]]:
+    """``(to_run, reused)``: a complete cell is reused, a killed one with a checkpoint continues, others start
+    over. A cell folder whose saved settings differ from the requested ones (:func:`settings_diff`) stops the
+    command with the differences, or is cleared with ``force``."""
+    import json
+    import shutil
+
+    to_run, reused, clashes = [], [], []
+    for agent in agents:
+        for seed in seeds:
+            cell = Cell(base.with_(agent=agent, seed=seed), cell_dir(out, agent, seed))
+            config_path = cell.run_dir / "config.json"
+            complete, resumable = is_complete(cell.run_dir), has_checkpoint(cell.run_dir)
+            if (complete or resumable) and config_path.exists():
+                try:
+                    diff = settings_diff(json.loads(config_path.read_text()), cell.opts)
+                except ValueError as exc:
+                    diff = [f"config.json unreadable ({exc})"]
+                if diff and force:
+                    log(f"{cell.name}: settings differ ({'; '.join(diff)}); --force: recomputing")
+                    shutil.rmtree(cell.run_dir)
+                    complete = resumable = False
+                elif diff:
+                    clashes.append(f"{cell.name} ({cell.run_dir}): {'; '.join(diff)}")
+                    continue
+            if complete:
+                reused.append(cell)
+                log(f"{cell.name}: complete, reused ({cell.run_dir})")
+                continue
+            if resumable:
+                log(f"{cell.name}: resuming from its checkpoint ({cell.run_dir})")
+            to_run.append(cell)
+    if clashes:
+        raise StreamSynthError("finished cells in " + str(out) + " were run with other settings than requested:\n  "
+                               + "\n  ".join(clashes) + "\nuse another --output folder, or --force to recompute them")
+    return to_run, reused
+
+
 def run_compare(agents: Sequence[str], seeds: Sequence[int], base: RunOptions, out: Path,
-                hooks_for: Callable[[str, int], Any] | None = None, log: Callable[[str], None] = print
-                ) -> CompareResult:
-    """Run (or reuse) every (agent, seed) cell, then aggregate and write the comparison files."""
+                hooks_for: Callable[[str, int], Any] | None = None, log: Callable[[str], None] = print, *,
+                executor: Any = None, force: bool = False) -> CompareResult:
+    """Run (or reuse) every (agent, seed) cell with ``executor`` (default: :class:`LocalExecutor` with
+    ``hooks_for``), then aggregate and write the comparison files. A failed cell does not stop the others; when
+    any failed, nothing is aggregated and :class:`StreamSynthError` names them (finished cells stay, so running
+    the command again retries only the rest)."""
     from streamsynth.agents import AGENTS
 
     if not agents or not seeds:
@@ -98,28 +171,18 @@ def run_compare(agents: Sequence[str], seeds: Sequence[int], base: RunOptions, o
     if unknown:
         raise StreamSynthError(f"unknown agent(s) {unknown}; known agents: {', '.join(AGENTS)}")
     out = Path(out)
-    cells: dict[tuple[str, int], list[TaskResult]] = {}
-    skipped = []
-    for agent in agents:
-        for seed in seeds:
-            d = cell_dir(out, agent, seed)
-            if is_complete(d):
-                cells[(agent, seed)] = load_results(d)[1]
-                skipped.append((agent, seed))
-                log(f"{agent} seed {seed}: complete, reused ({d})")
-                continue
-            opts = base.with_(agent=agent, seed=seed)
-            resume = has_checkpoint(d)  # a killed cell of an agent with checkpoints continues, others start over
-            if resume:
-                log(f"{agent} seed {seed}: resuming from its checkpoint ({d})")
-            cm = hooks_for(agent, seed) if hooks_for else None
-            if cm is None:
-                cells[(agent, seed)] = run_experiment(opts, d, RunHooks(), overwrite_partial=True, resume=resume)
-            else:
-                with cm as hooks:
-                    cells[(agent, seed)] = run_experiment(opts, d, hooks, overwrite_partial=True, resume=resume)
+    to_run, reused = plan_cells(agents, seeds, base, out, force=force, log=log)
+    if to_run:
+        outcomes = (executor or LocalExecutor(hooks_for)).run(to_run, log)
+        failed = [o for o in outcomes if o.error]
+        if failed:
+            raise StreamSynthError(f"{len(failed)} of {len(to_run)} cell(s) failed: "
+                                   + "; ".join(f"{o.cell.name}: {o.error}" for o in failed)
+                                   + f". Finished cells are kept in {out}; run the command again to retry the rest")
+    cells = {(a, s): load_results(cell_dir(out, a, s))[1] for a in agents for s in seeds}
     tasks = [r.task for r in cells[(agents[0], seeds[0])]]
-    result = CompareResult(list(agents), list(seeds), tasks, cells, skipped)
+    result = CompareResult(list(agents), list(seeds), tasks, cells,
+                           [(c.opts.agent, c.opts.seed) for c in reused])
     result.stream = {a: {str(s): stream_scores(cells[(a, s)], load_transfer(cell_dir(out, a, s))) for s in seeds}
                      for a in agents}
     write_compare(out, result, base)

@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import Any, Callable, Mapping, Sequence
 
 import numpy as np
+from filelock import FileLock
 
 from streamsynth.errors import TaskError
 from streamsynth.io import write_json
@@ -175,13 +176,15 @@ class FineTuneStudent:
         if len(idx) not in self._gold:
             gold = [self.data.judge[i] for i in idx]
             path = self._gold_path(gold)
-            try:
-                cached = json.loads(path.read_text())
-                scores = (float(cached["accuracy"]), float(cached["macro_f1"]))
-            except (OSError, ValueError, KeyError, TypeError):  # absent or damaged: compute it again
-                scores = self._scores(gold)
-                write_json(path, {"task": self.data.task.name, "n": len(idx), "accuracy": scores[0],
-                                  "macro_f1": scores[1]})
+            scores = _read_gold(path)
+            if scores is None:  # absent or damaged: compute it, once per machine (parallel cells wait and reuse it)
+                path.parent.mkdir(parents=True, exist_ok=True)
+                with FileLock(f"{path}.lock"):
+                    scores = _read_gold(path)
+                    if scores is None:
+                        scores = self._scores(gold)
+                        write_json(path, {"task": self.data.task.name, "n": len(idx), "accuracy": scores[0],
+                                          "macro_f1": scores[1]})
             self._gold[len(idx)] = scores
         return self._gold[len(idx)]
 
@@ -189,6 +192,15 @@ class FineTuneStudent:
         acc, f1 = (0.0, 0.0) if not samples else self._scores(samples)
         gacc, gf1 = self._gold_scores(len(samples))
         return {"test_accuracy": acc, "test_macro_f1": f1, "gold_test_accuracy": gacc, "gold_test_macro_f1": gf1}
+
+
+def _read_gold(path: Path) -> tuple[float, float] | None:
+    """The cached gold ``(accuracy, macro_f1)`` at ``path``, or None when absent or damaged."""
+    try:
+        cached = json.loads(path.read_text())
+        return float(cached["accuracy"]), float(cached["macro_f1"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
 
 
 STUDENTS: dict[str, StudentFactory] = {"linear": LinearStudent, "finetune": FineTuneStudent}

@@ -37,6 +37,8 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal
 
+from filelock import FileLock
+
 from streamsynth.errors import ResourceNotFoundError
 from streamsynth.paths import cache_dir
 
@@ -309,8 +311,9 @@ def converted_folder(resolved: ResolvedModel) -> Path:
 def ensure_hf_folder(resolved: ResolvedModel, *, log: bool = True) -> str:
     """What ``from_pretrained`` should load: a folder or a hub id. GGUF models are converted first if not cached.
 
-    The conversion is built in a temporary folder next to its final place and renamed into place in one step; when
-    another process finished the same conversion first, its folder is kept and ours discarded.
+    The conversion is built in a temporary folder next to its final place and renamed into place in one step, under a
+    file lock, so concurrent processes on one machine convert once (the others wait and reuse it); when another
+    machine sharing the cache finished the same conversion first, its folder is kept and ours discarded.
     """
     if resolved.kind in ("folder", "hub"):
         return resolved.location
@@ -318,6 +321,16 @@ def ensure_hf_folder(resolved: ResolvedModel, *, log: bool = True) -> str:
     if (target / CONVERSION_INFO_FILE).is_file():
         return str(target)
     target.parent.mkdir(parents=True, exist_ok=True)
+    # one conversion per machine: a second process (a parallel compare cell) waits for the first and reuses it
+    locks = cache_dir() / "locks"
+    locks.mkdir(parents=True, exist_ok=True)
+    with FileLock(str(locks / f"model-{target.name}.lock")):
+        if (target / CONVERSION_INFO_FILE).is_file():
+            return str(target)
+        return _convert_into(resolved, target, log)
+
+
+def _convert_into(resolved: ResolvedModel, target: Path, log: bool) -> str:
     build = Path(tempfile.mkdtemp(prefix=f".{target.name}.", suffix=".tmp", dir=target.parent))
     build.chmod(0o755)  # mkdtemp makes it private; the cache is an ordinary folder
     try:
