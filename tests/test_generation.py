@@ -434,6 +434,23 @@ def test_batched_greedy_matches_one_by_one_in_order(tiny_backend: TransformersBa
     assert len(set(batched)) > 1  # different prompts, different completions: the order check means something
 
 
+def test_decoding_uses_the_current_cache_api_without_deprecation_warnings(tiny_backend: TransformersBackend) -> None:
+    """transformers 5.2x renamed the forward keyword ``past_key_values`` to ``cache`` and warns on the old one."""
+    import warnings
+
+    from streamsynth.generation.transformers_backend import cache_keyword
+
+    params = SamplingParams(max_new_tokens=6, temperature=0.0)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # a FutureWarning (or any warning) fails the test
+        out = tiny_backend.generate(PROMPTS, params)  # prefix sharing, batch shrinking: every forward call
+    assert len(out) == len(PROMPTS)
+    import inspect
+
+    expected = "cache" if "cache" in inspect.signature(tiny_backend.model.forward).parameters else "past_key_values"
+    assert cache_keyword(tiny_backend.model) == expected
+
+
 def test_batched_greedy_matches_transformers_generate(tiny_backend: TransformersBackend) -> None:
     prompt = PROMPTS[0]
     text, _ = tiny_backend.render(prompt)

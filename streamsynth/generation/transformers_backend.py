@@ -217,6 +217,21 @@ def left_pad(
     return input_ids.to(device), attention_mask.to(device)
 
 
+def cache_keyword(model: Any) -> str:
+    """The forward keyword of the KV cache: ``cache`` since transformers 5.2x (where ``past_key_values`` is
+    deprecated, with a warning on every call), ``past_key_values`` before."""
+    import inspect
+
+    base = model.get_base_model() if hasattr(model, "get_base_model") else model  # a peft model forwards **kwargs
+    return "cache" if "cache" in inspect.signature(base.forward).parameters else "past_key_values"
+
+
+def output_cache(out: Any) -> Any:
+    """The KV cache of a model output (``cache``, or ``past_key_values`` in transformers before 5.2x)."""
+    cache = getattr(out, "cache", None)
+    return cache if cache is not None else out.past_key_values
+
+
 def prefill(model: Any, prompts: Sequence[Sequence[int]], pad_token_id: int, device: Any = "cpu") -> tuple[Any, ...]:
     """Run the prompts through the model, computing a prefix all of them share only once.
 
@@ -233,7 +248,7 @@ def prefill(model: Any, prompts: Sequence[Sequence[int]], pad_token_id: int, dev
     cache = None
     if shared >= MIN_SHARED_PREFIX:
         prefix = torch.tensor([list(prompts[0][:shared])], dtype=torch.long, device=device)
-        cache = model(input_ids=prefix, use_cache=True, logits_to_keep=1).past_key_values
+        cache = output_cache(model(input_ids=prefix, use_cache=True, logits_to_keep=1))
         cache.batch_repeat_interleave(len(prompts))
     else:
         shared = 0
@@ -244,9 +259,9 @@ def prefill(model: Any, prompts: Sequence[Sequence[int]], pad_token_id: int, dev
         input_ids=input_ids,
         attention_mask=attention_mask,
         position_ids=positions,
-        past_key_values=cache,
         use_cache=True,
         logits_to_keep=1,
+        **{cache_keyword(model): cache},
     )
     return out, attention_mask, positions[:, -1]
 
@@ -277,7 +292,8 @@ def decode(
     import torch
 
     out, attention_mask, last_position = prefill(model, prompts, pad_token_id, device)
-    cache = out.past_key_values
+    cache = output_cache(out)
+    cache_key = cache_keyword(model)
     rows = list(range(len(prompts)))  # original row of each batch row
     alive = [True] * len(rows)
     tokens: list[list[int]] = [[] for _ in rows]
@@ -311,9 +327,9 @@ def decode(
             input_ids=next_tokens[:, None],
             attention_mask=attention_mask,
             position_ids=last_position[:, None],
-            past_key_values=cache,
             use_cache=True,
             logits_to_keep=1,
+            **{cache_key: cache},
         )
     return tokens, sampled
 
