@@ -52,11 +52,14 @@ ENV = typer.Option(
     [], "--env", "-E", metavar="KEY=VALUE",
     help="Env setting (repeatable), e.g. -E reward_weights.utility=0.5 -E max_samples_per_step=64 "
     "-E near_copy_overlap=0.8; see `synth-agent info --settings` for every key and its default.")
+CONFIG = typer.Option(None, "--config", help="Run file (TOML, or a run folder's config.json) with this "
+                      "command's options; options given on the command line override it.")
 EMBEDDER = typer.Option("minilm", help="Embeddings for rewards: minilm (packaged), hashing, or a sentence-transformers id.")
 
 
 @app.command()
 def evaluate(
+    ctx: typer.Context,
     agent: str = typer.Option("zerogen", help="Agent to run (see `synth-agent tasks`)."),
     stream: str = STREAM,
     samples_per_label: int = SAMPLES_PER_LABEL,
@@ -79,6 +82,7 @@ def evaluate(
     resume: Optional[Path] = typer.Option(
         None, help="Continue the interrupted run in this folder from its last checkpoint, with the options saved "
         "there (the other options are ignored); agents with checkpoints (synlearner)."),
+    config: Optional[Path] = CONFIG,
 ) -> None:
     """Run one agent over a stream of tasks; print a per-task table and write a run folder."""
     from streamsynth.cli.progress import run_progress
@@ -94,16 +98,21 @@ def evaluate(
             console.print(f"[bold]StreamSynth[/bold] evaluate: resuming {resume} (agent={opts.agent} "
                           f"stream={opts.stream} seed={opts.seed})")
         else:
-            if output is None:
-                output = Path("runs") / f"{agent}-{_safe(stream)}-{_dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
-            opts = RunOptions(
+            values = dict(
                 agent=agent, stream=stream, samples_per_label=samples_per_label, rounds=rounds, model=model,
                 backend=backend, device=device, batch_size=batch_size, temperature=temperature,
                 max_new_tokens=max_new_tokens, embedder=embedder, reward_mode=reward_mode, seed=seed,
                 probe_samples_per_label=probe_samples_per_label, learner=parse_learner_options(learner),
                 checkpoint_every=checkpoint_every, student=student, env=parse_overrides(env_options),
             )
-            console.print(f"[bold]StreamSynth[/bold] evaluate agent={agent} stream={stream} seed={seed} -> {output}")
+            if config is not None:
+                values = _with_run_file(ctx, "evaluate", config, values)
+            opts = RunOptions(**values)
+            if output is None:
+                output = Path("runs") / f"{opts.agent}-{_safe(opts.stream)}-" \
+                    f"{_dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
+            console.print(f"[bold]StreamSynth[/bold] evaluate agent={opts.agent} stream={opts.stream} seed={opts.seed} "
+                          f"-> {output}")
         agent, stream, seed, samples_per_label, rounds = opts.agent, opts.stream, opts.seed, opts.samples_per_label, opts.rounds
         with run_progress(console, rounds) as hooks:
             results = run_experiment(opts, output, hooks, resume=resume is not None)
@@ -126,6 +135,19 @@ def parse_overrides(items: list[str]) -> dict:
     from streamsynth.config import parse_overrides as parse
 
     return parse(items, "-E")
+
+
+def _with_run_file(ctx: typer.Context, command: str, path: Path, values: dict) -> dict:
+    """``values`` (this command's options) merged with the run file at ``path``: options typed on the command
+    line win, the file fills the rest, the command's defaults what the file leaves out."""
+    from streamsynth.cli.runfile import merge_run_file
+
+    param = {"env": "env_options"}
+    # by name: typer may bring its own copy of click's ParameterSource enum
+    given = {name for name in values
+             if getattr(ctx.get_parameter_source(param.get(name, name)), "name", "DEFAULT") not in
+             ("DEFAULT", "DEFAULT_MAP")}
+    return merge_run_file(command, path, values, given)
 
 
 def _saved_options(run_dir: Path) -> dict:
@@ -178,6 +200,7 @@ def _console():
 
 @app.command()
 def compare(
+    ctx: typer.Context,
     agents: str = typer.Option("zerogen,oracle", help="Comma-separated agents (see `synth-agent tasks`)."),
     stream: str = STREAM,
     seeds: int = typer.Option(3, min=1, help="Number of seeds (0..N-1): each agent runs once per seed."),
@@ -204,23 +227,30 @@ def compare(
     address: Optional[str] = typer.Option(None, help="Ray cluster to join (from `ray start --head`); default: a "
                                           "local Ray on this machine's cores."),
     force: bool = typer.Option(False, help="Recompute finished cells whose saved settings differ from these."),
+    config: Optional[Path] = CONFIG,
 ) -> None:
     """Run several agents on the same stream, seeds and budget; write Markdown/CSV tables, plots and stream metrics."""
     from streamsynth.errors import StreamSynthError
     from streamsynth.evaluation.compare import run_compare
     from streamsynth.evaluation.experiment import RunOptions
 
-    names = [a.strip() for a in agents.split(",") if a.strip()]
     try:
-        base = RunOptions(stream=stream, samples_per_label=samples_per_label, rounds=rounds, model=model,
-                          backend=backend, device=device, batch_size=batch_size, temperature=temperature,
-                          max_new_tokens=max_new_tokens, embedder=embedder,
-                          probe_samples_per_label=probe_samples_per_label, student=student,
-                          learner=parse_learner_options(learner), env=parse_overrides(env_options))
+        values = dict(agents=agents, seeds=seeds, stream=stream, samples_per_label=samples_per_label, rounds=rounds,
+                      model=model, backend=backend, device=device, batch_size=batch_size, temperature=temperature,
+                      max_new_tokens=max_new_tokens, embedder=embedder, probe_samples_per_label=probe_samples_per_label,
+                      student=student, learner=parse_learner_options(learner), env=parse_overrides(env_options))
+        if config is not None:
+            values = _with_run_file(ctx, "compare", config, values)
+        agents, seeds = values.pop("agents"), values.pop("seeds")
+        if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
+            raise ValueError(f"seeds must be an int >= 1, got {seeds!r}")
+        base = RunOptions(**values)
+        rounds = base.rounds
     except ValueError as exc:
         _fail(str(exc))
+    names = [a.strip() for a in agents.split(",") if a.strip()]
     console = _console()
-    console.print(f"[bold]StreamSynth[/bold] compare agents={names} stream={stream} seeds=0..{seeds - 1} "
+    console.print(f"[bold]StreamSynth[/bold] compare agents={names} stream={base.stream} seeds=0..{seeds - 1} "
                   f"executor={executor} -> {output}")
     try:
         run = _executor(executor, cpus_per_cell, gpus_per_cell, address, console, rounds)
