@@ -114,4 +114,4 @@ def test_the_readme_example_run_file_is_valid(tmp_path):
     path.write_text(block)
     opts = RunOptions(**merge_run_file("evaluate", path, RunOptions().to_dict(), set()))
     assert (opts.agent, opts.seed, opts.learner) == ("attrprompt", 1, {"lr": 5e-5})
-    assert opts.env_config().max_samples_per_step == 128
+    assert opts.env_config().max_samples_per_step == 128 and opts.agent_options == {"n_values": 4, "top_p": 0.9}

@@ -52,6 +52,11 @@ ENV = typer.Option(
     [], "--env", "-E", metavar="KEY=VALUE",
     help="Env setting (repeatable), e.g. -E reward_weights.utility=0.5 -E max_samples_per_step=64 "
     "-E near_copy_overlap=0.8; see `synth-agent info --settings` for every key and its default.")
+AGENT_OPTION = typer.Option(
+    [], "--agent-option", "-A", metavar="KEY=VALUE",
+    help="Setting of the agent (repeatable), e.g. -A k=2 (fewshot) -A top_p=0.8 -A n_steps=8 (sb3-*); for "
+    "synlearner the same as -L. In compare each setting goes to the agents that have it. See "
+    "`synth-agent info --agent NAME`.")
 CONFIG = typer.Option(None, "--config", help="Run file (TOML, or a run folder's config.json) with this "
                       "command's options; options given on the command line override it.")
 EMBEDDER = typer.Option("minilm", help="Embeddings for rewards: minilm (packaged), hashing, or a sentence-transformers id.")
@@ -74,6 +79,7 @@ def evaluate(
     student: str = STUDENT,
     probe_samples_per_label: Optional[int] = PROBE_SAMPLES,
     learner: list[str] = LEARNER,
+    agent_option: list[str] = AGENT_OPTION,
     env_options: list[str] = ENV,
     checkpoint_every: int = CHECKPOINT_EVERY,
     reward_mode: str = typer.Option("delta", help="delta (change of the set score per step) or absolute."),
@@ -104,6 +110,7 @@ def evaluate(
                 max_new_tokens=max_new_tokens, embedder=embedder, reward_mode=reward_mode, seed=seed,
                 probe_samples_per_label=probe_samples_per_label, learner=parse_learner_options(learner),
                 checkpoint_every=checkpoint_every, student=student, env=parse_overrides(env_options),
+                agent_options=parse_overrides(agent_option, "-A"),
             )
             if config is not None:
                 values = _with_run_file(ctx, "evaluate", config, values)
@@ -130,11 +137,11 @@ def evaluate(
                   f"run folder: {output}")
 
 
-def parse_overrides(items: list[str]) -> dict:
-    """``-E`` items as a dict of dotted keys (checked and typed by ``RunOptions``)."""
+def parse_overrides(items: list[str], option: str = "-E") -> dict:
+    """``-E``/``-A`` items as a dict of dotted keys (checked and typed by ``RunOptions``)."""
     from streamsynth.config import parse_overrides as parse
 
-    return parse(items, "-E")
+    return parse(items, option)
 
 
 def _with_run_file(ctx: typer.Context, command: str, path: Path, values: dict) -> dict:
@@ -142,7 +149,7 @@ def _with_run_file(ctx: typer.Context, command: str, path: Path, values: dict) -
     line win, the file fills the rest, the command's defaults what the file leaves out."""
     from streamsynth.cli.runfile import merge_run_file
 
-    param = {"env": "env_options"}
+    param = {"env": "env_options", "agent_options": "agent_option"}
     # by name: typer may bring its own copy of click's ParameterSource enum
     given = {name for name in values
              if getattr(ctx.get_parameter_source(param.get(name, name)), "name", "DEFAULT") not in
@@ -216,6 +223,7 @@ def compare(
     student: str = STUDENT,
     probe_samples_per_label: Optional[int] = PROBE_SAMPLES,
     learner: list[str] = LEARNER,
+    agent_option: list[str] = AGENT_OPTION,
     env_options: list[str] = ENV,
     output: Path = typer.Option(Path("runs/compare"), help="Comparison folder; re-running skips finished cells."),
     executor: str = typer.Option("local", help="local (cells one after another in this process) or ray (cells as "
@@ -238,10 +246,12 @@ def compare(
         values = dict(agents=agents, seeds=seeds, stream=stream, samples_per_label=samples_per_label, rounds=rounds,
                       model=model, backend=backend, device=device, batch_size=batch_size, temperature=temperature,
                       max_new_tokens=max_new_tokens, embedder=embedder, probe_samples_per_label=probe_samples_per_label,
-                      student=student, learner=parse_learner_options(learner), env=parse_overrides(env_options))
+                      student=student, learner=parse_learner_options(learner), env=parse_overrides(env_options),
+                      agent_options=parse_overrides(agent_option, "-A"))
         if config is not None:
             values = _with_run_file(ctx, "compare", config, values)
         agents, seeds = values.pop("agents"), values.pop("seeds")
+        agent_options = values.pop("agent_options")
         if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
             raise ValueError(f"seeds must be an int >= 1, got {seeds!r}")
         base = RunOptions(**values)
@@ -254,7 +264,8 @@ def compare(
                   f"executor={executor} -> {output}")
     try:
         run = _executor(executor, cpus_per_cell, gpus_per_cell, address, console, rounds)
-        run_compare(names, list(range(seeds)), base, output, log=console.print, executor=run, force=force)
+        run_compare(names, list(range(seeds)), base, output, log=console.print, executor=run, force=force,
+                    agent_options=agent_options)
     except (StreamSynthError, ValueError) as exc:
         _fail(str(exc))
     from rich.markdown import Markdown
@@ -314,6 +325,7 @@ def tasks(
 def info(
     learner: bool = typer.Option(False, "--learner", help="List the SynLearner settings (for -L KEY=VALUE) instead."),
     settings: bool = typer.Option(False, "--settings", help="List the env settings (for -E KEY=VALUE) instead."),
+    agent: Optional[str] = typer.Option(None, "--agent", help="List this agent's settings (for -A KEY=VALUE) instead."),
 ) -> None:
     """Versions, compute device and which offline models and datasets were found."""
     if learner:
@@ -326,6 +338,24 @@ def info(
             typer.echo(f"{f.name} = {getattr(default, f.name)!r}")
         typer.echo("(model, device, batch_size, temperature, max_new_tokens and embedder come from the shared "
                    "--model/--device/--batch-size/--temperature/--max-new-tokens/--embedder options)")
+        return
+    if agent is not None:
+        from streamsynth.agents.llm import LLMConfig
+        from streamsynth.agents.registry import spec
+
+        try:
+            agent_spec = spec(agent)
+        except ValueError as exc:
+            _fail(str(exc))
+        cls = agent_spec.options_class()
+        defaults = {**({f: getattr(LLMConfig(), f) for f in LLMConfig.__dataclass_fields__} if agent_spec.llm else {}),
+                    **({f: getattr(cls(**dict(agent_spec.fixed)), f) for f in cls.__dataclass_fields__} if cls else {})}
+        keys = agent_spec.option_keys()
+        typer.echo(f"{agent}: {agent_spec.description}")
+        for key in keys:
+            typer.echo(f"{key} = {defaults[key]!r}")
+        if not keys:
+            typer.echo("(no settings)")
         return
     if settings:
         from streamsynth.config import describe_settings

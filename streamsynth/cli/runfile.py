@@ -13,6 +13,9 @@ A TOML run file for ``evaluate``::
     max_samples_per_step = 128
     reward_weights = { utility = 0.5, quality = 0.2 }
 
+    [agent_options]            # -A: the agent's own settings
+    n_values = 4
+
     [learner]                  # -L: SynLearner settings
     lr = 5e-5
 
@@ -33,7 +36,7 @@ RUN_FOLDER_KEYS = frozenset({"tasks", "agent_config", "env_config", "reward_weig
 """Keys a run folder's ``config.json`` holds besides the options: a record of the run, ignored when it is read back
 as a run file."""
 
-MAPPING_KEYS = ("env", "learner")
+MAPPING_KEYS = ("env", "learner", "agent_options")
 """Options whose values are tables: the file's table and the command line's ``-E``/``-L`` items are merged, the
 command line winning key by key."""
 

@@ -118,17 +118,21 @@ def settings_diff(saved: dict[str, Any], requested: RunOptions) -> list[str]:
 
 
 def plan_cells(agents: Sequence[str], seeds: Sequence[int], base: RunOptions, out: Path, *, force: bool = False,
-               log: Callable[[str], None] = print) -> tuple[list[Cell], list[Cell]]:
+               log: Callable[[str], None] = print, agent_options: dict[str, Any] | None = None
+               ) -> tuple[list[Cell], list[Cell]]:
     """``(to_run, reused)``: a complete cell is reused, a killed one with a checkpoint continues, others start
     over. A cell folder whose saved settings differ from the requested ones (:func:`settings_diff`) stops the
     command with the differences, or is cleared with ``force``."""
     import json
     import shutil
 
+    from streamsynth.agents.registry import options_for
+
     to_run, reused, clashes = [], [], []
     for agent in agents:
         for seed in seeds:
-            cell = Cell(base.with_(agent=agent, seed=seed), cell_dir(out, agent, seed))
+            own = options_for(agent, agent_options or {})  # each -A setting goes to the agents that have it
+            cell = Cell(base.with_(agent=agent, seed=seed, agent_options=own), cell_dir(out, agent, seed))
             config_path = cell.run_dir / "config.json"
             complete, resumable = is_complete(cell.run_dir), has_checkpoint(cell.run_dir)
             if (complete or resumable) and config_path.exists():
@@ -158,12 +162,14 @@ def plan_cells(agents: Sequence[str], seeds: Sequence[int], base: RunOptions, ou
 
 def run_compare(agents: Sequence[str], seeds: Sequence[int], base: RunOptions, out: Path,
                 hooks_for: Callable[[str, int], Any] | None = None, log: Callable[[str], None] = print, *,
-                executor: Any = None, force: bool = False) -> CompareResult:
+                executor: Any = None, force: bool = False, agent_options: dict[str, Any] | None = None
+                ) -> CompareResult:
     """Run (or reuse) every (agent, seed) cell with ``executor`` (default: :class:`LocalExecutor` with
     ``hooks_for``), then aggregate and write the comparison files. A failed cell does not stop the others; when
     any failed, nothing is aggregated and :class:`StreamSynthError` names them (finished cells stay, so running
     the command again retries only the rest)."""
     from streamsynth.agents import AGENTS
+    from streamsynth.agents.registry import options_for
 
     if not agents or not seeds:
         raise StreamSynthError("compare needs at least one agent and one seed")
@@ -171,7 +177,11 @@ def run_compare(agents: Sequence[str], seeds: Sequence[int], base: RunOptions, o
     if unknown:
         raise StreamSynthError(f"unknown agent(s) {unknown}; known agents: {', '.join(AGENTS)}")
     out = Path(out)
-    to_run, reused = plan_cells(agents, seeds, base, out, force=force, log=log)
+    unused = [k for k in (agent_options or {}) if not any(options_for(a, {k: None}) for a in agents)]
+    if unused:
+        raise StreamSynthError(f"-A {', '.join(unused)}: no agent of {list(agents)} has this setting; see "
+                               "`synth-agent info --agent NAME`")
+    to_run, reused = plan_cells(agents, seeds, base, out, force=force, log=log, agent_options=agent_options)
     if to_run:
         outcomes = (executor or LocalExecutor(hooks_for)).run(to_run, log)
         failed = [o for o in outcomes if o.error]

@@ -55,9 +55,20 @@ class RunOptions:
     env: dict[str, Any] = field(default_factory=dict)
     """Env settings beyond the options above (``-E KEY=VALUE``): dotted keys of
     :class:`~streamsynth.envs.config.EnvConfig`, e.g. ``{"reward_weights.utility": 0.5}``; stored typed."""
+    agent_options: dict[str, Any] = field(default_factory=dict)
+    """The agent's own settings (``-A KEY=VALUE``; see ``synth-agent info --agent NAME``), e.g. ``{"k": 2}`` for
+    ``fewshot``; stored typed. For SynLearner they go to ``learner`` (``-A`` and ``-L`` are the same there)."""
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "env", _typed_env_overrides(self.env))
+        if self.agent_options:
+            from streamsynth.agents.registry import typed_options
+
+            typed = typed_options(self.agent, self.agent_options)
+            if self.agent.startswith("synlearner"):
+                object.__setattr__(self, "learner", {**dict(self.learner), **typed})
+                typed = {}
+            object.__setattr__(self, "agent_options", typed)
         p = self.probe_samples_per_label
         if p is not None and (isinstance(p, bool) or not isinstance(p, int) or p < 1):
             raise ValueError(f"probe_samples_per_label must be a positive int or None, got {p!r}")
@@ -219,7 +230,8 @@ def run_experiment(opts: RunOptions, run_dir: Path, hooks: RunHooks | None = Non
         from streamsynth.agents.synlearner.config import SynLearnerConfig
 
         learner = SynLearnerConfig.from_dict({**dict(opts.learner), "embedder": opts.embedder})
-    agent = build_agent(opts.agent, env=env, llm=llm, seed=opts.seed, learner=learner)
+    agent = build_agent(opts.agent, env=env, llm=llm, seed=opts.seed, learner=learner,
+                        options=dict(opts.agent_options) or None)
     checkpoints = can_checkpoint(agent)
     if resume and not checkpoints:
         raise StreamSynthError(f"agent {opts.agent!r} keeps no checkpoints, so its run cannot be resumed; start it "

@@ -1,0 +1,109 @@
+"""Entry points of the registered agents (:mod:`streamsynth.agents.registry`): each builds one agent from the
+env, the shared LLM settings, a backend, a seed and the agent's own options."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from streamsynth.config import check_int
+
+
+@dataclass(frozen=True)
+class FewShotOptions:
+    """``fewshot``: ``k`` real seed examples per prompt."""
+
+    k: int = 4
+
+    def __post_init__(self) -> None:
+        check_int("k", self.k, 1)
+
+
+@dataclass(frozen=True)
+class ProGenOptions:
+    """``progen``: ``k`` in-context examples per prompt, chosen from the ``candidates`` best accepted samples."""
+
+    k: int = 4
+    candidates: int = 8
+
+    def __post_init__(self) -> None:
+        check_int("k", self.k, 1)
+        check_int("candidates", self.candidates, self.k)
+
+
+@dataclass(frozen=True)
+class AttrPromptOptions:
+    """``attrprompt``: how many attribute dimensions and values per dimension the LLM proposes for a task without
+    attributes, and the token budget of that proposal."""
+
+    n_dimensions: int = 3
+    n_values: int = 5
+    proposal_tokens: int = 160
+
+    def __post_init__(self) -> None:
+        check_int("n_dimensions", self.n_dimensions, 1)
+        check_int("n_values", self.n_values, 2)
+        check_int("proposal_tokens", self.proposal_tokens, 1)
+
+
+def _needs_env(name: str, env: Any, why: str) -> None:
+    if env is None:
+        raise ValueError(f"the {name} agent needs the environment ({why})")
+
+
+def zerogen(*, env: Any, llm: Any, backend: Any, seed: int, options: Any) -> Any:
+    from streamsynth.agents.zerogen import ZeroGenAgent
+
+    return ZeroGenAgent(llm, backend=backend, seed=seed)
+
+
+def fewshot(*, env: Any, llm: Any, backend: Any, seed: int, options: FewShotOptions | None) -> Any:
+    from streamsynth.agents.fewshot import FewShotAgent
+
+    return FewShotAgent(llm, backend=backend, seed=seed, **asdict(options or FewShotOptions()))
+
+
+def attrprompt(*, env: Any, llm: Any, backend: Any, seed: int, options: AttrPromptOptions | None) -> Any:
+    from streamsynth.agents.attrprompt import AttrPromptAgent
+
+    return AttrPromptAgent(llm, backend=backend, seed=seed, **asdict(options or AttrPromptOptions()))
+
+
+def progen(*, env: Any, llm: Any, backend: Any, seed: int, options: ProGenOptions | None) -> Any:
+    from streamsynth.agents.progen import ProGenAgent
+
+    return ProGenAgent(llm, backend=backend, seed=seed, **asdict(options or ProGenOptions()))
+
+
+def oracle(*, env: Any, llm: Any, backend: Any, seed: int, options: Any) -> Any:
+    from streamsynth.agents.oracle import OracleAgent
+    from streamsynth.tasks.real import RealData
+
+    _needs_env("oracle", env, "it submits real judge-split data cut with the env's tasks, split sizes and data seed")
+    return OracleAgent(RealData.for_env(env, split="judge"), seed=seed)
+
+
+def copy_seed(*, env: Any, llm: Any, backend: Any, seed: int, options: Any) -> Any:
+    from streamsynth.agents.copy_seed import CopySeedAgent
+
+    return CopySeedAgent(seed=seed)
+
+
+def sb3(*, env: Any, llm: Any, backend: Any, seed: int, options: Any) -> Any:
+    from streamsynth.agents.sb3 import SB3Agent, SB3Config
+
+    cfg = options or SB3Config()
+    _needs_env(f"sb3-{cfg.algorithm}", env, "its features use the env's embedder, round budget and label count")
+    return SB3Agent.for_env(env, cfg.algorithm, llm, backend=backend, seed=seed,
+                            **{k: v for k, v in asdict(cfg).items() if k != "algorithm"})
+
+
+def synlearner(*, env: Any, llm: Any, backend: Any, seed: int, options: Any) -> Any:
+    from streamsynth.agents.registry import SHARED_LLM_SETTINGS
+    from streamsynth.agents.synlearner.agent import SynLearnerAgent
+    from streamsynth.agents.synlearner.config import SynLearnerConfig
+
+    cfg = options or SynLearnerConfig()
+    if llm is not None:
+        cfg = cfg.with_(**{k: getattr(llm, k) for k in SHARED_LLM_SETTINGS})
+    return SynLearnerAgent(cfg, backend=backend, seed=seed)
