@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from streamsynth.agents import LLMConfig, build_agent
-from streamsynth.agents.prompting import label_prompt
+from streamsynth.synthesis.prompting import label_prompt
 from streamsynth.evaluation.evaluator import Evaluator
 from streamsynth.evaluation.runner import run_stream
 from streamsynth.generation.base import GenerationBackend, SamplingParams

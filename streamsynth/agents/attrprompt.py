@@ -4,7 +4,7 @@ Attributed Training Data Generator: A Tale of Diversity and Bias*, NeurIPS 2023 
 AttrPrompt makes synthetic data diverse by conditioning every request on randomly drawn attribute values (length,
 style, subtopic...) instead of repeating one class-conditional prompt. Here, for each requested sample, one value
 of every attribute dimension of the task (``observation["attributes"]``) is drawn with a seeded
-``numpy.random.Generator`` and put into the prompt (:func:`~streamsynth.agents.prompting.label_prompt` with
+``numpy.random.Generator`` and put into the prompt (:func:`~streamsynth.synthesis.prompting.label_prompt` with
 ``attributes=``)::
 
     <instruction>
@@ -35,7 +35,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from streamsynth.agents.llm import LLMAgent, LLMConfig
-from streamsynth.agents.prompting import label_prompt, task_brief
+from streamsynth.synthesis.prompting import label_prompt, task_brief
 from streamsynth.generation.base import GenerationBackend, Message, SamplingParams
 from streamsynth.tasks.spec import Sample
 

@@ -18,6 +18,7 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from typing import Any, Mapping
 
+from streamsynth.synthesis.config import remaining_per_label  # noqa: F401 (re-exported: agents use it)
 from streamsynth.tasks.spec import Sample
 
 
@@ -70,16 +71,3 @@ class Agent(ABC):
     def describe(self) -> dict[str, Any]:
         """Settings of the agent, written to the run folder's config."""
         return {"agent": self.name, "seed": self.seed, "learns": self.learns}
-
-
-def remaining_per_label(observation: Mapping[str, Any]) -> dict[str, int]:
-    """How many samples each label still needs to reach its target.
-
-    >>> import numpy as np
-    >>> remaining_per_label({"labels": ("a", "b"), "counts": np.array([3, 5, 0]), "targets": np.array([5, 5, 0])})
-    {'a': 2, 'b': 0}
-    """
-    labels = list(observation["labels"])
-    counts = observation["counts"]
-    targets = observation["targets"]
-    return {lbl: max(0, int(targets[i]) - int(counts[i])) for i, lbl in enumerate(labels)}

@@ -3,7 +3,7 @@
 The classic in-context baseline of dataset synthesis: real labelled examples before the request, as in few-shot
 prompting (Brown et al. 2020, *Language Models are Few-Shot Learners*) applied to data augmentation by GPT3Mix
 (Yoo et al. 2021, *GPT3Mix: Leveraging Large-scale Language Models for Text Augmentation*). Each prompt is
-:func:`~streamsynth.agents.prompting.label_prompt` with ``examples=``: ``k`` examples drawn from
+:func:`~streamsynth.synthesis.prompting.label_prompt` with ``examples=``: ``k`` examples drawn from
 ``observation["seed_examples"]`` (the only real data an agent may see), balanced over the labels, in a seeded random
 order, so different prompts show different examples. No feedback is used.
 
@@ -31,7 +31,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from streamsynth.agents.llm import LLMAgent, LLMConfig
-from streamsynth.agents.prompting import label_prompt
+from streamsynth.synthesis.prompting import label_prompt
 from streamsynth.generation.base import GenerationBackend
 from streamsynth.tasks.spec import LABEL_KEY, Sample
 

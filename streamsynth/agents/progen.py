@@ -36,7 +36,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from streamsynth.agents.llm import LLMAgent, LLMConfig
-from streamsynth.agents.prompting import label_prompt
+from streamsynth.synthesis.prompting import label_prompt
 from streamsynth.generation.base import GenerationBackend
 from streamsynth.tasks.spec import LABEL_KEY, Sample
 

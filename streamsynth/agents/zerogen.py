@@ -6,7 +6,7 @@ from __future__ import annotations
 from typing import Any, Mapping
 
 from streamsynth.agents.llm import LLMAgent
-from streamsynth.agents.prompting import label_prompt
+from streamsynth.synthesis.prompting import label_prompt
 from streamsynth.tasks.spec import Sample
 
 

@@ -3,104 +3,36 @@
 Policies of stable-baselines3 (or any RL library with ``MultiDiscrete`` actions and ``Box`` observations) cannot
 write text. This wrapper lets them act anyway: the action picks a prompt style, a temperature, a number of
 in-context examples and how attribute values vary across the round's prompts; :func:`synthesize` turns that
-strategy into a dataset with the shared prompting code (the same prompts and parser as the LLM agents), and the
-wrapped :class:`~streamsynth.envs.streamsynth_env.StreamSynthEnv` scores it. The observation is a fixed-size
-vector (:class:`StrategyFeaturizer`): what the task is about, how the last round went, how far the episode is.
+strategy into a dataset with the shared prompting code (:mod:`streamsynth.synthesis`, the same prompts and parser
+as the LLM agents), and the wrapped :class:`~streamsynth.envs.streamsynth_env.StreamSynthEnv` scores it. The
+observation is a fixed-size vector (:class:`StrategyFeaturizer`): what the task is about, how the last round went,
+how far the episode is.
 
-The featurizer, :func:`strategy_from_action` and :func:`synthesize` are shared with
-:class:`streamsynth.agents.sb3.SB3Agent`, which runs the same policy inside the ordinary agent loop.
+The featurizer and the strategy machinery are shared with :class:`streamsynth.agents.sb3.SB3Agent`, which runs the
+same policy inside the ordinary agent loop.
 """
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any, Mapping
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
+from gymnasium.utils import seeding
 
-from streamsynth.agents.llm import LLMConfig, request_labels
-from streamsynth.agents.prompting import label_prompt, parse_completion
 from streamsynth.envs.observation import FEEDBACK_KEYS
-from streamsynth.generation.base import GenerationBackend, Prompt, SamplingParams
+from streamsynth.generation.base import GenerationBackend
 from streamsynth.rewards.embeddings import Embedder
-from streamsynth.tasks.spec import Sample
-
-
-PROMPT_STYLES: tuple[str, ...] = ("zero-shot", "few-shot", "attribute")
-"""``zero-shot``: instruction + label (ZeroGen style); ``few-shot``: plus seed examples; ``attribute``: plus seed
-examples and attribute values drawn from ``observation["attributes"]`` (AttrPrompt style)."""
-TEMPERATURES: tuple[float, ...] = (0.7, 0.9, 1.1)
-N_EXAMPLES: tuple[int, ...] = (2, 4)
-VARY_MODES: tuple[str, ...] = ("all", "one", "none")
-"""How attribute values change across one round's prompts (``attribute`` style only): ``all`` dimensions drawn
-anew for every prompt; ``one`` random dimension drawn anew per prompt, the others fixed for the round; ``none``: one
-combination drawn for the whole round."""
-
-STRATEGY_NVEC: tuple[int, ...] = (len(PROMPT_STYLES), len(TEMPERATURES), len(N_EXAMPLES), len(VARY_MODES))
-"""Sizes of the action components: ``MultiDiscrete(STRATEGY_NVEC)``."""
+from streamsynth.synthesis.config import LLMConfig
+from streamsynth.synthesis.strategy import (  # noqa: F401 (re-exported: the strategy env's action vocabulary)
+    N_EXAMPLES, PROMPT_STYLES, STRATEGY_NVEC, TEMPERATURES, VARY_MODES, Strategy, attribute_values,
+    strategy_action_space, strategy_from_action, strategy_prompts, synthesize)
 
 N_PROGRESS = 3
 """Progress numbers at the end of the feature vector: round / max_rounds, completion, labels / max_labels."""
 
 
-@dataclass(frozen=True)
-class Strategy:
-    """How to generate one round's data.
-
-    Attributes:
-        style: one of :data:`PROMPT_STYLES`.
-        temperature: sampling temperature of this round (replaces ``LLMConfig.temperature``).
-        n_examples: seed examples shown per prompt (``few-shot`` and ``attribute`` styles; unused by ``zero-shot``).
-        vary: one of :data:`VARY_MODES` (``attribute`` style only; unused by the others).
-    """
-
-    style: str
-    temperature: float
-    n_examples: int
-    vary: str
-
-    def __post_init__(self) -> None:
-        if self.style not in PROMPT_STYLES:
-            raise ValueError(f"style must be one of {PROMPT_STYLES}, got {self.style!r}")
-        if not self.temperature > 0:
-            raise ValueError(f"temperature must be > 0, got {self.temperature!r}")
-        if isinstance(self.n_examples, bool) or not isinstance(self.n_examples, int) or self.n_examples < 0:
-            raise ValueError(f"n_examples must be a non-negative int, got {self.n_examples!r}")
-        if self.vary not in VARY_MODES:
-            raise ValueError(f"vary must be one of {VARY_MODES}, got {self.vary!r}")
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-def strategy_action_space(seed: int | None = None) -> spaces.MultiDiscrete:
-    """The action space of strategies: ``MultiDiscrete([3, 3, 2, 3])`` (style, temperature, examples, vary)."""
-    return spaces.MultiDiscrete(np.array(STRATEGY_NVEC, dtype=np.int64), seed=seed)
-
-
-def strategy_from_action(action: Sequence[int] | np.ndarray) -> Strategy:
-    """The strategy an action of :func:`strategy_action_space` stands for; each component indexes its table.
-
-    >>> strategy_from_action([2, 0, 1, 1])
-    Strategy(style='attribute', temperature=0.7, n_examples=4, vary='one')
-    >>> strategy_from_action([3, 0, 0, 0])
-    Traceback (most recent call last):
-    ...
-    ValueError: action component 0 (style) must be in [0, 3), got 3
-    """
-    a = np.asarray(action)
-    if a.shape != (len(STRATEGY_NVEC),) or not np.issubdtype(a.dtype, np.integer):
-        raise ValueError(f"a strategy action is {len(STRATEGY_NVEC)} integers, got {action!r}")
-    names = ("style", "temperature", "n_examples", "vary")
-    for i, (value, n) in enumerate(zip(a.tolist(), STRATEGY_NVEC)):
-        if not 0 <= value < n:
-            raise ValueError(f"action component {i} ({names[i]}) must be in [0, {n}), got {value}")
-    return Strategy(PROMPT_STYLES[a[0]], TEMPERATURES[a[1]], N_EXAMPLES[a[2]], VARY_MODES[a[3]])
-
-
-# ---------------------------------------------------------------------------------------------- features
 class StrategyFeaturizer:
     """Maps a ``StreamSynth-v0`` observation to the fixed-size float32 vector policies read.
 
@@ -170,81 +102,9 @@ class StrategyFeaturizer:
 
 
 # ---------------------------------------------------------------------------------------------- synthesis
-def attribute_values(attributes: Sequence[Mapping[str, Any]], n: int, vary: str,
-                     rng: np.random.Generator) -> list[dict[str, str]]:
-    """``n`` attribute assignments (one per prompt) drawn from the observation's attribute dimensions.
-
-    ``vary="all"``: every dimension drawn anew per prompt; ``"one"``: one combination for the round, then per prompt
-    one random dimension redrawn; ``"none"``: the same combination for every prompt. Dimensions without values are
-    skipped; no dimensions give empty assignments.
-
-    >>> rng = np.random.default_rng(0)
-    >>> dims = [{"name": "tone", "values": ("calm", "angry")}, {"name": "length", "values": ("short", "long")}]
-    >>> rows = attribute_values(dims, 3, "none", rng)
-    >>> len(rows), rows[0] == rows[1] == rows[2], sorted(rows[0])
-    (3, True, ['length', 'tone'])
-    """
-    if vary not in VARY_MODES:
-        raise ValueError(f"vary must be one of {VARY_MODES}, got {vary!r}")
-    dims = [(str(d["name"]), [str(v) for v in d["values"]]) for d in attributes if len(d["values"])]
-    if not dims:
-        return [{} for _ in range(n)]
-
-    def draw() -> dict[str, str]:
-        return {name: values[rng.integers(len(values))] for name, values in dims}
-
-    if vary == "all":
-        return [draw() for _ in range(n)]
-    base = draw()
-    if vary == "none":
-        return [dict(base) for _ in range(n)]
-    out = []
-    for _ in range(n):
-        name, values = dims[rng.integers(len(dims))]
-        out.append({**base, name: values[rng.integers(len(values))]})
-    return out
 
 
-def strategy_prompts(observation: Mapping[str, Any], strategy: Strategy, labels: Sequence[str],
-                     rng: np.random.Generator) -> list[Prompt]:
-    """One :func:`~streamsynth.agents.prompting.label_prompt` per requested label, built as ``strategy`` says.
-
-    Examples (``few-shot`` and ``attribute``) are ``min(n_examples, available)`` seed examples drawn without
-    replacement per prompt, of any label (shown with their labels).
-    """
-    seeds = list(observation["seed_examples"])
-    k = min(strategy.n_examples, len(seeds)) if strategy.style != "zero-shot" else 0
-    attrs = (attribute_values(observation["attributes"], len(labels), strategy.vary, rng)
-             if strategy.style == "attribute" else [None] * len(labels))
-    prompts: list[Prompt] = []
-    for lbl, attr in zip(labels, attrs):
-        examples = [seeds[i] for i in rng.choice(len(seeds), size=k, replace=False)] if k else []
-        prompts.append(label_prompt(observation, lbl, examples=examples, attributes=attr or None))
-    return prompts
-
-
-def synthesize(observation: Mapping[str, Any], strategy: Strategy, backend: GenerationBackend,
-               rng: np.random.Generator, llm_config: LLMConfig) -> list[Sample]:
-    """Execute ``strategy`` for one round: prompts for each label's missing samples times ``oversample``
-    (:func:`~streamsynth.agents.llm.request_labels`), one completion each at ``strategy.temperature``, parsed with
-    :func:`~streamsynth.agents.prompting.parse_completion` (unparseable completions dropped). Every random choice
-    (examples, attribute values, the generation seed) comes from ``rng``."""
-    labels = request_labels(observation, llm_config)
-    if not labels:
-        return []
-    prompts = strategy_prompts(observation, strategy, labels, rng)
-    params = SamplingParams(llm_config.max_new_tokens, strategy.temperature, llm_config.top_p)
-    completions = backend.generate(prompts, params, seed=int(rng.integers(2**31)))
-    if len(completions) != len(prompts):
-        raise RuntimeError(f"backend {backend.name!r} returned {len(completions)} completions for {len(prompts)} prompts")
-    fields = list(observation["fields"])
-    max_chars = int(observation["length"][1])
-    samples = [parse_completion(c, fields, lbl, max_chars) for c, lbl in zip(completions, labels)]
-    return [s for s in samples if s is not None]
-
-
-# ---------------------------------------------------------------------------------------------- the env
-class StrategyEnv(gym.Env):
+class StrategyEnv(gym.Wrapper):
     """StreamSynth where the action is a generation strategy, for RL libraries that cannot act in text.
 
     ## Description
@@ -284,15 +144,14 @@ class StrategyEnv(gym.Env):
 
     ``env`` (a ``StreamSynthEnv``; if omitted, one is built from ``**env_kwargs``), ``backend`` (a
     :class:`~streamsynth.generation.base.GenerationBackend`; if omitted, ``llm.backend`` / ``llm.model`` are loaded
-    on the first step), ``llm`` (:class:`~streamsynth.agents.llm.LLMConfig`: token budget, ``top_p``,
+    on the first step), ``llm`` (:class:`~streamsynth.synthesis.config.LLMConfig`: token budget, ``top_p``,
     ``oversample``; its temperature is replaced by the strategy's).
 
     ## Version History
 
-    * v0: initial version.
+    * v0: initial version. Since StreamSynth 0.2 a ``gymnasium.Wrapper`` of the StreamSynth env (``.env``,
+      ``.unwrapped`` reach it), with the strategy machinery in :mod:`streamsynth.synthesis`.
     """
-
-    metadata = {"render_modes": []}
 
     def __init__(self, env: Any = None, *, backend: GenerationBackend | None = None, llm: LLMConfig | None = None,
                  **env_kwargs: Any) -> None:
@@ -302,17 +161,18 @@ class StrategyEnv(gym.Env):
             env = StreamSynthEnv(**env_kwargs)
         elif env_kwargs:
             raise ValueError(f"pass either an env or the keyword arguments to build one, not both: {sorted(env_kwargs)}")
-        if not isinstance(env.unwrapped, StreamSynthEnv):
-            raise TypeError(f"env must be a StreamSynthEnv (or wrap one), got {type(env.unwrapped).__name__}")
+        if not isinstance(getattr(env, "unwrapped", None), StreamSynthEnv):
+            raise TypeError(f"env must be a StreamSynthEnv (or wrap one), got {type(env).__name__}")
         if backend is not None and not isinstance(backend, GenerationBackend):
             raise TypeError(f"backend must be a GenerationBackend, got {type(backend).__name__}")
-        self.env = env
+        super().__init__(env)
         self.llm = llm or LLMConfig()
         self._backend = backend
         self.featurizer = StrategyFeaturizer.for_env(env)
         self.observation_space = self.featurizer.observation_space
         self.action_space = strategy_action_space()
         self._last_obs: dict | None = None
+        self._rng: np.random.Generator | None = None
 
     @property
     def backend(self) -> GenerationBackend:
@@ -330,19 +190,25 @@ class StrategyEnv(gym.Env):
             raise RuntimeError("call reset() first")
         return self._last_obs
 
+    @property
+    def strategy_rng(self) -> np.random.Generator:
+        """The generator of the strategies' random choices (seeded by ``reset(seed=...)``), the wrapper's own, so
+        that the wrapped env's ``np_random`` is left alone."""
+        if self._rng is None:
+            self._rng, _ = seeding.np_random()
+        return self._rng
+
     def reset(self, *, seed: int | None = None, options: dict[str, Any] | None = None):
-        super().reset(seed=seed)
+        if seed is not None:
+            self._rng, _ = seeding.np_random(seed)
         obs, info = self.env.reset(seed=seed, options=options)
         self._last_obs = obs
         return self.featurizer(obs), info
 
     def step(self, action: Any):
         strategy = strategy_from_action(action)
-        samples = synthesize(self.last_observation, strategy, self.backend, self.np_random, self.llm)
+        samples = synthesize(self.last_observation, strategy, self.backend, self.strategy_rng, self.llm)
         obs, reward, terminated, truncated, info = self.env.step(samples)
         self._last_obs = obs
         return self.featurizer(obs), reward, terminated, truncated, {**info, "strategy": strategy,
                                                                       "submitted": len(samples)}
-
-    def close(self) -> None:
-        self.env.close()

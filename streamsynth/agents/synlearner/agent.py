@@ -29,7 +29,7 @@ import numpy as np
 from streamsynth.agents.attrprompt import GENERIC_ATTRIBUTES, attribute_dimensions, propose_dimensions
 from streamsynth.agents.base import Agent
 from streamsynth.agents.llm import request_labels
-from streamsynth.agents.prompting import format_fields, label_prompt, parse_completion
+from streamsynth.synthesis.prompting import format_fields, label_prompt, parse_completion
 from streamsynth.agents.synlearner.config import SynLearnerConfig
 from streamsynth.agents.synlearner.hierarchical import (completion_components, hierarchical_rewards,
                                                         masked_group_advantages, raw_rewards)

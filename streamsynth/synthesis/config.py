@@ -1,0 +1,84 @@
+"""Model and sampling settings of LLM generation, and how many samples of each label to ask for in a round.
+
+Shared by the LLM agents (:mod:`streamsynth.agents`) and the strategy env (:mod:`streamsynth.envs.strategy`);
+below both, like the rest of :mod:`streamsynth.synthesis`.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from typing import Any, Mapping
+
+from streamsynth.generation.base import SamplingParams
+
+
+def remaining_per_label(observation: Mapping[str, Any]) -> dict[str, int]:
+    """How many samples each label still needs to reach its target.
+
+    >>> import numpy as np
+    >>> remaining_per_label({"labels": ("a", "b"), "counts": np.array([3, 5, 0]), "targets": np.array([5, 5, 0])})
+    {'a': 2, 'b': 0}
+    """
+    labels = list(observation["labels"])
+    counts = observation["counts"]
+    targets = observation["targets"]
+    return {lbl: max(0, int(targets[i]) - int(counts[i])) for i, lbl in enumerate(labels)}
+
+
+@dataclass(frozen=True)
+class LLMConfig:
+    """Model and sampling settings shared by every LLM agent (so comparisons are at equal model and budget).
+
+    ``oversample``: prompts per missing sample (generations that fail parsing or validity are lost, so asking
+    for a bit more fills the target in fewer rounds).
+    """
+
+    model: str = "smollm2-135m"
+    backend: str = "transformers"
+    device: str = "auto"
+    dtype: str = "auto"
+    batch_size: int = 32
+    temperature: float = 0.9
+    top_p: float = 0.95
+    max_new_tokens: int = 64
+    oversample: float = 1.5
+    max_prompts_per_round: int = 256
+
+    def __post_init__(self) -> None:
+        if not self.oversample >= 1.0:
+            raise ValueError(f"oversample must be >= 1, got {self.oversample!r}")
+        for name in ("batch_size", "max_new_tokens", "max_prompts_per_round"):
+            v = getattr(self, name)
+            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
+                raise ValueError(f"{name} must be a positive int, got {v!r}")
+        SamplingParams(self.max_new_tokens, self.temperature, self.top_p)  # validates
+
+    @property
+    def sampling(self) -> SamplingParams:
+        return SamplingParams(self.max_new_tokens, self.temperature, self.top_p)
+
+
+def request_labels(observation: Mapping[str, Any], config: Any) -> list[str]:
+    """One label per sample to ask for this round, spread over the rounds left.
+
+    Each label's missing count is divided by the rounds left (``max_rounds - round``, rounded up) and multiplied
+    by ``config.oversample`` (rounded up); at most ``config.max_prompts_per_round`` in all. Spreading keeps rounds
+    for feedback: an agent that filled every task in round 1 would never use the env's per-sample scores. The
+    last round asks for everything still missing. ``config``: any settings object with ``oversample`` and
+    ``max_prompts_per_round`` (:class:`LLMConfig`, the SynLearner config).
+
+    >>> import numpy as np
+    >>> obs = {"labels": ("a", "b"), "counts": np.array([3, 5]), "targets": np.array([5, 5]),
+    ...        "round": 0, "max_rounds": 1}
+    >>> request_labels(obs, LLMConfig(oversample=1.5))
+    ['a', 'a', 'a']
+    >>> obs = {**obs, "counts": np.array([0, 1]), "max_rounds": 3}
+    >>> request_labels(obs, LLMConfig(oversample=1.0))
+    ['a', 'a', 'b', 'b']
+    """
+    rounds_left = max(1, int(observation["max_rounds"]) - int(observation["round"]))
+    out: list[str] = []
+    for lbl, need in remaining_per_label(observation).items():
+        out.extend([lbl] * math.ceil(math.ceil(need / rounds_left) * config.oversample))
+    return out[: config.max_prompts_per_round]

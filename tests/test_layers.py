@@ -1,0 +1,53 @@
+"""The layers stay in order: envs/ and synthesis/ never import agents/ (the strategy env uses the shared
+synthesis layer, not the agents), at import time or lazily inside functions."""
+
+from __future__ import annotations
+
+import ast
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parents[1] / "streamsynth"
+
+
+def _imports(path: Path) -> set[str]:
+    names = set()
+    for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+        if isinstance(node, ast.Import):
+            names.update(a.name for a in node.names)
+        elif isinstance(node, ast.ImportFrom) and node.module:
+            names.add(node.module)
+    return names
+
+
+@pytest.mark.parametrize("layer", ["envs", "synthesis"])
+def test_no_module_of_the_layer_imports_agents_anywhere_in_its_code(layer):
+    files = sorted((PACKAGE / layer).glob("*.py"))
+    assert files
+    offending = {f.name: sorted(n for n in _imports(f) if n.startswith("streamsynth.agents")) for f in files}
+    assert {k: v for k, v in offending.items() if v} == {}
+
+
+def test_importing_every_env_module_loads_no_agent_module():
+    modules = [f"streamsynth.envs.{p.stem}" for p in sorted((PACKAGE / "envs").glob("*.py")) if p.stem != "__init__"]
+    code = ("import importlib, sys\n"
+            f"for m in {modules!r}: importlib.import_module(m)\n"
+            "print(sorted(m for m in sys.modules if m.startswith('streamsynth.agents')))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.strip()
+    assert out == "[]"
+    assert "streamsynth.envs.strategy" in modules  # the module that used to import agents is among them
+
+
+def test_the_strategy_env_is_a_wrapper_whose_unwrapped_is_the_streamsynth_env(make_env):
+    import gymnasium as gym
+
+    from streamsynth.envs.strategy import StrategyEnv
+
+    inner = make_env()
+    env = StrategyEnv(inner)
+    assert isinstance(env, gym.Wrapper) and env.env is inner and env.unwrapped is inner
+    env.reset(seed=0)
+    assert env.unwrapped.dataset == [] and env.unwrapped.current_task.name == inner.current_task.name
