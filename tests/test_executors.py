@@ -173,3 +173,24 @@ def test_cli_compare_on_ray(tmp_path):
     res = runner.invoke(app, common + ["--executor", "ray", "--cpus-per-cell", "1"])
     assert res.exit_code == 0, res.output
     assert "oracle seed 0: done in" in res.output and (tmp_path / "results.md").exists()
+
+
+@needs_ray
+def test_ray_rerun_after_removing_one_cell_recomputes_only_that_cell(ray_cache, tmp_path):
+    lines: list[str] = []
+    first = run_compare(["oracle", "copy-seed"], [0, 1], BASE, tmp_path, log=lines.append, executor=RayExecutor(1))
+    local = run_compare(["oracle", "copy-seed"], [0, 1], BASE, tmp_path / "local", log=lambda line: None,
+                        executor=LocalExecutor(threads=1))
+    from streamsynth.evaluation.compare import aggregate
+
+    def table(result):  # the comparison table's rows without wall times
+        return [{k: v for k, v in row.items() if not k.startswith("wall_s")} for row in aggregate(result)]
+
+    assert table(first) == table(local)
+    (cell_dir(tmp_path, "oracle", 1) / "metrics.json").unlink()
+    lines.clear()
+    again = run_compare(["oracle", "copy-seed"], [0, 1], BASE, tmp_path, log=lines.append, executor=RayExecutor(1))
+    assert [line.split(":")[0] for line in lines if " done in " in line] == ["oracle seed 1"]
+    assert sorted(again.skipped) == [("copy-seed", 0), ("copy-seed", 1), ("oracle", 0)]
+    assert _figures(tmp_path, "oracle", 1) == _figures(tmp_path / "local", "oracle", 1)
+    assert table(again) == table(local)
