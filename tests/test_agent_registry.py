@@ -107,3 +107,17 @@ def test_compare_gives_each_agent_the_settings_it_has(tmp_path):
                                 agent_options={"k": "2", "top_p": "0.8"}, log=lambda line: None)
     assert reused == []
     assert [c.opts.agent_options for c in to_run] == [{}, {"k": 2, "top_p": 0.8}, {"top_p": 0.8}]
+
+
+def test_checkpoint_support_is_declared_by_the_agent_interface(tmp_path):
+    from streamsynth.agents.base import Agent
+    from streamsynth.agents.synlearner.agent import SynLearnerAgent
+    from streamsynth.evaluation.checkpoint import can_checkpoint
+
+    oracle = build_agent("copy-seed")
+    assert Agent.supports_checkpoints is False and not can_checkpoint(oracle)
+    assert SynLearnerAgent.supports_checkpoints is True
+    with pytest.raises(NotImplementedError, match="agent 'copy-seed' keeps no checkpoints"):
+        oracle.save_state(tmp_path)
+    with pytest.raises(NotImplementedError, match="keeps no checkpoints"):
+        oracle.load_state(tmp_path)

@@ -28,6 +28,10 @@ class Agent(ABC):
     name: str = "agent"
     learns: bool = False
     """True for agents whose data for a task depends on the tasks they have seen (they adapt across the stream)."""
+    supports_checkpoints: bool = False
+    """True for agents that implement :meth:`save_state` and :meth:`load_state`: runs checkpoint them and resume
+    after a kill (``synth-agent evaluate --resume``, a re-run of ``compare``). Agents that do not learn need none:
+    their runs restart a task from its beginning with the same result."""
 
     def __init__(self, seed: int = 0) -> None:
         self.seed = int(seed)
@@ -67,6 +71,16 @@ class Agent(ABC):
 
     def close(self) -> None:
         """Free resources (models, files)."""
+
+    # ---- optional: checkpoints (agents with ``supports_checkpoints = True``)
+    def save_state(self, directory: Any) -> Any:
+        """Write everything the agent has learned and its RNG state to ``directory``, so that :meth:`load_state` on
+        an agent built with the same settings and seed continues exactly."""
+        raise NotImplementedError(f"agent {self.name!r} keeps no checkpoints (supports_checkpoints is False)")
+
+    def load_state(self, directory: Any) -> None:
+        """Restore what :meth:`save_state` wrote."""
+        raise NotImplementedError(f"agent {self.name!r} keeps no checkpoints (supports_checkpoints is False)")
 
     def describe(self) -> dict[str, Any]:
         """Settings of the agent, written to the run folder's config."""

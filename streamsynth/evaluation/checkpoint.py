@@ -3,7 +3,7 @@
 A checkpoint is written into ``checkpoint.tmp/`` and then moved into place: the old one is renamed to
 ``checkpoint.old/`` first and deleted last, so a kill at any moment leaves one complete checkpoint
 (:func:`checkpoint_dir` falls back to ``checkpoint.old`` when the swap was cut between its two renames).
-Only agents with ``save_state``/``load_state`` (SynLearner) can be checkpointed.
+Only agents with ``supports_checkpoints`` (:class:`~streamsynth.agents.base.Agent`; SynLearner) are checkpointed.
 """
 
 from __future__ import annotations
@@ -20,7 +20,8 @@ CHECKPOINT = "checkpoint"
 
 
 def can_checkpoint(agent: Any) -> bool:
-    return callable(getattr(agent, "save_state", None)) and callable(getattr(agent, "load_state", None))
+    """Whether the agent declares checkpoint support (part of the Agent interface, not guessed from its methods)."""
+    return bool(getattr(agent, "supports_checkpoints", False))
 
 
 def save_checkpoint(run_dir: Path, env: Any, agent: Any, progress: dict[str, Any]) -> Path:

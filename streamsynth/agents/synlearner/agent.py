@@ -55,6 +55,7 @@ class SynLearnerAgent(Agent):
 
     name = "synlearner"
     learns = True
+    supports_checkpoints = True
 
     def __init__(self, config: SynLearnerConfig | None = None, *, backend: Any = None, embedder: Any = None,
                  seed: int = 0, sampling_backend: Any = None) -> None:
