@@ -181,3 +181,33 @@ def test_base_agent_synthesize_explains_what_is_missing():
 
     with pytest.raises(NotImplementedError, match="transfer matrix R needs"):
         CopySeedAgent().synthesize({"task": "t"})
+
+
+def test_run_experiment_calls_its_callbacks_in_order(tmp_path):
+    from streamsynth.evaluation.callbacks import RunCallback
+    from streamsynth.evaluation.experiment import run_experiment
+
+    events = []
+
+    class Recorder(RunCallback):
+        def on_run_start(self, ctx):
+            events.append(("start", len(ctx.results)))
+
+        def on_step(self, ctx, episode, done):
+            events.append(("step", episode.task, episode.rounds, done))
+
+        def on_task_end(self, ctx, result):
+            # the results writer ran before this callback: metrics.json already holds the task
+            written = json.loads((ctx.run_dir / "metrics.json").read_text())["tasks"]
+            events.append(("task", result.task, len(ctx.results), len(written)))
+
+        def on_run_end(self, ctx):
+            events.append(("end", json.loads((ctx.run_dir / "metrics.json").read_text())["complete"]))
+
+    task = ROOT / "examples" / "tasks" / "customer-intent.toml"
+    opts = RunOptions(agent="oracle", stream=str(task), samples_per_label=2, rounds=2, embedder="hashing",
+                      student="linear")
+    run_experiment(opts, tmp_path / "run", callbacks=[Recorder()])
+    assert events[0] == ("start", 0) and events[-1] == ("end", True)
+    assert ("task", "customer-intent", 1, 1) in events
+    assert [e for e in events if e[0] == "step"] == [("step", "customer-intent", 1, True)]  # filled in round 1

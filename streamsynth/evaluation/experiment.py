@@ -9,10 +9,9 @@ from __future__ import annotations
 
 import platform
 import shutil
-import time
 from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable
+from typing import TYPE_CHECKING, Any, Callable, Sequence
 
 from streamsynth.errors import StreamSynthError
 from streamsynth.evaluation.runner import TaskResult, run_stream
@@ -190,18 +189,23 @@ def load_results(run_dir: Path) -> tuple[dict[str, Any], list[TaskResult]]:
 
 
 def run_experiment(opts: RunOptions, run_dir: Path, hooks: RunHooks | None = None, *, overwrite_partial: bool = False,
-                   resume: bool = False) -> list[TaskResult]:
+                   resume: bool = False, callbacks: Sequence[Any] = ()) -> list[TaskResult]:
     """Run ``opts.agent`` over ``opts.stream``; write config, per-task metrics, datasets and plot to ``run_dir``.
 
     A folder holding a complete run is refused. A folder holding a partial (killed) run is refused too, unless
     ``resume`` (continue from its last checkpoint with the options saved in the folder; agents that support
     checkpoints only) or ``overwrite_partial`` (it is cleared and the run starts over).
+
+    The run is a loop over the stream plus callbacks (:mod:`streamsynth.evaluation.callbacks`): probe rows of the
+    transfer matrix, the results writer, checkpoints, progress hooks, then the caller's ``callbacks``
+    (:class:`~streamsynth.evaluation.callbacks.RunCallback` objects).
     """
     from streamsynth.agents import LLMConfig, build_agent
     from streamsynth.envs.streamsynth_env import StreamSynthEnv
-    from streamsynth.evaluation.checkpoint import can_checkpoint, load_checkpoint, save_checkpoint
+    from streamsynth.evaluation.callbacks import (CallbackList, CheckpointCallback, HookCallback, ProbeCallback,
+                                                  ResultsWriter, RunCallback, RunContext)
+    from streamsynth.evaluation.checkpoint import can_checkpoint, load_checkpoint
     from streamsynth.evaluation.evaluator import Evaluator
-    from streamsynth.evaluation.report import plot_results, write_results
     from streamsynth.evaluation.runner import EpisodeProgress
 
     hooks = hooks or RunHooks()
@@ -238,66 +242,38 @@ def run_experiment(opts: RunOptions, run_dir: Path, hooks: RunHooks | None = Non
                                "again in a new folder")
     config = {**opts.to_dict(), "tasks": [t.name for t in env.tasks], "agent_config": agent.describe(),
               "env_config": env.config.to_dict(), "reward_weights": env.weights.to_dict(), "versions": versions()}
-    results: list[TaskResult] = []
-    transfer: dict[str, Any] = {}
+    ctx = RunContext(run_dir, env, agent, config, resumed=resume)
     progress: dict[str, Any] = {"next_task": 0, "episode": None, "seconds": 0.0}
     if resume:
         progress = load_checkpoint(run_dir, env, agent)
         _, done = load_results(run_dir) if (run_dir / "metrics.json").exists() else ({}, [])
-        results = done[: progress["next_task"]]
-        transfer = progress.get("transfer") or {}
+        ctx.results = done[: progress["next_task"]]
+        ctx.transfer = progress.get("transfer") or {}
+        ctx.start -= float(progress.get("seconds", 0.0))
     else:
         write_json(run_dir / "config.json", config)
-    if hooks.on_start:
-        hooks.on_start(config["tasks"])
-    start = time.perf_counter() - float(progress.get("seconds", 0.0))
-    probe: Callable[[], list[float]] | None = None
+    steps: list[RunCallback] = []
     if agent.learns:  # the transfer matrix needs probe runs: b before the first task, row i after task i
         from streamsynth.evaluation.probes import probe_row
 
         probe_n = opts.probe_samples_per_label or opts.samples_per_label
         probe_env = StreamSynthEnv(opts.stream, **opts.env_config(samples_per_label=probe_n, max_rounds=1,
                                                                   embedder=env.embedder).kwargs())
-
-        def probe_all() -> list[float]:
-            return probe_row(agent, probe_env, config["tasks"], opts.seed, evaluator)
-
-        probe = probe_all
-        if not resume:
-            transfer = {"b": probe(), "R": []}
-
-    def checkpoint(next_task: int, episode: EpisodeProgress | None) -> None:
-        if checkpoints:
-            save_checkpoint(run_dir, env, agent, {"next_task": next_task, "transfer": transfer,
-                                                  "episode": episode.to_dict() if episode else None,
-                                                  "seconds": time.perf_counter() - start})
-
-    def on_step(episode: EpisodeProgress, done: bool) -> None:
-        if not done and opts.checkpoint_every and episode.rounds % opts.checkpoint_every == 0:
-            checkpoint(episode.index, episode)
-
-    def on_task_end(result: TaskResult) -> None:
-        results.append(result)
-        if probe is not None:
-            transfer["R"].append(probe())
-        write_results(run_dir, results, config, transfer=transfer)  # after every task: a killed run keeps it
-        checkpoint(len(results), None)
-        if hooks.on_task_end:
-            hooks.on_task_end(result)
-
-    if not resume and checkpoints:
-        checkpoint(0, None)
+        steps.append(ProbeCallback(lambda: probe_row(agent, probe_env, config["tasks"], opts.seed, evaluator)))
+    title = f"{opts.agent} on {opts.stream} (seed {opts.seed}, {opts.samples_per_label}/label, {opts.rounds} rounds)"
+    steps.append(ResultsWriter(title))
+    if checkpoints:
+        steps.append(CheckpointCallback(opts.checkpoint_every))
+    run = CallbackList([*steps, HookCallback(hooks), *callbacks])
+    run.on_run_start(ctx)
     episode = EpisodeProgress(**progress["episode"]) if progress.get("episode") else None
     try:
         run_stream(env, agent, seed=opts.seed, evaluator=evaluator, on_task_start=hooks.on_task_start,
-                   on_task_end=on_task_end, on_round=hooks.on_round, on_step=on_step, skip=len(results),
-                   restored=resume and (bool(results) or episode is not None), resume=episode)
+                   on_task_end=lambda result: run.on_task_end(ctx, result), on_round=hooks.on_round,
+                   on_step=lambda ep, done: run.on_step(ctx, ep, done), skip=len(ctx.results),
+                   restored=resume and (bool(ctx.results) or episode is not None), resume=episode)
     finally:
         agent.close()
-    config["agent_config"] = agent.describe()  # again: agents record what they decided during the run
-    write_json(run_dir / "config.json", config)
-    title = f"{opts.agent} on {opts.stream} (seed {opts.seed}, {opts.samples_per_label}/label, {opts.rounds} rounds)"
-    plot_results(run_dir / "plot.png", results, title)
-    write_results(run_dir, results, {**config, "wall_seconds": round(time.perf_counter() - start, 1)},
-                  complete=True, transfer=transfer)
+    run.on_run_end(ctx)
+    results = ctx.results
     return results
