@@ -59,6 +59,7 @@ from typing import TYPE_CHECKING, Any, Mapping, Sequence
 
 import numpy as np
 
+from streamsynth.config import check_int, check_number
 from streamsynth.errors import ResourceNotFoundError
 from streamsynth.tasks.spec import LABEL_KEY
 
@@ -114,20 +115,14 @@ class FineTuneConfig:
                 f"FineTuneConfig.model must be 'minilm', a local model folder or a hub id, got {self.model!r}"
             )
         for name, low in (("epochs", 1), ("batch_size", 1), ("max_length", 8), ("predict_batch_size", 1), ("seed", 0)):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < low:
-                raise ValueError(f"FineTuneConfig.{name} must be an integer >= {low}, got {value!r}")
-        for name, ok, allowed in (
-            ("lr", lambda v: 0 < v <= 1, "in (0, 1]"),
-            ("head_lr", lambda v: 0 < v <= 1, "in (0, 1]"),
-            ("weight_decay", lambda v: 0 <= v < math.inf, ">= 0"),
-            ("warmup_ratio", lambda v: 0 <= v <= 1, "in [0, 1]"),
-            ("dropout", lambda v: 0 <= v < 1, "in [0, 1)"),
-            ("max_grad_norm", lambda v: 0 <= v < math.inf, ">= 0 (0: no clipping)"),
+            check_int(f"FineTuneConfig.{name}", getattr(self, name), low)
+        for name, low, high, low_open, high_open in (
+            ("lr", 0, 1, True, False), ("head_lr", 0, 1, True, False), ("weight_decay", 0, math.inf, False, False),
+            ("warmup_ratio", 0, 1, False, False), ("dropout", 0, 1, False, True),
+            ("max_grad_norm", 0, math.inf, False, False),  # 0: no clipping
         ):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, float)) or not ok(value):
-                raise ValueError(f"FineTuneConfig.{name} must be a number {allowed}, got {value!r}")
+            check_number(f"FineTuneConfig.{name}", getattr(self, name), low, high, low_open=low_open,
+                         high_open=high_open)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

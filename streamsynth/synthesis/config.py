@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass
 from typing import Any, Mapping
 
+from streamsynth.config import check_int, check_number
 from streamsynth.generation.base import SamplingParams
 
 
@@ -46,12 +47,9 @@ class LLMConfig:
     max_prompts_per_round: int = 256
 
     def __post_init__(self) -> None:
-        if not self.oversample >= 1.0:
-            raise ValueError(f"oversample must be >= 1, got {self.oversample!r}")
+        check_number("oversample", self.oversample, 1)
         for name in ("batch_size", "max_new_tokens", "max_prompts_per_round"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be a positive int, got {v!r}")
+            check_int(name, getattr(self, name), 1)
         SamplingParams(self.max_new_tokens, self.temperature, self.top_p)  # validates
 
     @property

@@ -5,17 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
+from streamsynth.config import check_int, check_number
 from streamsynth.generation.base import SamplingParams
-
-
-def _positive_int(name: str, v: Any) -> None:
-    if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-        raise ValueError(f"{name} must be a positive int, got {v!r}")
-
-
-def _non_negative(name: str, v: Any) -> None:
-    if isinstance(v, bool) or not isinstance(v, (int, float)) or not v >= 0:
-        raise ValueError(f"{name} must be a number >= 0, got {v!r}")
 
 
 @dataclass(frozen=True)
@@ -83,16 +74,14 @@ class SynLearnerConfig:
     def __post_init__(self) -> None:
         for name in ("batch_size", "max_new_tokens", "lora_rank", "lora_alpha", "grpo_epochs", "train_batch_size",
                      "max_prompts_per_round"):
-            _positive_int(name, getattr(self, name))
+            check_int(name, getattr(self, name), 1)
         for name in ("eft_epochs", "eft_top", "replay"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 0:
-                raise ValueError(f"{name} must be an int >= 0, got {v!r}")
+            check_int(name, getattr(self, name), 0)
         if isinstance(self.group_size, bool) or not isinstance(self.group_size, int) or self.group_size < 2:
             raise ValueError(f"group_size must be an int >= 2 (GRPO compares completions of one prompt), "
                              f"got {self.group_size!r}")
         for name in ("lr", "clip_eps", "kl_coef", "max_grad_norm", "lora_dropout"):
-            _non_negative(name, getattr(self, name))
+            check_number(name, getattr(self, name), 0)
         if not self.lr > 0:
             raise ValueError(f"lr must be > 0, got {self.lr!r}")
         if not self.lora_dropout < 1:
