@@ -27,7 +27,7 @@ from streamsynth.envs.strategy import (
     synthesize,
 )
 from streamsynth.evaluation.runner import run_stream
-from tests.test_agents import ScriptedBackend
+from tests.test_agents import WORDS, ScriptedBackend
 
 
 class HalfBackend(ScriptedBackend):
@@ -200,3 +200,114 @@ def test_sb3_probe_synthesize_changes_nothing(make_env):
     assert agent.model.rollout_buffer.pos == 0 and agent._pending is None and agent.updates == 0
     assert all(torch.equal(b, a) for b, a in zip(before, agent.model.policy.parameters()))
     assert len(data) == len(again)  # the same deterministic strategy asks for the same number of samples
+
+
+# ------------------------------------------------------------------------------------------ checkpoints and resume
+
+
+def test_sb3_state_round_trip_and_errors(make_env, tmp_path):
+    """save_state mid-buffer, load into a fresh agent of the same settings: policy, optimizer, buffer, counters and
+    RNG streams continue exactly; other settings, broken files and a save between act and observe are refused."""
+    from streamsynth.agents.state import CheckpointError
+
+    env = make_env(samples_per_label=4)
+    agent = _agent(env, n_steps=4)
+    obs, _ = env.reset(seed=0)
+    for _ in range(2):  # two transitions in the buffer of 4
+        action = agent.act(obs)
+        obs, reward, term, trunc, info = env.step(action)
+        agent.observe(obs, reward, term, trunc, info)
+    assert agent.model.rollout_buffer.pos == 2
+    agent.save_state(tmp_path / "a")
+    other = _agent(env, n_steps=4)
+    other.load_state(tmp_path / "a")
+    assert other.model.rollout_buffer.pos == 2 and other._episodes == agent._episodes
+    assert other._round_calls == agent._round_calls and other.last_strategy == agent.last_strategy
+    assert np.array_equal(other.model.rollout_buffer.observations, agent.model.rollout_buffer.observations)
+    for p, q in zip(agent.model.policy.parameters(), other.model.policy.parameters()):
+        assert torch.equal(p, q)
+    # the two agents now draw the same actions and execute them with the same random stream
+    assert [agent.choose(obs).action.tolist() for _ in range(3)] == [other.choose(obs).action.tolist() for _ in range(3)]
+    assert agent._rng.bit_generator.state == other._rng.bit_generator.state
+
+    with pytest.raises(CheckpointError, match="n_steps"):
+        _agent(env, n_steps=6).load_state(tmp_path / "a")
+    with pytest.raises(CheckpointError, match="seed"):
+        _agent(env, n_steps=4, seed=3).load_state(tmp_path / "a")
+    (tmp_path / "a" / "buffer.npz").write_bytes(b"not a zip")
+    fresh = _agent(env, n_steps=4)
+    with pytest.raises(CheckpointError, match="buffer.npz"):
+        fresh.load_state(tmp_path / "a")
+    assert fresh.model.rollout_buffer.pos == 0 and fresh._episodes == 0  # a refused checkpoint changes nothing
+    agent.act(obs)
+    with pytest.raises(RuntimeError, match="between act\\(\\) and observe\\(\\)"):
+        agent.save_state(tmp_path / "b")
+
+
+class SeededBackend(ScriptedBackend):
+    """Completions that depend only on the prompt and the call's seed (not on how many calls came before), as a real
+    model's would: a resumed run in a new process writes what the unbroken run wrote only if the agent restored
+    the counters and random streams that make its prompts and seeds."""
+
+    def generate(self, prompts, params=None, *, seed=None, progress=False):
+        import zlib
+
+        out = []
+        for i, p in enumerate(prompts):
+            user = p[-1]["content"]
+            label = user.split('label "')[1].split('"')[0]
+            h = zlib.crc32(f"{seed}/{i}/{user}".encode())
+            out.append(f'"{WORDS[h % len(WORDS)]} and {WORDS[(h >> 8) % len(WORDS)]} felt {label} ({h % 997})."')
+        return out
+
+
+def test_sb3_run_resumes_after_a_kill_with_identical_results(tmp_path, monkeypatch):
+    """An sb3-ppo run killed inside the stream resumes from its last checkpoint and ends exactly where an unbroken
+    run ends (datasets, rewards, test figures)."""
+    import streamsynth.generation
+    from streamsynth.errors import StreamSynthError
+    from streamsynth.evaluation.experiment import RunHooks, RunOptions, run_experiment
+
+    monkeypatch.setattr(streamsynth.generation, "load_backend", lambda *a, **k: SeededBackend())
+    opts = RunOptions(agent="sb3-ppo", stream="movie-sentiment,news-topic", samples_per_label=3, rounds=3,
+                      embedder="hashing", probe_samples_per_label=1, student="linear", checkpoint_every=1,
+                      agent_options={"n_steps": 2})
+    full = run_experiment(opts, tmp_path / "full")
+    assert [r.rounds for r in full] == [2, 2]  # updates after rounds 2 and 4
+
+    class Kill(Exception):
+        pass
+
+    rounds = {"n": 0}
+
+    def on_round(task, r, reward):
+        rounds["n"] += 1
+        if rounds["n"] == 4:  # in the last round: the checkpoint of round 3 holds one update and a half-full buffer
+            raise Kill
+
+    with pytest.raises(Kill):
+        run_experiment(opts, tmp_path / "killed", RunHooks(on_round=on_round))
+    with pytest.raises(StreamSynthError, match="--resume"):
+        run_experiment(opts, tmp_path / "killed")
+    resumed = run_experiment(opts, tmp_path / "killed", resume=True)
+    assert [r.dataset for r in resumed] == [r.dataset for r in full]
+    assert [r.test for r in resumed] == [r.test for r in full]
+    assert [(r.episode_return, r.rounds, r.submitted, r.accepted) for r in resumed] == \
+        [(r.episode_return, r.rounds, r.submitted, r.accepted) for r in full]
+    assert all(r.accepted > 0 for r in full) and full[0].rounds >= 2  # the runs have something to differ in
+    # the agents end in the same state: counters, RNG states, rollout buffer, policy and optimizer
+    import json
+
+    from streamsynth.agents.sb3 import BUFFER_ARRAYS
+
+    ends = [tmp_path / run / "checkpoint" / "agent" for run in ("full", "killed")]
+    assert json.loads((ends[0] / "agent.json").read_text()) == json.loads((ends[1] / "agent.json").read_text())
+    buffers = [np.load(end / "buffer.npz") for end in ends]
+    assert all(np.array_equal(buffers[0][k], buffers[1][k]) for k in BUFFER_ARRAYS)
+    from safetensors.torch import load_file
+
+    assert json.loads((ends[0] / "agent.json").read_text())["n_updates"] > 0  # at least one PPO update
+    for name in ("policy.safetensors", "optimizer.safetensors"):
+        tensors = [load_file(end / name) for end in ends]
+        assert tensors[0].keys() == tensors[1].keys() and all(torch.equal(tensors[0][k], tensors[1][k])
+                                                              for k in tensors[0])

@@ -11,6 +11,7 @@ runs one PPO / A2C update. The LLM itself is never changed.
 
 from __future__ import annotations
 
+import json
 import random
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
@@ -20,6 +21,9 @@ from typing import Any, Iterator, Mapping
 import numpy as np
 
 from streamsynth.agents.llm import LLMAgent, LLMConfig
+from streamsynth.agents.state import (CheckpointError, check_header, generator_from_state, join_optimizer_state,
+                                      load_tensors, read_json, save_tensors, split_optimizer_state)
+from streamsynth.config import check_choice, check_int, check_number
 from streamsynth.envs.strategy import (
     Strategy,
     StrategyFeaturizer,
@@ -28,9 +32,14 @@ from streamsynth.envs.strategy import (
     synthesize,
 )
 from streamsynth.generation.base import GenerationBackend
+from streamsynth.io import atomic_open, write_json
 from streamsynth.tasks.spec import Sample
 
 ALGORITHMS: tuple[str, ...] = ("ppo", "a2c")
+FORMAT = "streamsynth.sb3/1"
+BUFFER_ARRAYS: tuple[str, ...] = ("observations", "actions", "rewards", "returns", "episode_starts", "values",
+                                  "log_probs", "advantages")
+"""The rollout buffer's arrays that a checkpoint keeps (SB3's own ``save`` leaves the buffer out)."""
 
 
 @dataclass(frozen=True)
@@ -52,23 +61,23 @@ class SB3Config:
     net_arch: tuple[int, ...] = (32, 32)
 
     def __post_init__(self) -> None:
-        if self.algorithm not in ALGORITHMS:
-            raise ValueError(f"algorithm must be one of {ALGORITHMS}, got {self.algorithm!r}")
-        for name in ("n_steps", "n_epochs"):
-            v = getattr(self, name)
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be a positive int, got {v!r}")
+        check_choice("algorithm", self.algorithm, ALGORITHMS)
+        check_int("n_steps", self.n_steps)
+        check_int("n_epochs", self.n_epochs)
         if self.algorithm == "ppo" and self.n_steps < 2:
             raise ValueError("PPO normalises advantages over the buffer: n_steps must be >= 2")
-        if not self.learning_rate > 0:
-            raise ValueError(f"learning_rate must be > 0, got {self.learning_rate!r}")
-        for name in ("gamma", "gae_lambda"):
-            if not 0 <= getattr(self, name) <= 1:
-                raise ValueError(f"{name} must be in [0, 1], got {getattr(self, name)!r}")
-        if not self.ent_coef >= 0:
-            raise ValueError(f"ent_coef must be >= 0, got {self.ent_coef!r}")
-        if not self.net_arch or any(isinstance(h, bool) or not isinstance(h, int) or h < 1 for h in self.net_arch):
+        check_number("learning_rate", self.learning_rate, low_open=True)
+        check_number("gamma", self.gamma, 0, 1)
+        check_number("gae_lambda", self.gae_lambda, 0, 1)
+        check_number("ent_coef", self.ent_coef)
+        if not self.net_arch or isinstance(self.net_arch, str):
             raise ValueError(f"net_arch must be a non-empty tuple of positive ints, got {self.net_arch!r}")
+        for h in self.net_arch:
+            check_int("net_arch entries", h)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The settings as JSON values (``net_arch`` as a list)."""
+        return {**asdict(self), "net_arch": list(self.net_arch)}
 
 
 @contextmanager
@@ -137,6 +146,7 @@ class SB3Agent(LLMAgent):
     """
 
     learns = True
+    supports_checkpoints = True
 
     def __init__(self, featurizer: StrategyFeaturizer, sb3: SB3Config | None = None, config: LLMConfig | None = None,
                  *, backend: GenerationBackend | None = None, seed: int = 0) -> None:
@@ -227,6 +237,10 @@ class SB3Agent(LLMAgent):
             last_values = model.policy.predict_values(obs_as_tensor(self.featurizer(observation)[None], model.device))
         model.rollout_buffer.compute_returns_and_advantage(last_values=last_values, dones=np.array([done]))
         with preserved_global_rng():
+            # the minibatch order (NumPy's global RNG in RolloutBuffer.get) is a function of the agent's seed and
+            # update count, not of whatever ran before: an update after a resume is the update the run would make
+            np.random.seed(np.random.SeedSequence([self.seed, 3, self.updates]).generate_state(1)[0])
+            torch.manual_seed(int(np.random.SeedSequence([self.seed, 4, self.updates]).generate_state(1)[0]))
             model.train()
         model.num_timesteps += self.sb3.n_steps
         model.rollout_buffer.reset()
@@ -257,6 +271,89 @@ class SB3Agent(LLMAgent):
         self.model = model
         self._pending = None
 
+    def save_state(self, directory: str | Path) -> Path:
+        """Write the policy and optimizer (safetensors), the rollout buffer's transitions so far (``buffer.npz``)
+        and the counters, optimizer metadata and RNG states (``agent.json``) to ``directory``; each file atomically,
+        nothing that needs pickle to read back."""
+        if self._pending is not None:
+            raise RuntimeError(f"{self.name}: save_state() between act() and observe(): checkpoint after the "
+                               "round's feedback")
+        directory = Path(directory)
+        directory.mkdir(parents=True, exist_ok=True)
+        policy = self.model.policy
+        save_tensors(directory / "policy.safetensors", policy.state_dict())
+        optimizer_meta, optimizer_tensors = split_optimizer_state(policy.optimizer.state_dict())
+        save_tensors(directory / "optimizer.safetensors", optimizer_tensors)
+        buffer = self.model.rollout_buffer
+        with atomic_open(directory / "buffer.npz", "wb") as fh:
+            np.savez(fh, **{name: getattr(buffer, name) for name in BUFFER_ARRAYS})
+        write_json(directory / "agent.json", {
+            "format": FORMAT, "config": self._settings(), "seed": self.seed,
+            "episodes": self._episodes, "task_key": list(self._task_key) if self._task_key else None,
+            "round_calls": self._round_calls, "episode_start": self._episode_start, "updates": self.updates,
+            "probes": self._probes, "num_timesteps": int(self.model.num_timesteps),
+            "n_updates": int(self.model._n_updates), "optimizer": optimizer_meta,
+            "buffer": {"pos": int(buffer.pos), "full": bool(buffer.full)},
+            "rng": self._rng.bit_generator.state, "torch_seeds": self._torch_seeds.bit_generator.state,
+            "last_strategy": asdict(self.last_strategy) if self.last_strategy else None,
+        })
+        return directory
+
+    def load_state(self, directory: str | Path) -> None:
+        """Restore what :meth:`save_state` wrote, on an agent with the same settings and seed. Everything is read
+        and checked first: a broken or foreign checkpoint raises :class:`CheckpointError` and changes nothing."""
+        directory = Path(directory)
+        data = read_json(directory / "agent.json")
+        check_header(data, directory / "agent.json", FORMAT, self._settings(), self.seed)
+        try:
+            with np.load(directory / "buffer.npz", allow_pickle=False) as npz:
+                arrays = {name: npz[name] for name in BUFFER_ARRAYS}
+        except (OSError, KeyError, ValueError) as exc:
+            raise CheckpointError(f"{directory / 'buffer.npz'} is missing or broken ({exc}); start the run "
+                                  "again") from exc
+        try:
+            counters = dict(episodes=int(data["episodes"]), round_calls=int(data["round_calls"]),
+                            updates=int(data["updates"]), probes=int(data["probes"]),
+                            num_timesteps=int(data["num_timesteps"]), n_updates=int(data["n_updates"]),
+                            pos=int(data["buffer"]["pos"]))
+            optimizer = join_optimizer_state(data["optimizer"], load_tensors(directory / "optimizer.safetensors"))
+            task_key = (str(data["task_key"][0]), int(data["task_key"][1])) if data["task_key"] else None
+            rngs = generator_from_state(data["rng"]), generator_from_state(data["torch_seeds"])
+            last = Strategy(**data["last_strategy"]) if data["last_strategy"] else None
+            full, episode_start = bool(data["buffer"]["full"]), bool(data["episode_start"])
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            raise CheckpointError(f"{directory / 'agent.json'} is incomplete or malformed ({exc!r}); start the run "
+                                  "again") from exc
+        shape = self.model.rollout_buffer.observations.shape
+        if arrays["observations"].shape != shape:
+            raise CheckpointError(f"{directory / 'buffer.npz'} holds observations of shape "
+                                  f"{arrays['observations'].shape}, this agent's buffer {shape}; resume with the run's "
+                                  "own settings")
+        weights = load_tensors(directory / "policy.safetensors")
+        policy = self.model.policy
+        before = {k: v.clone() for k, v in policy.state_dict().items()}, policy.optimizer.state_dict()
+        try:
+            policy.load_state_dict(weights)
+            policy.optimizer.load_state_dict(optimizer)
+        except (KeyError, ValueError, RuntimeError) as exc:
+            policy.load_state_dict(before[0])
+            policy.optimizer.load_state_dict(before[1])
+            raise CheckpointError(f"the policy or optimizer state in {directory} does not fit this agent ({exc}); "
+                                  "resume with the run's own settings") from exc
+        buffer = self.model.rollout_buffer
+        for name, value in arrays.items():
+            setattr(buffer, name, value)
+        buffer.pos, buffer.full = counters["pos"], full
+        self.model.num_timesteps, self.model._n_updates = counters["num_timesteps"], counters["n_updates"]
+        self._episodes, self._task_key, self._round_calls = counters["episodes"], task_key, counters["round_calls"]
+        self.updates, self._probes, self._episode_start = counters["updates"], counters["probes"], episode_start
+        self._rng, self._torch_seeds = rngs
+        self.last_strategy = last
+
+    def _settings(self) -> dict[str, Any]:
+        """The settings a checkpoint must have been made with, as JSON values."""
+        return json.loads(json.dumps({"sb3": self.sb3.to_dict(), "llm": asdict(self.config),
+                                      "features": self.featurizer.dim}))
+
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "sb3": {**asdict(self.sb3), "net_arch": list(self.sb3.net_arch)},
-                "features": self.featurizer.dim}
+        return {**super().describe(), "sb3": self.sb3.to_dict(), "features": self.featurizer.dim}

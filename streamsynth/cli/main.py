@@ -227,7 +227,7 @@ def compare(
     env_options: list[str] = ENV,
     output: Path = typer.Option(Path("runs/compare"), help="Comparison folder; re-running skips finished cells."),
     executor: str = typer.Option("local", help="local (cells one after another in this process) or ray (cells as "
-                                 "Ray tasks; pip install 'streamsynth[ray]')."),
+                                 "Ray tasks; pip install 'streamsynth\\[ray]')."),
     cpus_per_cell: Optional[int] = typer.Option(
         None, min=1, help="CPUs of each cell, which also sets its torch/BLAS threads (ray: default 1; local: "
         "default all cores)."),

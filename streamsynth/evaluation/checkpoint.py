@@ -3,7 +3,7 @@
 A checkpoint is written into ``checkpoint.tmp/`` and then moved into place: the old one is renamed to
 ``checkpoint.old/`` first and deleted last, so a kill at any moment leaves one complete checkpoint
 (:func:`checkpoint_dir` falls back to ``checkpoint.old`` when the swap was cut between its two renames).
-Only agents with ``supports_checkpoints`` (:class:`~streamsynth.agents.base.Agent`; SynLearner) are checkpointed.
+Only agents with ``supports_checkpoints`` (:class:`~streamsynth.agents.base.Agent`; SynLearner and the sb3-* agents) are checkpointed.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ def checkpoint_dir(run_dir: Path) -> Path:
             return run_dir / name
     raise StreamSynthError(
         f"{run_dir} has no checkpoint to resume from (checkpoints are written after each task, and every N rounds "
-        "with --checkpoint-every, by agents that support them: synlearner); start a new run instead")
+        "with --checkpoint-every, by agents that support them: synlearner, sb3-ppo, sb3-a2c); start a new run instead")
 
 
 def load_checkpoint(run_dir: Path, env: Any, agent: Any) -> dict[str, Any]:

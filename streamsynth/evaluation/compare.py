@@ -8,7 +8,7 @@ Layout of a comparison folder::
       stream_metrics.json      R matrices and ACC / BWT / FWT per agent and seed
       per_task.png, along_stream.png, R_<agent>.png
 
-Re-running the same command skips complete cells, continues unfinished cells that left a checkpoint (SynLearner)
+Re-running the same command skips complete cells, continues unfinished cells that left a checkpoint (SynLearner, sb3-*)
 from it, and restarts the other unfinished ones from their beginning. A finished cell is reused only when its saved
 settings (every option, the package version) equal the requested ones; otherwise the command stops and names the
 differences (``force`` recomputes). Cells run one after another here or as Ray tasks (``executors.py``).

@@ -52,7 +52,7 @@ class CellOutcome:
 def run_cell(options: dict[str, Any], run_dir: str, threads: int | None = None, hooks: RunHooks | None = None
              ) -> float:
     """Run the cell of ``options`` (``RunOptions.to_dict()``) into ``run_dir`` in this process; returns its wall
-    seconds. It resumes from the folder's checkpoint when there is one (SynLearner) and otherwise starts the cell
+    seconds. It resumes from the folder's checkpoint when there is one (SynLearner, sb3-*) and otherwise starts the cell
     over. ``threads`` limits torch and the BLAS libraries to that many threads (None: leave them as they are)."""
     from threadpoolctl import threadpool_limits
 

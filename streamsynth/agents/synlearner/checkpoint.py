@@ -8,15 +8,14 @@ written atomically; the run-level checkpoint (``evaluation/checkpoint.py``) swap
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
-import numpy as np
 import torch
 
-from streamsynth.errors import StreamSynthError
-from streamsynth.io import atomic_open, write_json
+from streamsynth.agents.state import (CheckpointError, check_header, generator_from_state, load_tensors, read_json,
+                                      save_tensors)
+from streamsynth.io import write_json
 
 if TYPE_CHECKING:
     from streamsynth.agents.synlearner.agent import SynLearnerAgent
@@ -24,47 +23,15 @@ if TYPE_CHECKING:
 FORMAT = "streamsynth.synlearner/1"
 
 
-class CheckpointError(StreamSynthError, ValueError):
-    """A checkpoint folder is missing, broken, or from another configuration."""
-
-
-def _save_tensors(path: Path, tensors: dict[str, torch.Tensor]) -> None:
-    from safetensors.torch import save
-
-    with atomic_open(path, "wb", encoding=None) as fh:
-        fh.write(save({k: v.contiguous() for k, v in tensors.items()}))
-
-
-def _load_tensors(path: Path) -> dict[str, torch.Tensor]:
-    from safetensors.torch import load
-
-    try:
-        return load(path.read_bytes())
-    except FileNotFoundError:
-        raise CheckpointError(f"checkpoint file {path} is missing; the checkpoint is incomplete: start the run "
-                              "again or resume from an intact run folder") from None
-    except Exception as exc:  # safetensors raises its own error types for corrupt headers
-        raise CheckpointError(f"checkpoint file {path} is unreadable ({exc}); start the run again") from exc
-
-
-def _read_json(path: Path) -> dict[str, Any]:
-    try:
-        return json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise CheckpointError(f"checkpoint file {path} is missing; start the run again") from None
-    except ValueError as exc:
-        raise CheckpointError(f"checkpoint file {path} is not valid JSON ({exc}); start the run again") from exc
-
-
 def save_agent(agent: SynLearnerAgent, directory: str | Path) -> Path:
     directory = Path(directory)
     directory.mkdir(parents=True, exist_ok=True)
     policy = agent.policy
-    _save_tensors(directory / "adapter.safetensors", policy.adapter_state())
+    save_tensors(directory / "adapter.safetensors", policy.adapter_state())
     meta, tensors = policy.optimizer_state()
-    _save_tensors(directory / "optimizer.safetensors", tensors)
+    save_tensors(directory / "optimizer.safetensors", tensors)
     write_json(directory / "optimizer.json", meta)
-    _save_tensors(directory / "rng.safetensors", {"torch_cpu": torch.get_rng_state()})
+    save_tensors(directory / "rng.safetensors", {"torch_cpu": torch.get_rng_state()})
     agent.memory.save(directory / "memory")
     write_json(directory / "agent.json", {
         "format": FORMAT,
@@ -87,22 +54,14 @@ def load_agent(agent: SynLearnerAgent, directory: str | Path) -> None:
     from streamsynth.agents.synlearner.memory import ExperienceMemory
 
     directory = Path(directory)
-    data = _read_json(directory / "agent.json")
-    if data.get("format") != FORMAT:
-        raise CheckpointError(f"{directory / 'agent.json'} is not a SynLearner checkpoint (format "
-                              f"{data.get('format')!r}, expected {FORMAT!r})")
-    saved, mine = data.get("config", {}), agent.config.to_dict()
-    diff = {k: (saved.get(k), v) for k, v in mine.items() if saved.get(k) != v}
-    if diff or data.get("seed") != agent.seed:
-        raise CheckpointError(f"the checkpoint in {directory} was made with other settings ({diff or 'seed'}: "
-                              "saved vs now); resume with the run's own settings")
-    adapter = _load_tensors(directory / "adapter.safetensors")
-    optimizer = (_read_json(directory / "optimizer.json"), _load_tensors(directory / "optimizer.safetensors"))
-    torch_rng = _load_tensors(directory / "rng.safetensors").get("torch_cpu")
+    data = read_json(directory / "agent.json")
+    check_header(data, directory / "agent.json", FORMAT, agent.config.to_dict(), agent.seed)
+    adapter = load_tensors(directory / "adapter.safetensors")
+    optimizer = (read_json(directory / "optimizer.json"), load_tensors(directory / "optimizer.safetensors"))
+    torch_rng = load_tensors(directory / "rng.safetensors").get("torch_cpu")
     memory = ExperienceMemory.load(directory / "memory")
     try:
-        rng = np.random.default_rng()
-        rng.bit_generator.state = data["rng"]
+        rng = generator_from_state(data["rng"])
         counters = (int(data["episodes"]), tuple(data["task_key"]) if data["task_key"] else None, int(data["calls"]))
         proposed = {t: {k: tuple(v) for k, v in d.items()} for t, d in data["proposed"].items()}
         dims = {k: tuple(v) for k, v in data["dims"].items()}

@@ -245,26 +245,14 @@ class LoRAPolicy:
     # ------------------------------------------------------------------ optimiser state (no pickle)
     def optimizer_state(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
         """The optimiser's state as JSON-compatible metadata plus named tensors (for safetensors)."""
-        sd = self.optimizer.state_dict()
-        tensors: dict[str, torch.Tensor] = {}
-        meta_state: dict[str, dict[str, Any]] = {}
-        for idx, st in sd["state"].items():
-            entry: dict[str, Any] = {}
-            for key, value in st.items():
-                if isinstance(value, torch.Tensor):
-                    name = f"state.{idx}.{key}"
-                    tensors[name] = value.detach().cpu().contiguous()
-                    entry[key] = {"tensor": name}
-                else:
-                    entry[key] = value
-            meta_state[str(idx)] = entry
-        return {"state": meta_state, "param_groups": sd["param_groups"], "updates": self.updates}, tensors
+        from streamsynth.agents.state import split_optimizer_state
+
+        meta, tensors = split_optimizer_state(self.optimizer.state_dict())
+        return {**meta, "updates": self.updates}, tensors
 
     def load_optimizer_state(self, meta: dict[str, Any], tensors: dict[str, torch.Tensor]) -> None:
-        state = {}
-        for idx, entry in meta["state"].items():
-            state[int(idx)] = {k: tensors[v["tensor"]] if isinstance(v, dict) and "tensor" in v else v
-                               for k, v in entry.items()}
+        from streamsynth.agents.state import join_optimizer_state
+
         self.optimizer = self._new_optimizer()
-        self.optimizer.load_state_dict({"state": state, "param_groups": meta["param_groups"]})
+        self.optimizer.load_state_dict(join_optimizer_state(meta, tensors))
         self.updates = int(meta.get("updates", 0))
