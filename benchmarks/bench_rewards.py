@@ -7,6 +7,9 @@ fidelity, NovelSum-style novelty against a 4,096-sample reference memory, and ev
     python benchmarks/bench_rewards.py [--sizes 250 1000 4000 16000] [--embedder minilm]
 
 Targets (issue 2): 1,000 samples under 0.5 s; 16k/1k time ratio at most 20 (close to linear).
+
+Last, a whole ``StreamSynth-v0`` step of ``--drafts`` draft samples (issue 12: feedback without submitting) after a
+first round of 48 accepted tweets, with embeddings cached, next to a submission step of 48 samples.
 """
 
 from __future__ import annotations
@@ -22,6 +25,7 @@ def main() -> None:
     ap.add_argument("--sizes", type=int, nargs="+", default=[250, 1000, 4000, 16000])
     ap.add_argument("--embedder", default="minilm")
     ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--drafts", type=int, default=256, help="draft samples of the env step timed at the end")
     args = ap.parse_args()
 
     from streamsynth.rewards import single_threaded_blas
@@ -88,6 +92,34 @@ def main() -> None:
     if 1000 in best and max(args.sizes) > 1000:
         top = max(args.sizes)
         print(f"\nratio {top}/1000 (best times): {best[top] / best[1000]:.1f}  (linear would be {top / 1000:.0f})")
+    bench_draft_step(task, pool, args.embedder, args.drafts, args.repeats)
+
+
+def bench_draft_step(task, pool, embedder: str, n_drafts: int, repeats: int) -> None:
+    """Seconds of one env step of ``n_drafts`` drafts (cached embeddings) and of a 48-sample submission step."""
+    from streamsynth.envs.streamsynth_env import StreamSynthEnv
+
+    def fresh_env():
+        env = StreamSynthEnv([task], samples_per_label=32, max_rounds=4, embedder=embedder, feedback_budget=10**6)
+        env.reset(seed=0)
+        return env
+
+    first, drafts = pool[:48], [{**s, "draft": True} for s in pool[48:48 + n_drafts]]
+    env = fresh_env()
+    env.step(drafts)  # fills the embedding cache (and the judge/realism models of the task)
+    submit_times, draft_times = [], []
+    for _ in range(repeats):
+        env = fresh_env()
+        t0 = time.perf_counter()
+        env.step(first)
+        submit_times.append(time.perf_counter() - t0)
+        t0 = time.perf_counter()
+        _, _, _, _, info = env.step(drafts)
+        draft_times.append(time.perf_counter() - t0)
+    scored = sum(r["code"] is None for r in info["samples"])
+    print(f"\nenv step, {len(drafts)} drafts after a round of {len(first)} accepted samples (cached embeddings): "
+          f"{min(draft_times):.3f} s best of {repeats} ({scored} passed screening); a submission step of "
+          f"{len(first)} samples: {min(submit_times):.3f} s; ratio {min(draft_times) / min(submit_times):.1f}")
 
 
 if __name__ == "__main__":

@@ -479,6 +479,10 @@ def test_stop_strings_cut_completions(tiny_backend: TransformersBackend) -> None
 
 
 def test_stats_and_progress(tiny_backend: TransformersBackend, capsys: pytest.CaptureFixture[str]) -> None:
+    before = tiny_backend.completions
+    tiny_backend.generate(PROMPTS, SamplingParams(max_new_tokens=5, temperature=0.0), progress=True)
+    tiny_backend.generate_tokens(PROMPTS[:2], SamplingParams(max_new_tokens=2, temperature=0.0))
+    assert tiny_backend.completions - before == len(PROMPTS) + 2  # the backend's budget counter
     tiny_backend.generate(PROMPTS, SamplingParams(max_new_tokens=5, temperature=0.0), progress=True)
     stats = tiny_backend.last_stats
     assert stats.prompts == len(PROMPTS)

@@ -116,7 +116,8 @@ def test_every_reason_code_has_a_message_template_and_a_distinct_value():
     assert set(MESSAGES) == set(Reason)
     assert len({r.value for r in Reason}) == len(Reason)
     assert {r for r in Reason if not r.judged} == {Reason.LABEL_FULL, Reason.OVER_STEP_LIMIT,
-                                                   Reason.DUPLICATE_IN_STEP, Reason.NEAR_DUPLICATE_IN_STEP}
+                                                   Reason.DUPLICATE_IN_STEP, Reason.NEAR_DUPLICATE_IN_STEP,
+                                                   Reason.OVER_FEEDBACK_BUDGET}
 
 
 def test_reject_formats_the_template_and_codes_print_as_their_value():

@@ -185,6 +185,26 @@ def test_synthesize_changes_nothing(model_dir, make_env):
     assert agent.synthesize(obs) == data  # deterministic for the agent as it is
 
 
+def test_probes_use_common_random_numbers_across_rows(model_dir, make_env, monkeypatch):
+    """The b row (before learning) and every R row (after a task) of a task sample with the same seed and
+    prompts: a difference between rows comes from the adapter, not from the draws."""
+    env = make_env(samples_per_label=4, max_rounds=2)
+    agent = _agent(model_dir, env)
+    obs, _ = env.reset(seed=0)
+    calls = []
+    real_sample = agent._sample
+    monkeypatch.setattr(agent, "_sample", lambda o, rows, seed: calls.append(
+        (seed, [r["prompt"] for r in rows])) or real_sample(o, rows, seed))
+    agent.synthesize(obs)
+    monkeypatch.setattr(agent, "_sample", real_sample)
+    run_stream(env, agent, seed=0)
+    assert agent.policy.updates > 0
+    monkeypatch.setattr(agent, "_sample", lambda o, rows, seed: calls.append(
+        (seed, [r["prompt"] for r in rows])) or real_sample(o, rows, seed))
+    agent.synthesize(obs)
+    assert calls[0] == calls[1]
+
+
 # ------------------------------------------------------------------------------------------ checkpoints and resume
 
 

@@ -329,6 +329,8 @@ def test_listings():
     assert tasks["mnli"]["fields"] == ["premise", "hypothesis"] and tasks["mnli"]["offline"] is False
     streams = list_streams()
     assert streams["offline-small"] == ["movie-sentiment", "news-topic"]
+    assert streams["sentiment"] == ["movie-sentiment", "product-sentiment", "editorial-sentiment", "tweet-sentiment"]
+    assert stream_is_offline("sentiment")
     assert stream_is_offline("offline") and not stream_is_offline("paper")
 
 

@@ -23,6 +23,9 @@ for _spec in (
     AgentSpec("progen", f"{_F}:progen", "in-context feedback (ProGen, Ye et al. 2022): zero-shot first, then the "
               "best-scoring accepted samples of each label as examples",
               options="streamsynth.agents.factories:ProGenOptions", llm=True),
+    AgentSpec("best-of-n", f"{_F}:best_of_n", "diversity-aware prompts (attributes + seed examples), n candidates "
+              "per wanted sample scored as drafts, the best submitted: the equal-budget baseline of learning",
+              options="streamsynth.agents.factories:BestOfNOptions", llm=True),
     AgentSpec("copy-seed", f"{_F}:copy_seed", "submits the seed examples it was shown (no LLM): shows that copying "
               "earns a reward of 0"),
     AgentSpec("sb3-ppo", f"{_F}:sb3", "stable-baselines3 PPO policy over generation strategies (prompt style, "

@@ -42,9 +42,11 @@ class Agent(ABC):
     def act(self, observation: Mapping[str, Any]) -> list[Sample]:
         """The dataset to submit this round."""
         key = (str(observation["task"]), int(observation["round"]))
-        # A new episode starts at round 0 (the env counts rounds from 0 and steps advance them), so every act at
-        # round 0 begins a task, even the same task again after a one-round episode.
-        if self._task_key is None or key[0] != self._task_key[0] or key[1] == 0:
+        # A new episode starts at step 0 (the env counts the episode's steps, rounds and drafts-only steps, from 0),
+        # so every act at step 0 begins a task, even the same task again after a one-round episode. Observations
+        # without "step" (hand-made ones) use the round: a drafts-only step does not advance it.
+        first = int(observation["step"]) == 0 if "step" in observation else key[1] == 0
+        if self._task_key is None or key[0] != self._task_key[0] or first:
             self._episodes += 1
             self.begin_task(observation)
         self._task_key = key
@@ -71,6 +73,12 @@ class Agent(ABC):
 
     def close(self) -> None:
         """Free resources (models, files)."""
+
+    @property
+    def completions_generated(self) -> int:
+        """LLM completions this agent has had generated so far (its generation budget; 0 for agents without an
+        LLM). Runs report the count per task next to the feedback budget used."""
+        return 0
 
     # ---- optional: checkpoints (agents with ``supports_checkpoints = True``)
     def save_state(self, directory: Any) -> Any:

@@ -46,6 +46,20 @@ class AttrPromptOptions:
         check_int("proposal_tokens", self.proposal_tokens, 1)
 
 
+@dataclass(frozen=True)
+class BestOfNOptions(AttrPromptOptions):
+    """``best-of-n``: ``n`` candidates per requested sample (scored as drafts, the best submitted) and
+    ``n_examples`` seed examples per prompt, on top of AttrPrompt's attribute settings."""
+
+    n: int = 4
+    n_examples: int = 2
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        check_int("n", self.n, 1)
+        check_int("n_examples", self.n_examples, 0)
+
+
 def _needs_env(name: str, env: Any, why: str) -> None:
     if env is None:
         raise ValueError(f"the {name} agent needs the environment ({why})")
@@ -67,6 +81,12 @@ def attrprompt(*, env: Any, llm: Any, backend: Any, seed: int, options: AttrProm
     from streamsynth.agents.attrprompt import AttrPromptAgent
 
     return AttrPromptAgent(llm, backend=backend, seed=seed, **asdict(options or AttrPromptOptions()))
+
+
+def best_of_n(*, env: Any, llm: Any, backend: Any, seed: int, options: BestOfNOptions | None) -> Any:
+    from streamsynth.agents.best_of_n import BestOfNAgent
+
+    return BestOfNAgent(llm, backend=backend, seed=seed, **asdict(options or BestOfNOptions()))
 
 
 def progen(*, env: Any, llm: Any, backend: Any, seed: int, options: ProGenOptions | None) -> Any:

@@ -30,6 +30,10 @@ class LLMAgent(Agent):
             self._backend = load_backend(c.backend, c.model, device=c.device, dtype=c.dtype, batch_size=c.batch_size)
         return self._backend
 
+    @property
+    def completions_generated(self) -> int:
+        return self._backend.completions if self._backend is not None else 0
+
     def requests(self, observation: Mapping[str, Any]) -> list[str]:
         """One label per sample to ask for this round (:func:`request_labels`)."""
         return request_labels(observation, self.config)

@@ -44,8 +44,9 @@ LEARNER = typer.Option(
     [], "--learner", "-L", metavar="KEY=VALUE",
     help="SynLearner setting (repeatable), e.g. -L lora_rank=16 -L lr=5e-5 -L group_size=8 -L kl_coef=0.02 "
     "-L eft_epochs=2 -L isolated=true; see `synth-agent info --learner` for every key and its default.")
-CHECKPOINT_EVERY = typer.Option(0, min=0, help="Also checkpoint every N rounds inside a task (agents with "
-                                "checkpoints: synlearner; they always checkpoint after each task).")
+CHECKPOINT_EVERY = typer.Option(0, min=0, help="Also checkpoint every N env steps inside a task (rounds and "
+                                "drafts-only steps; agents with checkpoints: synlearner, sb3-*; they always "
+                                "checkpoint after each task).")
 STUDENT = typer.Option("finetune", help="Students of the test reports: linear (logistic regression on frozen "
                        "embeddings) or finetune (also MiniLM fine-tuned end to end: the realistic student).")
 ENV = typer.Option(
@@ -135,6 +136,9 @@ def evaluate(
     console.print(f"total {s['wall_s']:.0f} s over tasks; mean test accuracy: linear student "
                   f"{s['test_accuracy']:.3f} (gold student at the same N {s['gold_test_accuracy']:.3f}){realistic}; "
                   f"run folder: {output}")
+    console.print(f"budgets: {sum(r.completions for r in results)} LLM completions generated, "
+                  f"{sum(r.drafts for r in results)} drafts scored (feedback), "
+                  f"{sum(r.rounds for r in results)} rounds over {len(results)} tasks")
 
 
 def parse_overrides(items: list[str], option: str = "-E") -> dict:
@@ -296,7 +300,7 @@ def tasks(
     from rich.console import Console
     from rich.table import Table
 
-    from streamsynth.agents import AGENTS
+    from streamsynth.agents import REGISTRY
     from streamsynth.tasks import list_streams, list_tasks
 
     console = Console()
@@ -316,7 +320,7 @@ def tasks(
     a = Table(title="agents")
     a.add_column("name")
     a.add_column("what it does")
-    for name, desc in AGENTS.items():
+    for name, desc in ((n, s.description) for n, s in REGISTRY.items()):
         a.add_row(name, desc)
     console.print(a)
 

@@ -19,6 +19,8 @@ from streamsynth.rewards.blend import RewardWeights
 from streamsynth.tasks.splits import SplitSizes
 
 REWARD_MODES = ("delta", "absolute")
+FEEDBACK_BUDGET_FACTOR = 8
+"""The default feedback budget of a task: this many times its target size (``samples_per_label`` x labels)."""
 
 
 def _help(text: str) -> dict[str, str]:
@@ -48,11 +50,16 @@ class EnvConfig:
     near_copy_overlap: float = field(default=0.6, metadata=_help("word 3-gram overlap with a seed example at which a "
                                                                  "sample is an edited copy"))
     novelty_capacity: int = field(default=4096, metadata=_help("size of the stream's novelty reference memory"))
+    feedback_budget: int | None = field(default=None, metadata=_help(
+        "draft samples per task that the env scores without adding them (0: no drafts; default: "
+        f"{FEEDBACK_BUDGET_FACTOR} x the task's target size)"))
 
     def __post_init__(self) -> None:
         for name in ("samples_per_label", "max_rounds", "max_samples_per_step", "novelty_capacity"):
             check_int(name, getattr(self, name), 1)
         check_int("data_seed", self.data_seed, 0)
+        if self.feedback_budget is not None:
+            check_int("feedback_budget", self.feedback_budget, 0)
         check_choice("reward_mode", self.reward_mode, REWARD_MODES)
         check_number("near_duplicate", self.near_duplicate, 0, 1, low_open=True)
         check_number("near_copy_overlap", self.near_copy_overlap, 0, 1, low_open=True)
@@ -68,6 +75,16 @@ class EnvConfig:
             object.__setattr__(self, "split_sizes", SplitSizes(**dict(sizes or {})))
         object.__setattr__(self, "near_duplicate", float(self.near_duplicate))
         object.__setattr__(self, "near_copy_overlap", float(self.near_copy_overlap))
+
+    def task_feedback_budget(self, n_labels: int) -> int:
+        """The feedback budget (draft samples) of a task with ``n_labels`` labels.
+
+        >>> EnvConfig(samples_per_label=4).task_feedback_budget(2), EnvConfig(feedback_budget=0).task_feedback_budget(2)
+        (64, 0)
+        """
+        if self.feedback_budget is not None:
+            return self.feedback_budget
+        return FEEDBACK_BUDGET_FACTOR * self.samples_per_label * n_labels
 
     def kwargs(self) -> dict[str, Any]:
         """The env's keyword arguments."""

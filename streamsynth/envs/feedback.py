@@ -13,13 +13,16 @@ from streamsynth.rewards.reasons import Rejection
 
 
 class SampleFeedback(TypedDict):
-    """One submitted item, in submission order (``info["samples"]``).
+    """One item of the action, in submission order (``info["samples"]``).
 
     ``fidelity`` (judge probability of the intended label), ``novelty`` and ``realism`` are set for accepted
-    samples only; ``score`` is the sample's own score (0 when rejected).
+    samples only; ``score`` is the sample's own score (0 when rejected). A **draft** (``draft`` True) is never
+    accepted (never added); it gets the figures and score it would get if submitted, and ``code`` None means it
+    would have been accepted.
     """
 
     index: int
+    draft: bool
     accepted: bool
     code: str | None
     reason: str | None
@@ -34,23 +37,24 @@ class RejectedSample(TypedDict):
     """One rejected item (``info["rejected"]``): its code, message and a preview of what was submitted."""
 
     index: int
+    draft: bool
     code: str
     reason: str
     sample: Any
 
 
-def feedback_row(index: int, label: str | None, why: Rejection | None) -> SampleFeedback:
+def feedback_row(index: int, label: str | None, why: Rejection | None, draft: bool = False) -> SampleFeedback:
     """The row of item ``index`` after the cheap checks: rejected with ``why``, or pending (not yet accepted, no
     figures) when ``why`` is None.
 
     >>> feedback_row(0, "a", None)["code"] is None
     True
     """
-    return SampleFeedback(index=index, accepted=False, code=None if why is None else why.code.value,
+    return SampleFeedback(index=index, draft=draft, accepted=False, code=None if why is None else why.code.value,
                           reason=None if why is None else why.message, label=label, fidelity=None, novelty=None,
                           realism=None, score=0.0)
 
 
 def rejected_row(row: SampleFeedback, preview: Any) -> RejectedSample:
     """The ``info["rejected"]`` entry of a rejected row."""
-    return RejectedSample(index=row["index"], code=row["code"], reason=row["reason"], sample=preview)
+    return RejectedSample(index=row["index"], draft=row["draft"], code=row["code"], reason=row["reason"], sample=preview)

@@ -28,13 +28,15 @@ FEEDBACK_KEYS: tuple[str, ...] = (
 )
 """Order of the numbers in ``observation["feedback"]`` (the last round's figures; zeros before the first step)."""
 
+MAX_STEPS = 2**31 - 1
+"""Bound of ``observation["step"]`` (env steps in the episode: rounds plus drafts-only steps)."""
 MAX_NAME = 200
 MAX_INSTRUCTION = 4000
 MAX_DESCRIPTION = 1000
 
 
 def build_observation_space(
-    tasks: Sequence[Task], max_labels: int, max_rounds: int, max_target: int, n_seed: int
+    tasks: Sequence[Task], max_labels: int, max_rounds: int, max_target: int, n_seed: int, max_budget: int = 0
 ) -> spaces.Dict:
     max_chars = max(t.max_chars for t in tasks)
     name = UnicodeText(MAX_NAME)
@@ -57,6 +59,8 @@ def build_observation_space(
             "targets": spaces.Box(0, max_target, shape=(max_labels,), dtype=np.int64),
             "label_mask": spaces.MultiBinary(max_labels),
             "feedback": spaces.Box(-1.0, 2.0, shape=(len(FEEDBACK_KEYS),), dtype=np.float32),
+            "feedback_left": spaces.Discrete(max_budget + 1),
+            "step": spaces.Discrete(MAX_STEPS),
         }
     )
 
@@ -82,6 +86,8 @@ def make_observation(
     target: int,
     max_labels: int,
     feedback: Mapping[str, float] | None,
+    feedback_left: int = 0,
+    step: int = 0,
 ) -> dict:
     labels = task.label_names
     pad = max_labels - len(labels)
@@ -101,4 +107,6 @@ def make_observation(
         "targets": np.array([target] * len(labels) + [0] * pad, dtype=np.int64),
         "label_mask": np.array([1] * len(labels) + [0] * pad, dtype=np.int8),
         "feedback": feedback_vector(feedback),
+        "feedback_left": int(feedback_left),
+        "step": int(step),
     }

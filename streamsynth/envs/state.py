@@ -6,10 +6,11 @@ embedder):
 
 - ``config``: the constructor arguments results depend on (task names, ``samples_per_label``, ``max_rounds``,
   ``max_samples_per_step``, reward weights and mode, ``cycle``, split sizes, ``data_seed``, ``near_duplicate``,
-  ``novelty_capacity``, embedder name and dim). Loading checks them against the env, so a state only loads into
+  ``novelty_capacity``, ``feedback_budget``, embedder name and dim). Loading checks them against the env, so a state only loads into
   an env built with the same arguments.
 - ``position``: the stream position (index of the current task, -1 before the first ``reset``).
-- ``task``: the current episode (``None`` before the first ``reset``): task index, round, done, score, last
+- ``task``: the current episode (``None`` before the first ``reset``): task index, round, done, drafts used of the
+  feedback budget (0 when a state from before drafts lacks it), score, last
   figures, accepted samples, their keys and per-sample fidelity / novelty lists, and ``encoded``: the accepted
   samples' vectors, classifier features, label indices and texts as they were computed at step time.
 - ``memory``: the novelty reference memory (:meth:`~streamsynth.rewards.novelty.ReferenceMemory.state_dict`).
@@ -80,6 +81,7 @@ def env_config(env: StreamSynthEnv) -> dict[str, Any]:
         "near_duplicate": env.near_duplicate,
         "near_copy_overlap": env.near_copy_overlap,
         "novelty_capacity": env.novelty_capacity,
+        "feedback_budget": env.feedback_budget,
         "embedder": {"name": str(env.embedder.name), "dim": int(env.embedder.dim)},
     }
 
@@ -94,6 +96,8 @@ def env_state_dict(env: StreamSynthEnv) -> dict[str, Any]:
             "index": st.index,
             "round": st.round,
             "done": bool(st.done),
+            "drafts_used": int(st.drafts_used),
+            "steps": int(st.steps),
             "score": float(st.score),
             "figures": {str(k): float(v) for k, v in st.figures.items()},
             "samples": [dict(s) for s in st.samples],
@@ -232,6 +236,8 @@ def _task_state(env: StreamSynthEnv, raw: Any, cls: type) -> Any:
         score=float(raw["score"]),
         figures={str(k): float(v) for k, v in figures.items()},
         done=raw["done"],
+        drafts_used=_int(raw.get("drafts_used", 0), "task.drafts_used", 0, env._budget_of(index)),
+        steps=_int(raw.get("steps", raw["round"]), "task.steps", 0, 2**31 - 1),
     )
 
 

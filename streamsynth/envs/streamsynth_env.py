@@ -14,8 +14,9 @@ import numpy as np
 from streamsynth.envs import state as _env_state
 from streamsynth.envs.actions import parse_action
 from streamsynth.envs.config import EnvConfig
-from streamsynth.envs.feedback import feedback_row, rejected_row
+from streamsynth.envs.feedback import rejected_row
 from streamsynth.envs.observation import FEEDBACK_KEYS, build_observation_space, make_observation
+from streamsynth.envs.screening import draft_flag, joined, preview, screen, screen_near_duplicates
 from streamsynth.envs.spaces import DatasetSpace
 from streamsynth.errors import StreamExhaustedError, TaskError
 from streamsynth.rewards import single_threaded_blas
@@ -25,7 +26,7 @@ from streamsynth.rewards.novelty import ReferenceMemory
 from streamsynth.rewards.scorer import EncodedSet, TaskScorer
 from streamsynth.rewards.setscore import set_figures
 from streamsynth.rewards.reasons import Reason, reject
-from streamsynth.rewards.validity import check_sample, max_ngram_overlap, sample_key, word_shingles
+from streamsynth.rewards.validity import sample_key, word_shingles
 from streamsynth.tasks import get_stream
 from streamsynth.tasks.spec import LABEL_KEY, Sample, Task
 from streamsynth.tasks.splits import SplitSizes, TaskSplits, split_samples
@@ -59,6 +60,8 @@ class _TaskState:
     score: float = 0.0
     figures: dict[str, float] = field(default_factory=dict)
     done: bool = False
+    drafts_used: int = 0
+    steps: int = 0
 
 
 class StreamSynthEnv(gym.Env):
@@ -84,16 +87,33 @@ class StreamSynthEnv(gym.Env):
     :class:`~streamsynth.rewards.reasons.Reason` value; key on it) and a human message (``"reason"``), and earn
     nothing: malformed item or line, missing or
     empty field, unknown label, too short or too long, a copy or near-copy of a seed example (cosine >=
-    ``near_duplicate``, or a word 3-gram overlap >= ``near_copy_overlap`` with it: an edited copy), a duplicate of an accepted sample or of another sample of the step, a label already at its
-    target, more than ``max_samples_per_step`` items.
+    ``near_duplicate``, or a word 3-gram overlap >= ``near_copy_overlap`` with it: an edited copy), a duplicate of
+    an accepted sample or of another sample of the step, a label already at its target, more than
+    ``max_samples_per_step`` items.
+
+    **Drafts.** A sample written with ``"draft": true`` (JSONL too) asks for feedback only: it is screened and
+    scored exactly as if it were submitted in this step (validity with a reason code, judge fidelity, realism,
+    novelty against the reference memory and the accepted set, its own score), and its row in ``info["samples"]``
+    says so (``draft`` True, ``accepted`` False, ``code`` None when it would have been accepted), but it is **not
+    added** to the dataset and changes neither the set score, the step reward nor the novelty memory. Drafts are
+    judged against the accepted set as it was before the step and against the step's other drafts (not against
+    its submitted samples); a draft of a label already at its target is rejected ``label_full``, but drafts do not
+    fill labels among themselves. Each task has a **feedback budget** of ``feedback_budget`` drafts (default 8x the
+    task's target size; 0: no drafts); every draft within the per-step limit uses one unit, valid or not, and
+    drafts beyond the budget are rejected ``over_feedback_budget``. A step whose action holds only drafts does not
+    use up a round: reward 0, the set unchanged, ``info["draft_only"]`` True. So ``max_rounds`` is the budget of
+    submissions and ``feedback_budget`` the budget of feedback: a learner can take many feedback steps per task.
+    ``info`` reports ``drafts`` (draft items in the action), ``feedback_used`` and ``feedback_left``.
 
     ## Observation Space
 
     A ``Dict``: ``task`` (name), ``task_index``, ``instruction``, ``fields``, ``labels``, ``label_descriptions``,
     ``attributes`` (a sequence of ``{"name", "values"}`` dimensions for diverse prompting), ``seed_examples``
     (a few real samples agents may use), ``length`` (``[min_chars, max_chars]`` of each field), ``round`` and ``max_rounds`` (the round
-    budget), ``counts`` and ``targets`` (per label, padded to the stream's largest label set, ``label_mask`` marks real labels) and ``feedback``: last round's figures in
-    :data:`~streamsynth.envs.observation.FEEDBACK_KEYS` order. Text fields accept any Unicode text.
+    budget), ``counts`` and ``targets`` (per label, padded to the stream's largest label set, ``label_mask`` marks
+    real labels), ``feedback``: last round's figures in :data:`~streamsynth.envs.observation.FEEDBACK_KEYS` order
+    (a drafts-only step leaves them as they were), ``feedback_left``: drafts left of the task's feedback budget, and
+    ``step``: env steps taken in this episode (rounds plus drafts-only steps; 0 right after ``reset``). Text fields accept any Unicode text.
 
     ## Rewards
 
@@ -108,7 +128,8 @@ class StreamSynthEnv(gym.Env):
     (:mod:`streamsynth.rewards.blend`). With ``reward_mode="delta"`` (default) a step returns the change
     in score, so an episode's return is the final set's score; ``"absolute"`` returns the score itself.
     ``info`` holds every component, each sample's own figures (``info["samples"]``) and each rejected sample with
-    its reason code and message (``info["rejected"]``); the rows are typed in :mod:`streamsynth.envs.feedback`. The env uses (and holds) only the seed, judge and dev splits of each task's
+    its reason code and message (``info["rejected"]``); the rows are typed in :mod:`streamsynth.envs.feedback`.
+    Drafts earn no reward; their rows carry the figures and score they would have earned. The env uses (and holds) only the seed, judge and dev splits of each task's
     real data; the test split is evaluation-only and belongs to the harness
     (:class:`streamsynth.evaluation.evaluator.Evaluator`), out of the agent's reach.
 
@@ -134,14 +155,16 @@ class StreamSynthEnv(gym.Env):
     ``"hashing"`` or a sentence-transformers id or an :class:`Embedder`), ``split_sizes`` (a
     :class:`SplitSizes` or mapping; ``test`` still shapes how the data is cut, though the env drops the test
     split), ``data_seed`` (fixes the real-data splits, 0), ``near_duplicate`` (0.97), ``near_copy_overlap`` (0.6),
-    ``novelty_capacity`` (4096), ``render_mode`` (``None`` or ``"ansi"``).
+    ``novelty_capacity`` (4096), ``feedback_budget`` (drafts per task; ``None``: 8x the target size),
+    ``render_mode`` (``None`` or ``"ansi"``).
 
     ## Version History
 
     * v0: initial version. Changed in StreamSynth 0.2 (issue 9; kept as v0 while the package is pre-1.0): the
       score is grounded in the task's real data (``realism``; quality and diversity weighted by it), edited
       copies of seed examples are rejected (``near_copy_overlap``), the test split left the env (reports use
-      :class:`streamsynth.evaluation.evaluator.Evaluator`) and ``real_pool``/``test_report`` are gone.
+      :class:`streamsynth.evaluation.evaluator.Evaluator`) and ``real_pool``/``test_report`` are gone. Issue 12:
+      drafts and the per-task feedback budget (``feedback_left`` in the observation).
     """
 
     metadata = {"render_modes": ["ansi"]}
@@ -162,13 +185,15 @@ class StreamSynthEnv(gym.Env):
         near_duplicate: float = 0.97,
         near_copy_overlap: float = 0.6,
         novelty_capacity: int = 4096,
+        feedback_budget: int | None = None,
         render_mode: str | None = None,
     ) -> None:
         cfg = EnvConfig(samples_per_label=samples_per_label, max_rounds=max_rounds,
                         max_samples_per_step=max_samples_per_step, reward_weights=reward_weights,
                         reward_mode=reward_mode, cycle=cycle, embedder=embedder, split_sizes=split_sizes,
                         data_seed=data_seed, near_duplicate=near_duplicate, near_copy_overlap=near_copy_overlap,
-                        novelty_capacity=novelty_capacity)  # validates every setting (one place: envs.config)
+                        novelty_capacity=novelty_capacity, feedback_budget=feedback_budget)
+        # (EnvConfig validates every setting: one place, envs.config)
         self.config = cfg
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
@@ -187,13 +212,15 @@ class StreamSynthEnv(gym.Env):
         self.near_duplicate = cfg.near_duplicate
         self.near_copy_overlap = cfg.near_copy_overlap
         self.novelty_capacity = cfg.novelty_capacity
+        self.feedback_budget = cfg.feedback_budget
         self.render_mode = render_mode
         self._embedder_spec = embedder
         self._embedder: Embedder | None = embedder if isinstance(embedder, Embedder) else None
 
         self.max_labels = max(len(t.labels) for t in self.tasks)
         self.observation_space = build_observation_space(
-            self.tasks, self.max_labels, max_rounds, samples_per_label, self.split_sizes.seed_per_label * self.max_labels
+            self.tasks, self.max_labels, max_rounds, samples_per_label, self.split_sizes.seed_per_label * self.max_labels,
+            max(cfg.task_feedback_budget(len(t.labels)) for t in self.tasks),
         )
         self.action_space = DatasetSpace(
             max_samples_per_step, max(t.max_chars for t in self.tasks), self.tasks[0].fields, self.tasks[0].label_names
@@ -222,7 +249,7 @@ class StreamSynthEnv(gym.Env):
         splits = replace(splits, test=[])  # evaluation-only: the env (and so the agent) never holds the test split
         scorer = TaskScorer(task, splits.judge, splits.dev, self.embedder, seed=self.data_seed)
         keys = frozenset(sample_key(s, task.fields) for s in splits.seed)
-        shingles = tuple(word_shingles(_joined(s, task.fields)) for s in splits.seed)
+        shingles = tuple(word_shingles(joined(s, task.fields)) for s in splits.seed)
         return _TaskContext(task, splits, scorer, keys, scorer.encode(splits.seed), shingles)
 
     @property
@@ -279,22 +306,31 @@ class StreamSynthEnv(gym.Env):
             raise RuntimeError(f"the episode of task {self.current_task.name!r} is over; call reset() for the next task")
         items = parse_action(action)  # raises InvalidActionError before any change
         st, ctx = self._state, self._context(self._state.index)
+        st.steps += 1
         task = ctx.task
-        rows, candidates = self._screen(items, ctx, st)
-        enc = ctx.scorer.encode([items[i][0] for i in candidates])
-        keep = self._screen_near_duplicates(enc, candidates, rows, ctx, st)
-        enc = enc.take(keep)
-        accepted = [candidates[k] for k in keep]
-        fidelity = ctx.scorer.fidelity(enc)
-        novelty = self._memory.novelty(enc.vectors) if len(enc) else np.zeros(0)
-        whole = EncodedSet.concat([*st.parts, enc]) if (st.parts or len(enc)) else enc
-        realism = ctx.scorer.realism(whole)  # a two-sample test of the whole set: every sample's figure may move
-        new_realism = realism[len(whole) - len(enc):]
-        for j, i in enumerate(accepted):
-            rows[i].update(accepted=True, fidelity=float(fidelity[j]), novelty=float(novelty[j]),
-                           realism=float(new_realism[j]),
-                           score=sample_score(float(fidelity[j]), float(novelty[j]), float(new_realism[j]),
-                                              len(task.labels), self.weights))
+        rows: list[Any] = [None] * len(items)
+        flags = [draft_flag(item) for item, _ in items]
+        drafts = [i for i, f in enumerate(flags) if f is True]
+        submitted = [i for i, f in enumerate(flags) if f is not True]
+        for i, f in enumerate(flags):
+            if f is not True and f is not False:  # an invalid draft flag: the item is rejected as submitted
+                items[i] = (items[i][0], items[i][1] or f)
+        # drafts: charged to the task's feedback budget (those within the per-step limit), scored, never added
+        budget = self._budget(st)
+        in_window = [i for i in drafts if i < self.max_samples_per_step]
+        charged = in_window[: max(budget - st.drafts_used, 0)]
+        for i in in_window[len(charged):]:
+            items[i] = (items[i][0], items[i][1] or reject(Reason.OVER_FEEDBACK_BUDGET, budget=budget))
+        self._judge(items, drafts, rows, ctx, st, draft=True)
+        st.drafts_used += len(charged)
+        info = {"task": task.name, "task_index": st.index, "drafts": len(drafts), "feedback_used": len(charged),
+                "feedback_left": budget - st.drafts_used}
+        if drafts and not submitted:  # only drafts: feedback without using up a round; the set is unchanged
+            counts = Counter(s[LABEL_KEY] for s in st.samples)
+            info.update(self._info_tail(rows, items, st, task, counts, accepted=0, draft_only=True,
+                                        components={**st.figures, "reward": 0.0} if st.figures else {}))
+            return self._observation(), 0.0, False, False, info
+        enc, accepted, fidelity, novelty, whole, realism = self._judge(items, submitted, rows, ctx, st)
         # commit
         st.round += 1
         for j, i in enumerate(accepted):
@@ -312,25 +348,68 @@ class StreamSynthEnv(gym.Env):
         st.score = figures["score"]
         reward = st.score - previous if self.reward_mode == "delta" else st.score
         figures["reward"] = reward
-        figures["acceptance_rate"] = len(accepted) / len(items) if items else 0.0
+        figures["acceptance_rate"] = len(accepted) / len(submitted) if submitted else 0.0
         st.figures = figures
         counts = Counter(s[LABEL_KEY] for s in st.samples)
         full = all(counts.get(lbl, 0) >= self.samples_per_label for lbl in task.labels)
         terminated = full or st.round >= self.max_rounds
         st.done = terminated
-        info = {
-            "task": task.name,
-            "task_index": st.index,
+        info.update(self._info_tail(rows, items, st, task, counts, accepted=len(accepted), draft_only=False,
+                                    components=figures))
+        return self._observation(), float(reward), terminated, False, info
+
+    def _judge(self, items, indices: list[int], rows: list[Any], ctx: _TaskContext, st: _TaskState, *,
+               draft: bool = False):
+        """Screen and score the items at ``indices`` against the task's accepted set as it was before this step;
+        fill their rows. Submitted items that pass are marked accepted (the caller commits them); drafts get the
+        same figures but stay unaccepted. Returns the kept items' encodings, indices, fidelity, novelty, and the
+        realism of the accepted set plus them (``whole``, ``realism``)."""
+        task = ctx.task
+        candidates = screen(items, indices, task, ctx.seed_keys, ctx.seed_shingles, st.keys, self.max_samples_per_step,
+                            self.near_copy_overlap, rows, draft=draft)
+        enc = ctx.scorer.encode([items[i][0] for i in candidates])
+        keep: list[int] = []
+        if candidates:
+            accepted_vectors = np.concatenate([p.vectors for p in st.parts]) if st.parts else None
+            keep = screen_near_duplicates(
+                enc.vectors, [task.label_names[k] for k in enc.labels], candidates, ctx.seed_set.vectors,
+                accepted_vectors, Counter(s[LABEL_KEY] for s in st.samples), self.samples_per_label,
+                self.near_duplicate, rows, fill_labels=not draft)
+        enc = enc.take(keep)
+        kept = [candidates[k] for k in keep]
+        fidelity = ctx.scorer.fidelity(enc)
+        novelty = self._memory.novelty(enc.vectors) if len(enc) else np.zeros(0)
+        whole = EncodedSet.concat([*st.parts, enc]) if (st.parts or len(enc)) else enc
+        realism = ctx.scorer.realism(whole) if (len(enc) or not draft) else np.zeros(0)
+        new_realism = realism[len(whole) - len(enc):]
+        for j, i in enumerate(kept):
+            rows[i].update(accepted=not draft, fidelity=float(fidelity[j]), novelty=float(novelty[j]),
+                           realism=float(new_realism[j]),
+                           score=sample_score(float(fidelity[j]), float(novelty[j]), float(new_realism[j]),
+                                              len(task.labels), self.weights))
+        return enc, kept, fidelity, novelty, whole, realism
+
+    def _info_tail(self, rows, items, st: _TaskState, task: Task, counts: Counter, *, accepted: int,
+                   draft_only: bool, components: Mapping[str, float]) -> dict[str, Any]:
+        return {
             "round": st.round,
-            "components": {k: float(v) for k, v in figures.items()},
+            "draft_only": draft_only,
+            "components": {k: float(v) for k, v in components.items()},
             "samples": rows,
-            "rejected": [rejected_row(r, _preview(items[r["index"]][0])) for r in rows if not r["accepted"]],
-            "accepted": len(accepted),
+            "rejected": [rejected_row(r, preview(items[r["index"]][0])) for r in rows if r["code"] is not None],
+            "accepted": accepted,
             "dataset_size": len(st.samples),
             "counts": {lbl: counts.get(lbl, 0) for lbl in task.labels},
-            "target_reached": full,
+            "target_reached": all(counts.get(lbl, 0) >= self.samples_per_label for lbl in task.labels),
         }
-        return self._observation(), float(reward), terminated, False, info
+
+    def _budget(self, st: _TaskState) -> int:
+        """The feedback budget (draft samples) of the current task."""
+        return self._budget_of(st.index)
+
+    def _budget_of(self, index: int) -> int:
+        """The feedback budget (draft samples) of task ``index``."""
+        return self.config.task_feedback_budget(len(self.tasks[index].labels))
 
     def render(self) -> str | None:
         if self.render_mode != "ansi":
@@ -377,95 +456,14 @@ class StreamSynthEnv(gym.Env):
         ctx = self._context(st.index)
         return make_observation(
             ctx.task, st.index, ctx.splits.seed, st.round, self.max_rounds, Counter(s[LABEL_KEY] for s in st.samples),
-            self.samples_per_label, self.max_labels, st.figures,
+            self.samples_per_label, self.max_labels, st.figures, self._budget(st) - st.drafts_used, st.steps,
         )
-
-    def _screen(self, items, ctx: _TaskContext, st: _TaskState) -> tuple[list[dict], list[int]]:
-        """Cheap per-sample checks (no embedding): validity, exact copies, the per-step limit."""
-        task = ctx.task
-        rows: list[dict] = []
-        candidates: list[int] = []
-        seen: set[str] = set()
-        for i, (item, parse_error) in enumerate(items):
-            why = parse_error
-            if why is None and i >= self.max_samples_per_step:
-                why = reject(Reason.OVER_STEP_LIMIT, limit=self.max_samples_per_step)
-            if why is None:
-                why = check_sample(item, task.fields, task.label_names, task.min_chars, task.max_chars)
-            if why is None:
-                key = sample_key(item, task.fields)
-                if key in ctx.seed_keys:
-                    why = reject(Reason.SEED_COPY)
-                elif (overlap := max_ngram_overlap(_joined(item, task.fields), ctx.seed_shingles)) \
-                        >= self.near_copy_overlap:
-                    why = reject(Reason.SEED_EDITED_COPY, overlap=overlap)
-                elif key in st.keys:
-                    why = reject(Reason.DUPLICATE)
-                elif key in seen:
-                    why = reject(Reason.DUPLICATE_IN_STEP)
-                seen.add(key)
-            label = item.get(LABEL_KEY) if isinstance(item, Mapping) and isinstance(item.get(LABEL_KEY), str) else None
-            rows.append(feedback_row(i, label, why))
-            if why is None:
-                candidates.append(i)
-        return rows, candidates
-
-    def _screen_near_duplicates(self, enc: EncodedSet, candidates: list[int], rows: list[dict],
-                                ctx: _TaskContext, st: _TaskState) -> list[int]:
-        """Reject near-copies of seed examples, near-duplicates, and samples over a label's target; returns the
-        positions (into ``candidates``) that are accepted."""
-        if not candidates:
-            return []
-        thr = self.near_duplicate
-        seed_sim = _max_sim(enc.vectors, ctx.seed_set.vectors)
-        acc_sim = _max_sim(enc.vectors, np.concatenate([p.vectors for p in st.parts]) if st.parts else None)
-        counts = Counter(s[LABEL_KEY] for s in st.samples)
-        label_names = ctx.task.label_names
-        keep: list[int] = []
-        for k, i in enumerate(candidates):
-            why = None
-            if seed_sim[k] >= thr:
-                why = reject(Reason.SEED_NEAR_COPY, cosine=seed_sim[k])
-            elif acc_sim[k] >= thr:
-                why = reject(Reason.NEAR_DUPLICATE, cosine=acc_sim[k])
-            elif keep and float(np.max(enc.vectors[keep] @ enc.vectors[k])) >= thr:
-                why = reject(Reason.NEAR_DUPLICATE_IN_STEP)
-            else:
-                label = label_names[enc.labels[k]]
-                if counts[label] >= self.samples_per_label:
-                    why = reject(Reason.LABEL_FULL, label=label, target=self.samples_per_label)
-                else:
-                    counts[label] += 1
-            if why is None:
-                keep.append(k)
-            else:
-                rows[i].update(code=why.code.value, reason=why.message)
-        return keep
 
     def _set_figures(self, ctx: _TaskContext, st: _TaskState, enc: EncodedSet,
                      realism: np.ndarray) -> dict[str, float]:
         """The set figures of the accepted dataset ``enc`` (every accepted sample, in order) and its realism."""
         target = self.samples_per_label * len(ctx.task.labels)
         return set_figures(ctx.scorer, enc, st.fidelity, st.novelty, target, self.weights, realism)
-
-
-def _joined(sample: Mapping[str, str], fields: Sequence[str]) -> str:
-    """The sample's text fields joined by a space (what near-copy overlap compares)."""
-    return " ".join(sample[f] for f in fields)
-
-
-def _max_sim(a: np.ndarray, b: np.ndarray | None) -> np.ndarray:
-    """Largest cosine similarity of each row of ``a`` to the rows of ``b`` (-1 when ``b`` is empty)."""
-    if b is None or len(b) == 0 or len(a) == 0:
-        return np.full(len(a), -1.0)
-    return (a @ b.T).max(axis=1)
-
-
-def _preview(item: Any, limit: int = 300) -> Any:
-    """The rejected item as submitted, shortened so ``info`` stays small."""
-    if isinstance(item, Mapping):
-        return {str(k)[:50]: (v[:limit] if isinstance(v, str) else repr(v)[:limit]) for k, v in list(item.items())[:10]}
-    return item[:limit] if isinstance(item, str) else repr(item)[:limit]
 
 
 def _resolve_stream(stream: str | Sequence[Task | str]) -> list[Task]:

@@ -92,7 +92,8 @@ class ResultsWriter(RunCallback):
 
 class CheckpointCallback(RunCallback):
     """Env and agent state with the run's progress (:mod:`streamsynth.evaluation.checkpoint`): at the start of a
-    fresh run, after every task, and every ``every`` rounds inside a task (0: never inside)."""
+    fresh run, after every task, and every ``every`` steps inside a task (rounds and drafts-only steps; 0: never
+    inside)."""
 
     def __init__(self, every: int = 0) -> None:
         self.every = every
@@ -109,7 +110,7 @@ class CheckpointCallback(RunCallback):
             self.save(ctx, 0, None)
 
     def on_step(self, ctx: RunContext, episode: EpisodeProgress, done: bool) -> None:
-        if not done and self.every and episode.rounds % self.every == 0:
+        if not done and self.every and episode.steps % self.every == 0:
             self.save(ctx, episode.index, episode)
 
     def on_task_end(self, ctx: RunContext, result: TaskResult) -> None:

@@ -33,13 +33,16 @@ from streamsynth.evaluation.stream_metrics import acc, bwt, constant_rows, fwt
 from streamsynth.io import atomic_open, write_json, write_text
 
 METRICS = ("test_accuracy", "test_macro_f1", "gold_test_accuracy", "quality", "realism", "diversity", "acceptance",
-           "utility", "reward", "wall_s")
+           "utility", "reward", "completions", "drafts", "wall_s")
+BUDGETS = ("completions", "drafts", "wall_s")
+"""Metrics that are budgets: summed over tasks in the overall row, shown without decimals."""
 FINETUNE_METRICS = ("finetune_test_accuracy", "finetune_gold_test_accuracy")
 """Added in front of :data:`METRICS` when every cell reports the fine-tuned student (``--student finetune``)."""
 HEADERS = {"test_accuracy": "linear acc", "test_macro_f1": "linear F1", "gold_test_accuracy": "gold linear (same N)",
            "finetune_test_accuracy": "fine-tuned acc", "finetune_gold_test_accuracy": "gold fine-tuned (same N)",
            "quality": "quality", "realism": "realism", "diversity": "diversity", "acceptance": "validity",
-           "utility": "utility", "reward": "reward", "wall_s": "time (s)"}
+           "utility": "utility", "reward": "reward", "completions": "completions generated",
+           "drafts": "feedback used (drafts)", "wall_s": "time (s)"}
 
 
 def metrics_of(result: "CompareResult") -> tuple[str, ...]:
@@ -168,14 +171,14 @@ def run_compare(agents: Sequence[str], seeds: Sequence[int], base: RunOptions, o
     ``hooks_for``), then aggregate and write the comparison files. A failed cell does not stop the others; when
     any failed, nothing is aggregated and :class:`StreamSynthError` names them (finished cells stay, so running
     the command again retries only the rest)."""
-    from streamsynth.agents import AGENTS
+    from streamsynth.agents import REGISTRY
     from streamsynth.agents.registry import options_for
 
     if not agents or not seeds:
         raise StreamSynthError("compare needs at least one agent and one seed")
-    unknown = [a for a in agents if a not in AGENTS]
+    unknown = [a for a in agents if a not in REGISTRY]  # the registry, so agents registered later count too
     if unknown:
-        raise StreamSynthError(f"unknown agent(s) {unknown}; known agents: {', '.join(AGENTS)}")
+        raise StreamSynthError(f"unknown agent(s) {unknown}; known agents: {', '.join(REGISTRY)}")
     out = Path(out)
     unused = [k for k in (agent_options or {}) if not any(options_for(a, {k: None}) for a in agents)]
     if unused:
@@ -209,10 +212,10 @@ def aggregate(result: CompareResult) -> list[dict[str, Any]]:
             row: dict[str, Any] = {"agent": agent, "task": task, "seeds": len(result.seeds)}
             for m in metrics:
                 if task == "overall":
-                    agg = np.sum if m == "wall_s" else np.mean
-                    vals = [float(agg([per_seed_rows[s][t][m] for t in result.tasks])) for s in result.seeds]
+                    agg = np.sum if m in BUDGETS else np.mean
+                    vals = [float(agg([per_seed_rows[s][t].get(m, 0) for t in result.tasks])) for s in result.seeds]
                 else:
-                    vals = [float(per_seed_rows[s][task][m]) for s in result.seeds]
+                    vals = [float(per_seed_rows[s][task].get(m, 0)) for s in result.seeds]
                 row[f"{m}_mean"], row[f"{m}_std"] = mean_std(vals)
             rows.append(row)
     return rows
@@ -221,7 +224,9 @@ def aggregate(result: CompareResult) -> list[dict[str, Any]]:
 def markdown_table(rows: list[dict[str, Any]], result: CompareResult) -> str:
     def cell(row: dict[str, Any], m: str) -> str:
         mean, std = row[f"{m}_mean"], row[f"{m}_std"]
-        return f"{mean:.1f} ± {std:.1f}" if m == "wall_s" else f"{mean:.3f} ± {std:.3f}"
+        if m == "wall_s":
+            return f"{mean:.1f} ± {std:.1f}"
+        return f"{mean:.0f} ± {std:.0f}" if m in BUDGETS else f"{mean:.3f} ± {std:.3f}"
 
     metrics = metrics_of(result)
     head = ["agent", "task"] + [HEADERS[m] for m in metrics]

@@ -266,7 +266,8 @@ def run_experiment(opts: RunOptions, run_dir: Path, hooks: RunHooks | None = Non
         steps.append(CheckpointCallback(opts.checkpoint_every))
     run = CallbackList([*steps, HookCallback(hooks), *callbacks])
     run.on_run_start(ctx)
-    episode = EpisodeProgress(**progress["episode"]) if progress.get("episode") else None
+    episode = EpisodeProgress(**{"steps": progress["episode"].get("rounds", 0), **progress["episode"]}) \
+        if progress.get("episode") else None
     try:
         run_stream(env, agent, seed=opts.seed, evaluator=evaluator, on_task_start=hooks.on_task_start,
                    on_task_end=lambda result: run.on_task_end(ctx, result), on_round=hooks.on_round,

@@ -41,6 +41,12 @@ class TaskResult:
     rejected_reasons: dict[str, int]
     wall_seconds: float
     dataset: list[Sample] = field(default_factory=list, repr=False)
+    drafts: int = 0
+    """Feedback budget used: draft samples the env scored without adding them."""
+    steps: int = 0
+    """Env steps: the rounds plus the drafts-only steps (0 in results written before drafts existed)."""
+    completions: int = 0
+    """LLM completions the agent had generated for this task (its generation budget; probes not included)."""
 
     def row(self) -> dict[str, Any]:
         """One flat row for tables and CSV."""
@@ -55,6 +61,8 @@ class TaskResult:
             "diversity": round(f.get("diversity", 0.0), 4),
             "utility": round(f.get("utility", 0.0), 4),
             "acceptance": round(self.accepted / self.submitted, 4) if self.submitted else 0.0,
+            "completions": self.completions,
+            "drafts": self.drafts,
             "test_accuracy": round(t.get("test_accuracy", 0.0), 4),
             "test_macro_f1": round(t.get("test_macro_f1", 0.0), 4),
             "gold_test_accuracy": round(t.get("gold_test_accuracy", 0.0), 4),
@@ -84,6 +92,9 @@ class EpisodeProgress:
     total: float = 0.0
     submitted: int = 0
     accepted: int = 0
+    drafts: int = 0
+    steps: int = 0
+    completions: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     components: dict[str, float] = field(default_factory=dict)
@@ -100,25 +111,31 @@ def run_episode(env: Any, agent: Agent, observation: Any, on_round: RoundCallbac
                 on_step: StepCallback | None = None) -> TaskResult:
     """Play one task to its end, starting from ``observation`` (from ``env.reset``, or the restored env's
     ``current_observation()`` with the saved ``progress`` of a resumed episode). ``on_step(progress, done)`` runs
-    after every round (checkpoints). The final dataset is scored on the test split by ``evaluator`` (the result's
+    after every step (checkpoints); ``on_round`` after every round (drafts-only steps are not rounds). Drafts are
+    counted as feedback used (``drafts``), not as submitted samples, and their rejections not in
+    ``rejected_reasons``. The final dataset is scored on the test split by ``evaluator`` (the result's
     ``test``; ``{}`` without one)."""
     start = time.perf_counter()
     p = progress or EpisodeProgress(str(observation["task"]), int(observation["task_index"]))
     offset = p.seconds
     reasons: Counter[str] = Counter(p.reasons)
     while True:
+        generated = agent.completions_generated
         action = agent.act(observation)
         observation, reward, terminated, truncated, info = env.step(action)
         agent.observe(observation, reward, terminated, truncated, info)
-        p.rounds += 1
+        p.completions += agent.completions_generated - generated
+        p.steps += 1
+        p.rounds += 0 if info.get("draft_only") else 1
         p.total += float(reward)
-        p.submitted += len(info["samples"])
+        p.drafts += int(info.get("feedback_used", 0))
+        p.submitted += sum(not r.get("draft", False) for r in info["samples"])
         p.accepted += int(info["accepted"])
-        reasons.update(r["code"] for r in info["rejected"])
+        reasons.update(r["code"] for r in info["rejected"] if not r.get("draft", False))
         p.reasons = dict(reasons)
         p.components = {k: float(v) for k, v in info.get("components", {}).items()}
         p.seconds = offset + time.perf_counter() - start
-        if on_round is not None:
+        if on_round is not None and not info.get("draft_only"):
             on_round(p.task, p.rounds, float(reward))
         done = bool(terminated or truncated)
         if on_step is not None:
@@ -139,6 +156,9 @@ def run_episode(env: Any, agent: Agent, observation: Any, on_round: RoundCallbac
         rejected_reasons=dict(reasons.most_common()),
         wall_seconds=offset + time.perf_counter() - start,
         dataset=dataset,
+        drafts=p.drafts,
+        steps=p.steps,
+        completions=p.completions,
     )
 
 

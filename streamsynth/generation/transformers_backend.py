@@ -425,6 +425,7 @@ class TransformersBackend(TokenBackend):
                     text = self.tokenizer.decode(row, skip_special_tokens=True)
                     out[i] = TokenCompletion(encoded[i], row, truncate_at_stop(text, params.stop))
         self.last_stats = GenerationStats(len(encoded), sampled, time.perf_counter() - started)
+        self.completions += len(encoded)
         return [c for c in out if c is not None]
 
     def _stop_checker(self, stop: Sequence[str]) -> StopChecker | None:

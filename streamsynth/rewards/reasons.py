@@ -54,11 +54,16 @@ class Reason(str, Enum):
     """Embedding cosine with an earlier accepted sample of this step at or above ``near_duplicate``."""
     LABEL_FULL = "label_full"
     """The sample's label already has its target number of samples."""
+    INVALID_DRAFT = "invalid_draft"
+    """The item's ``draft`` value is not true or false."""
+    OVER_FEEDBACK_BUDGET = "over_feedback_budget"
+    """A draft beyond the task's feedback budget (``feedback_budget`` draft samples per task)."""
 
     @property
     def judged(self) -> bool:
         """Whether the rejection says something about the sample itself. False for the rejections caused by
-        budget or submission order (:data:`UNJUDGED`): the label already full, over the per-step limit, or a
+        budget or submission order (:data:`UNJUDGED`): the label already full, over the per-step limit or the
+        feedback budget, or a
         (near-)duplicate of another sample of the same step that happened to come first.
 
         >>> Reason.TOO_LONG.judged, Reason.DUPLICATE_IN_STEP.judged
@@ -71,7 +76,7 @@ class Reason(str, Enum):
 
 
 UNJUDGED = frozenset({Reason.LABEL_FULL, Reason.OVER_STEP_LIMIT, Reason.DUPLICATE_IN_STEP,
-                      Reason.NEAR_DUPLICATE_IN_STEP})
+                      Reason.NEAR_DUPLICATE_IN_STEP, Reason.OVER_FEEDBACK_BUDGET})
 """Rejections that carry no signal about the sample's content (see :attr:`Reason.judged`)."""
 
 MESSAGES: dict[Reason, str] = {
@@ -92,6 +97,8 @@ MESSAGES: dict[Reason, str] = {
     Reason.NEAR_DUPLICATE: "near-duplicate of an accepted sample (cosine {cosine:.3f})",
     Reason.NEAR_DUPLICATE_IN_STEP: "near-duplicate of another sample of this step",
     Reason.LABEL_FULL: "label {label!r} already has its target of {target} samples",
+    Reason.INVALID_DRAFT: "'draft' must be true or false (got {got})",
+    Reason.OVER_FEEDBACK_BUDGET: "draft beyond the task's feedback budget of {budget} drafts",
 }
 """The human message of each code, formatted with the rejection's details. Wording only: nothing keys on it."""
 

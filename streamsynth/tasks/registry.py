@@ -384,6 +384,7 @@ TASKS: dict[str, Callable[[], Task]] = {
 STREAMS: dict[str, tuple[str, ...]] = {
     "offline": ("movie-sentiment", "news-topic", "tweet-sentiment", "question-type", "product-sentiment"),
     "offline-small": ("movie-sentiment", "news-topic"),
+    "sentiment": ("movie-sentiment", "product-sentiment", "editorial-sentiment", "tweet-sentiment"),
     "paper": ("yelp-5", "amazon-5", "yahoo-10", "mnli"),
     "online": ("sst2", "imdb", "ag-news", "yelp-5", "amazon-5", "yahoo-10", "mnli"),
 }
@@ -392,6 +393,8 @@ STREAMS: dict[str, tuple[str, ...]] = {
 STREAM_NOTES = {
     "offline": "packaged data only: sentiment and topic tasks alternate (default)",
     "offline-small": "two packaged tasks, for quick runs",
+    "sentiment": "packaged related tasks (movie -> product -> editorial -> tweet sentiment): where transfer is "
+                 "plausible",
     "paper": "the paper's stream (Yelp-5 -> Amazon-5 -> Yahoo-10 -> MNLI); needs the Hugging Face hub",
     "online": "every hub task; needs the Hugging Face hub",
 }

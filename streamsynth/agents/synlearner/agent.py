@@ -100,6 +100,14 @@ class SynLearnerAgent(Agent):
         return self._policy
 
     @property
+    def completions_generated(self) -> int:
+        """Completions sampled so far: by the training model's backend and, with ``backend="vllm"``, by vLLM."""
+        backends = [self._backend]
+        if self._policy is not None and self._policy.sampler is not None:
+            backends.append(self._policy.sampler.backend)
+        return sum(b.completions for b in {id(b): b for b in backends if b is not None}.values())
+
+    @property
     def embedder(self) -> Any:
         if self._embedder is None:
             from streamsynth.rewards.embeddings import get_embedder
@@ -277,7 +285,9 @@ class SynLearnerAgent(Agent):
         rng = np.random.default_rng([self.seed, 13, zlib.crc32(str(observation["task"]).encode())])
         dims = self._dimensions(observation, propose=False)
         rows = self._prompt_rows(observation, request_labels(observation, self.config), 1, dims, rng)
-        seed = zlib.crc32(f"probe/{self.seed}/{observation['task']}/{self.policy.updates}".encode()) & 0x7FFFFFFF
+        # common random numbers: every probe of a task (the b row before learning, each R row after a task) draws
+        # the same prompts and sampling noise, so differences between rows come from the adapter, not the draws
+        seed = zlib.crc32(f"probe/{self.seed}/{observation['task']}".encode()) & 0x7FFFFFFF
         out = [r["sample"] for r in self._sample(observation, rows, seed)]
         return [s for s in out if s is not None]
 

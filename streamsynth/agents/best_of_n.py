@@ -1,0 +1,131 @@
+"""``best-of-n``: generate n candidates per wanted sample, score them as drafts, submit the best (no learning).
+
+The baseline that a learning synthesizer must beat at equal budget (issue 12): the same generator, the same
+diversity-aware prompts as SynLearner's DAI stage (attribute values drawn per prompt, AttrPrompt-style, plus
+``n_examples`` real seed examples balanced over labels), and the env's feedback budget, but no weight ever changes.
+Each round takes two env steps:
+
+1. **draft**: for each sample the round wants (:func:`~streamsynth.synthesis.config.request_labels`, oversampled),
+   ``n`` completions are generated and parsed; all candidates go to the env as drafts (``"draft": true``, at most
+   ``observation["feedback_left"]`` of them), which scores each one (reason code, fidelity, realism, novelty, its
+   sample score) without adding it and without using up the round;
+2. **submit**: for each label, the best-scoring candidates that passed screening (``code`` None), greedily by the
+   env's sample score (quality x realism and novelty), up to the round's share of the label's missing samples.
+
+Drafted candidates are never changed, so everything submitted was scored first. When the feedback budget is used
+up, the round's candidates are submitted unranked (as a prompting baseline would), and ``describe()`` counts such
+rounds (``unranked_rounds``).
+"""
+
+from __future__ import annotations
+
+import math
+from collections import defaultdict
+from typing import Any, Mapping
+
+from streamsynth.agents.attrprompt import AttrPromptAgent, draw_attributes
+from streamsynth.agents.fewshot import pick_examples
+from streamsynth.agents.llm import LLMConfig
+from streamsynth.config import check_int
+from streamsynth.envs.screening import DRAFT_KEY
+from streamsynth.generation.base import GenerationBackend
+from streamsynth.synthesis.config import remaining_per_label
+from streamsynth.synthesis.prompting import label_prompt
+from streamsynth.tasks.spec import LABEL_KEY, Sample
+
+
+def best_per_label(candidates: list[Sample], rows: list[Mapping[str, Any]], want: Mapping[str, int]) -> list[Sample]:
+    """The best ``want[label]`` candidates of each label by the env's draft score, among those the env would
+    accept (``code`` None), in candidate order within the selection.
+
+    >>> cands = [{"text": t, "label": l} for t, l in [("a", "x"), ("b", "x"), ("c", "y"), ("d", "x")]]
+    >>> rows = [{"code": None, "score": .2}, {"code": None, "score": .9}, {"code": None, "score": .5},
+    ...         {"code": "duplicate", "score": 0.0}]
+    >>> [s["text"] for s in best_per_label(cands, rows, {"x": 1, "y": 2})]
+    ['b', 'c']
+    """
+    if len(rows) != len(candidates):
+        raise ValueError(f"{len(rows)} feedback rows for {len(candidates)} drafted candidates: the env's answer "
+                         "does not match the drafts")
+    by_label: dict[str, list[int]] = defaultdict(list)
+    for i, (sample, row) in enumerate(zip(candidates, rows)):
+        if row["code"] is None:
+            by_label[sample[LABEL_KEY]].append(i)
+    chosen: list[int] = []
+    for label, idx in by_label.items():
+        idx.sort(key=lambda i: (-float(rows[i]["score"]), i))
+        chosen.extend(idx[: max(0, int(want.get(label, 0)))])
+    return [candidates[i] for i in sorted(chosen)]
+
+
+class BestOfNAgent(AttrPromptAgent):
+    """Diversity-aware prompts, ``n`` candidates per wanted sample, the best submitted after the env scored them
+    as drafts. See the module docstring.
+
+    Args:
+        config: model and sampling settings (shared by all LLM agents); ``oversample`` sets how many samples a
+            round asks for, ``n`` how many candidates each of them gets.
+        n: candidates per requested sample.
+        n_examples: real seed examples per prompt (0: attributes only).
+        backend, seed, n_dimensions, n_values, proposal_tokens: as :class:`AttrPromptAgent`.
+    """
+
+    name = "best-of-n"
+
+    def __init__(self, config: LLMConfig | None = None, *, backend: GenerationBackend | None = None, seed: int = 0,
+                 n: int = 4, n_examples: int = 2, **attr: Any) -> None:
+        super().__init__(config, backend=backend, seed=seed, **attr)
+        self.n = check_int("n", n, 1)
+        self.n_examples = check_int("n_examples", n_examples, 0)
+        self._candidates: list[Sample] | None = None
+        self._rows: list[Mapping[str, Any]] | None = None
+        self.drafted = 0
+        self.unranked_rounds = 0
+
+    def begin_task(self, observation: Mapping[str, Any]) -> None:
+        super().begin_task(observation)
+        self._candidates, self._rows = None, None
+
+    def propose(self, observation: Mapping[str, Any]) -> list[Sample]:
+        if self._candidates is not None:  # the env has scored this round's candidates: submit the best
+            candidates, rows = self._candidates, self._rows
+            self._candidates, self._rows = None, None
+            if rows is None:
+                raise RuntimeError(f"{self.name}: act() after drafting without observe(); the agent needs the "
+                                   "env's scores of its drafts")
+            return best_per_label(candidates, rows, self.round_share(observation))
+        labels = [lbl for lbl in self.requests(observation) for _ in range(self.n)]
+        candidates = self.generate_samples(observation, [self.prompt(observation, lbl) for lbl in labels], labels)
+        budget = int(observation.get("feedback_left", 0))
+        if budget <= 0 or not candidates:
+            self.unranked_rounds += 1
+            return candidates
+        self._candidates = candidates[:budget]
+        self.drafted += len(self._candidates)
+        return [{**s, DRAFT_KEY: True} for s in self._candidates]
+
+    def observe(self, observation: Mapping[str, Any], reward: float, terminated: bool, truncated: bool,
+                info: Mapping[str, Any]) -> None:
+        if self._candidates is not None and info.get("draft_only"):
+            self._rows = list(info["samples"])
+
+    def prompt(self, observation: Mapping[str, Any], label: str) -> list[dict[str, str]]:
+        """One diversity-aware prompt: drawn attribute values and ``n_examples`` seed examples."""
+        examples = pick_examples(list(observation["seed_examples"]), list(observation["labels"]), self.n_examples,
+                                 self._rng) if self.n_examples else []
+        return label_prompt(observation, label, examples=examples,
+                            attributes=draw_attributes(self._dimensions, self._rng))
+
+    @staticmethod
+    def round_share(observation: Mapping[str, Any]) -> dict[str, int]:
+        """How many samples of each label this round submits: its missing count over the rounds left (the last
+        round: everything missing)."""
+        rounds_left = max(1, int(observation["max_rounds"]) - int(observation["round"]))
+        return {lbl: math.ceil(need / rounds_left) for lbl, need in remaining_per_label(observation).items()}
+
+    def describe(self) -> dict[str, Any]:
+        return {**super().describe(), "n": self.n, "n_examples": self.n_examples, "drafted": self.drafted,
+                "unranked_rounds": self.unranked_rounds}
+
+
+__all__ = ["BestOfNAgent", "best_per_label"]

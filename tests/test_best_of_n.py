@@ -1,0 +1,84 @@
+"""The best-of-n baseline: candidates drafted, scored by the env, the best submitted; budgets respected."""
+
+from __future__ import annotations
+
+import pytest
+
+from streamsynth.agents import build_agent
+from streamsynth.agents.best_of_n import BestOfNAgent, best_per_label
+from streamsynth.agents.llm import LLMConfig
+from streamsynth.evaluation.runner import run_stream
+from tests.test_agents import ScriptedBackend
+
+
+class CountingBackend(ScriptedBackend):
+    """Scripted completions that count toward ``completions``; answers attribute-proposal prompts too."""
+
+    def generate(self, prompts, params=None, *, seed=None, progress=False):
+        self.completions += len(prompts)
+        if len(prompts) == 1 and 'label "' not in prompts[0][-1]["content"]:
+            return ["tone: dry; warm; angry\nsetting: city; sea; space"]
+        return super().generate(prompts, params, seed=seed, progress=progress)
+
+
+class Recorder:
+    """Wraps an env and records every action and info (the agent must see nothing else)."""
+
+    def __init__(self, env):
+        self.env, self.steps = env, []
+
+    def __getattr__(self, name):
+        return getattr(self.env, name)
+
+    def step(self, action):
+        out = self.env.step(action)
+        self.steps.append((action, out[4]))
+        return out
+
+
+def test_best_of_n_submits_only_drafted_and_best_samples_within_budget(make_env):
+    env = Recorder(make_env(samples_per_label=4, max_rounds=2, feedback_budget=40))
+    backend = CountingBackend()
+    agent = build_agent("best-of-n", llm=LLMConfig(oversample=1.5), backend=backend, seed=0,
+                        options={"n": 3, "n_examples": 1})
+    assert isinstance(agent, BestOfNAgent) and agent.n == 3
+    results = run_stream(env, agent, seed=0)
+    assert [r.rounds for r in results] == [2, 2]
+    drafted: dict[str, float] = {}
+    for i, (action, info) in enumerate(env.steps):
+        if info["draft_only"]:
+            assert all(s["draft"] for s in action)
+            drafted.update({s["text"]: r["score"] for s, r in zip(action, info["samples"]) if r["code"] is None})
+        else:
+            prev_action, prev_info = env.steps[i - 1]
+            assert prev_info["draft_only"]  # every submission follows its draft step
+            scores = {s["text"]: r["score"] for s, r in zip(prev_action, prev_info["samples"]) if r["code"] is None}
+            assert action and all(s["text"] in scores for s in action)  # only drafted samples that passed
+            for lbl in {s["label"] for s in action}:  # and for each label the best of them
+                picked = [scores[s["text"]] for s in action if s["label"] == lbl]
+                others = [v for t, v in scores.items() if t not in {a["text"] for a in action}
+                          and next(s for s in prev_action if s["text"] == t)["label"] == lbl]
+                assert not others or min(picked) >= max(others)
+    for r in results:
+        assert 0 < r.drafts <= 40 and r.steps == 4 and r.completions >= r.drafts
+    assert sum(r.completions for r in results) == backend.completions
+    assert sum(r.submitted for r in results) < sum(r.drafts for r in results)  # n x candidates, the best kept
+
+
+def test_best_of_n_never_exceeds_the_feedback_budget(make_env):
+    env = make_env(samples_per_label=6, max_rounds=3, feedback_budget=10)
+    agent = build_agent("best-of-n", backend=CountingBackend(), seed=0, options={"n": 4})
+    results = run_stream(env, agent, seed=0)
+    assert all(r.drafts == 10 for r in results)  # budget used up in the first round
+    assert all(r.rejected_reasons.get("over_feedback_budget", 0) == 0 for r in results)
+    assert agent.unranked_rounds == sum(r.rounds - 1 for r in results) > 0  # later rounds: submitted unranked
+    none = build_agent("best-of-n", backend=CountingBackend(), seed=0)
+    results = run_stream(make_env(feedback_budget=0, max_rounds=1), none, seed=0)
+    assert all(r.drafts == 0 and r.steps == 1 and r.accepted > 0 for r in results)
+
+
+def test_best_per_label_checks_alignment_and_options():
+    with pytest.raises(ValueError, match="does not match the drafts"):
+        best_per_label([{"text": "a", "label": "x"}], [], {"x": 1})
+    with pytest.raises(ValueError, match="n must be an int >= 1"):
+        build_agent("best-of-n", options={"n": 0})
