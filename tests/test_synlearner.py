@@ -328,3 +328,41 @@ def test_rewording_every_rejection_message_leaves_training_unchanged(model_dir, 
     assert any(e["phase"] == "grpo" and e["trained"] and e["unjudged"] for e in log)
     assert log2 == log and rejected2 == rejected
     assert all(torch.equal(lora[k], lora2[k]) for k in lora)
+
+
+# ------------------------------------------------------------------------------------------ feedback steps (drafts)
+
+
+def test_feedback_steps_train_on_drafts_without_using_rounds(model_dir, make_env):
+    """feedback_steps GRPO steps per task on drafts: the env scores them without adding them, rounds stay the
+    submissions, the budget goes down by what the steps drafted, and every step is logged with its figures."""
+    env = make_env(samples_per_label=4, max_rounds=2, feedback_budget=200)
+    agent = _agent(model_dir, env, feedback_steps=3, feedback_prompts=2, group_size=2, lr=1e-3)
+    results = run_stream(env, agent, seed=0)
+    steps = [e for e in agent.log if e["phase"] == "feedback"]
+    assert [e["step"] for e in steps] == [0, 1, 2] * len(results)
+    for r in results:
+        assert r.steps == r.rounds + 3 and r.rounds <= 2
+        assert r.drafts == sum(e["drafts"] for e in steps if e["task"] == r.task) <= 3 * 2 * 2
+    assert all({"mean_draft_score", "mean_fidelity", "passed", "kl", "clip_fraction"} <= set(e) for e in steps)
+    assert all(e["drafts"] > 0 for e in steps) and sum(e["trained"] > 0 for e in steps) >= len(steps) // 2
+    assert sum(e["passed"] for e in steps) > 0  # the env judged some drafts acceptable: there is a signal
+
+
+def test_feedback_steps_stop_when_the_budget_cannot_hold_one(model_dir, make_env):
+    env = make_env(samples_per_label=4, max_rounds=1, feedback_budget=5)
+    agent = _agent(model_dir, env, feedback_steps=4, feedback_prompts=1, group_size=2)
+    results = run_stream(env, agent, seed=0)
+    assert all(r.steps - r.rounds == 2 and r.drafts <= 4 for r in results)  # 2 steps of 2 drafts fit in 5
+
+
+def test_drafts_and_in_step_duplicates_in_the_hierarchical_reward():
+    info = {"components": {"utility": 0.7}, "samples": [
+        {"index": 0, "draft": True, "accepted": False, "code": None, "fidelity": 0.8, "novelty": 0.5, "realism": 1.0},
+        {"index": 1, "draft": True, "accepted": False, "code": "duplicate_in_step"},
+        {"index": 2, "draft": True, "accepted": False, "code": "over_feedback_budget"},
+        {"index": 3, "draft": True, "accepted": False, "code": "too_short"}]}
+    q, d, u, scored = completion_components([0, 1, 2, 3], info)
+    assert q.tolist() == [0.8, 0, 0, 0] and d.tolist() == [0.5, 0, 0, 0]
+    assert u.tolist() == [0, 0, 0, 0]  # a draft changes no set: no set utility to credit
+    assert scored.tolist() == [True, True, False, True]  # a duplicate within the step is penalised, not skipped

@@ -28,7 +28,7 @@ import numpy as np
 
 from streamsynth.agents.attrprompt import GENERIC_ATTRIBUTES, attribute_dimensions, propose_dimensions
 from streamsynth.agents.base import Agent
-from streamsynth.agents.llm import request_labels
+from streamsynth.agents.llm import remaining_per_label, request_labels
 from streamsynth.synthesis.prompting import format_fields, label_prompt, parse_completion
 from streamsynth.agents.synlearner.config import SynLearnerConfig
 from streamsynth.agents.synlearner.hierarchical import (completion_components, hierarchical_rewards,
@@ -76,8 +76,10 @@ class SynLearnerAgent(Agent):
         self.proposed: dict[str, dict[str, tuple[str, ...]]] = {}
         self.dims: dict[str, tuple[str, ...]] = {}
         self.log: list[dict[str, Any]] = []
-        """One entry per round: task, round, phase, rewards, update figures."""
+        """One entry per env step: task, round, phase (dai, grpo, feedback), rewards, update figures."""
         self._pending: dict[str, Any] | None = None
+        self.feedback_done = 0
+        """Feedback (draft) steps taken in the current task."""
 
     # ------------------------------------------------------------------ resources
     @property
@@ -158,10 +160,13 @@ class SynLearnerAgent(Agent):
             self.memory.clear()
             self.proposed.clear()
         self.dims = self._dimensions(observation, propose=True)
+        self.feedback_done = 0
 
     def propose(self, observation: Mapping[str, Any]) -> list[Sample]:
         if self._pending is not None:
             raise RuntimeError("act() called twice without observe(): feed the env's feedback back first")
+        if self._wants_feedback(observation):
+            return self._propose_feedback(observation)
         labels = request_labels(observation, self.config)
         if int(observation["round"]) == 0:
             return self._propose_dai(observation, labels)
@@ -184,6 +189,31 @@ class SynLearnerAgent(Agent):
             r["completion"] = c
             r["sample"] = parse_completion(c.text, fields, r["label"], max_chars)
         return rows
+
+    def _wants_feedback(self, observation: Mapping[str, Any]) -> bool:
+        """Whether the next step is a feedback step: steps left in this task and budget for one more."""
+        c = self.config
+        return (self.feedback_done < c.feedback_steps
+                and int(observation.get("feedback_left", 0)) >= c.feedback_prompts * c.group_size)
+
+    def _propose_feedback(self, observation: Mapping[str, Any]) -> list[Sample]:
+        """One GRPO step's completions as drafts: ``feedback_prompts`` prompts (labels still missing, in turn)
+        x ``group_size`` completions; the env scores them without adding them."""
+        c = self.config
+        missing = [lbl for lbl, n in remaining_per_label(observation).items() if n > 0] or list(observation["labels"])
+        start = self.feedback_done * c.feedback_prompts
+        labels = [missing[(start + j) % len(missing)] for j in range(c.feedback_prompts)]
+        rows = self._sample(observation, self._prompt_rows(observation, labels, c.group_size, self.dims, self.rng),
+                            self._next_seed())
+        submitted: list[int | None] = [None] * len(rows)
+        action: list[Sample] = []
+        for i, r in enumerate(rows):
+            if r["sample"] is not None:
+                submitted[i] = len(action)
+                action.append({**r["sample"], "draft": True})
+        self._pending = {"phase": "feedback", "rows": rows, "submitted": submitted, "task": str(observation["task"]),
+                         "round": int(observation["round"]), "step": self.feedback_done}
+        return action
 
     def _propose_dai(self, observation: Mapping[str, Any], labels: Sequence[str]) -> list[Sample]:
         quota = Counter(labels)
@@ -268,7 +298,16 @@ class SynLearnerAgent(Agent):
                 stats = self.policy.sft(pairs, epochs=c.eft_epochs, rng=self.rng)
                 entry.update(eft_sequences=len(pairs), eft_replay=len(replay),
                              eft_loss=float(np.mean([s.loss for s in stats])) if stats else None)
-        else:
+        else:  # grpo (submitted groups) and feedback (drafted groups): one GRPO update on the groups
+            if p["phase"] == "feedback":
+                self.feedback_done += 1
+                passed = [env_rows[idx] for idx in p["submitted"] if idx is not None
+                          and env_rows[idx].get("code") is None]
+                entry.update(step=p["step"], drafts=sum(idx is not None for idx in p["submitted"]),
+                             passed=len(passed),
+                             mean_fidelity=float(np.mean([r["fidelity"] for r in passed])) if passed else 0.0,
+                             mean_novelty=float(np.mean([r["novelty"] for r in passed])) if passed else 0.0,
+                             mean_draft_score=float(np.mean([r["score"] for r in passed])) if passed else 0.0)
             rewards = hierarchical_rewards(q, d, u, scored, c.reward_weights)
             adv, ok = masked_group_advantages(rewards, scored, c.group_size)
             train = [i for i in range(len(rows)) if ok[i] and rows[i]["completion"].completion_ids]

@@ -40,6 +40,7 @@ def save_agent(agent: SynLearnerAgent, directory: str | Path) -> Path:
         "episodes": agent._episodes,
         "task_key": list(agent._task_key) if agent._task_key else None,
         "calls": agent.calls,
+        "feedback_done": agent.feedback_done,
         "rng": agent.rng.bit_generator.state,
         "proposed": {t: {k: list(v) for k, v in d.items()} for t, d in agent.proposed.items()},
         "dims": {k: list(v) for k, v in agent.dims.items()},
@@ -62,7 +63,8 @@ def load_agent(agent: SynLearnerAgent, directory: str | Path) -> None:
     memory = ExperienceMemory.load(directory / "memory")
     try:
         rng = generator_from_state(data["rng"])
-        counters = (int(data["episodes"]), tuple(data["task_key"]) if data["task_key"] else None, int(data["calls"]))
+        counters = (int(data["episodes"]), tuple(data["task_key"]) if data["task_key"] else None, int(data["calls"]),
+                    int(data.get("feedback_done", 0)))
         proposed = {t: {k: tuple(v) for k, v in d.items()} for t, d in data["proposed"].items()}
         dims = {k: tuple(v) for k, v in data["dims"].items()}
         log = list(data["log"])
@@ -80,7 +82,7 @@ def load_agent(agent: SynLearnerAgent, directory: str | Path) -> None:
                               "resume with the run's own settings") from exc
     torch.set_rng_state(torch_rng)
     agent.memory = memory
-    agent._episodes, agent._task_key, agent.calls = counters
+    agent._episodes, agent._task_key, agent.calls, agent.feedback_done = counters
     agent.rng = rng
     agent.proposed, agent.dims, agent.log = proposed, dims, log
     agent._pending = None

@@ -33,6 +33,10 @@ class SynLearnerConfig:
     rounds left as every LLM agent does), ``max_prompts_per_round``, ``n_examples`` (seed
     examples per prompt: the prompt patterns the memory learns to prefer), ``embedder`` (for selection).
 
+    Feedback (issue 12): ``feedback_steps`` GRPO steps at the start of each task on **drafts**, each
+    ``feedback_prompts`` prompts x ``group_size`` completions that the env scores without adding them (its
+    per-task feedback budget); 0 turns the phase off. The steps stop early when the budget left cannot hold one.
+
     Stream: ``isolated`` resets adapter, optimizer and memory at every task (the ablation). Checkpoints are a
     run setting (``RunOptions.checkpoint_every``).
     """
@@ -70,12 +74,15 @@ class SynLearnerConfig:
     embedder: str = "minilm"
     isolated: bool = False
     trust_remote_code: bool = False
+    feedback_steps: int = 0
+    feedback_prompts: int = 2
 
     def __post_init__(self) -> None:
         for name in ("batch_size", "max_new_tokens", "lora_rank", "lora_alpha", "grpo_epochs", "train_batch_size",
                      "max_prompts_per_round"):
             check_int(name, getattr(self, name), 1)
-        for name in ("eft_epochs", "eft_top", "replay"):
+        check_int("feedback_prompts", self.feedback_prompts, 1)
+        for name in ("eft_epochs", "eft_top", "replay", "feedback_steps"):
             check_int(name, getattr(self, name), 0)
         if isinstance(self.group_size, bool) or not isinstance(self.group_size, int) or self.group_size < 2:
             raise ValueError(f"group_size must be an int >= 2 (GRPO compares completions of one prompt), "

@@ -8,10 +8,15 @@ standardised over the round's scored completions before the weighted sum, so non
 its scale or spread.
 
 A completion the env *rejected for its own fault* (unparseable, invalid, a copy, a near-duplicate) scores 0 on
-every raw component. A completion the env did not judge (its label already full, over the per-step limit, or a
-duplicate of another completion of the same round that happened to be submitted first: reason codes with
-:attr:`~streamsynth.rewards.reasons.Reason.judged` False) carries no signal: it is left out of the GRPO groups
+every raw component, and so does a (near-)duplicate of another completion of the same step: collapse onto one
+text is penalised, not passed over. A completion the env did not judge for budget reasons (its label already
+full, over the per-step limit or the feedback budget) carries no signal: it is left out of the GRPO groups
 (``scored`` False).
+
+**Drafts** (``"draft": true``, issue 12) are scored like accepted samples when the env says they would have
+been accepted (``code`` None): quality and diversity from their own figures. The set's utility is not credited
+to them: a draft changes no set, and the set figure of a drafts-only step is the same for every completion, so
+after standardisation it would carry no information.
 """
 
 from __future__ import annotations
@@ -40,6 +45,7 @@ def completion_components(submitted: Sequence[int | None], info: Mapping[str, An
     [[0.9, 0.0, 0.0, 0.0], [0.5, 0.0, 0.0, 0.0], [0.8, 0.0, 0.0, 0.0], [True, False, True, True]]
     """
     rows = {int(r["index"]): r for r in info["samples"]}
+    in_step = {Reason.DUPLICATE_IN_STEP.value, Reason.NEAR_DUPLICATE_IN_STEP.value}
     utility = float(info["components"].get("utility", 0.0))
     n = len(submitted)
     q, d, u = np.zeros(n), np.zeros(n), np.zeros(n)
@@ -50,10 +56,12 @@ def completion_components(submitted: Sequence[int | None], info: Mapping[str, An
         if idx not in rows:
             raise ValueError(f"completion {i} maps to action index {idx}, which the env's feedback does not hold")
         row = rows[idx]
-        if row.get("accepted"):
+        draft_passed = bool(row.get("draft")) and row.get("code") is None
+        if row.get("accepted") or draft_passed:
             real = float(row.get("realism", 1.0))  # grounded: only what passes for real data earns (issue 9)
-            q[i], d[i], u[i] = float(row["fidelity"]) * real, float(row["novelty"]) * real, utility
-        elif not Reason(row["code"]).judged:  # the code, never the message's wording (issue 10)
+            q[i], d[i] = float(row["fidelity"]) * real, float(row["novelty"]) * real
+            u[i] = 0.0 if draft_passed else utility
+        elif not Reason(row["code"]).judged and row["code"] not in in_step:  # codes, never wording (issue 10)
             scored[i] = False
     return q, d, u, scored
 
