@@ -349,6 +349,15 @@ def test_feedback_steps_train_on_drafts_without_using_rounds(model_dir, make_env
     assert sum(e["passed"] for e in steps) > 0  # the env judged some drafts acceptable: there is a signal
 
 
+def test_runs_write_learning_curves(model_dir, tmp_path):
+    opts = _opts(model_dir).with_(stream=TASK, rounds=2, learner={**SMALL, "feedback_steps": 2,
+                                                                   "feedback_prompts": 1, "group_size": 2})
+    run_experiment(opts, tmp_path / "run")
+    rows = [json.loads(line) for line in (tmp_path / "run" / "learning.jsonl").read_text().splitlines()]
+    assert [r["phase"] for r in rows][:3] == ["feedback", "feedback", "dai"] and all(r["task"] for r in rows)
+    assert (tmp_path / "run" / "learning.png").stat().st_size > 1000
+
+
 def test_feedback_steps_stop_when_the_budget_cannot_hold_one(model_dir, make_env):
     env = make_env(samples_per_label=4, max_rounds=1, feedback_budget=5)
     agent = _agent(model_dir, env, feedback_steps=4, feedback_prompts=1, group_size=2)

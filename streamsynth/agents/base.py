@@ -74,6 +74,11 @@ class Agent(ABC):
     def close(self) -> None:
         """Free resources (models, files)."""
 
+    def learning_log(self) -> list[dict[str, Any]]:
+        """One row per learner step (task, phase, rewards, update figures) for agents that train; runs write it to
+        ``learning.jsonl`` and plot it (``learning.png``). Empty for agents that do not keep one."""
+        return []
+
     @property
     def completions_generated(self) -> int:
         """LLM completions this agent has had generated so far (its generation budget; 0 for agents without an

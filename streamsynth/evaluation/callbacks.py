@@ -67,6 +67,20 @@ class ProbeCallback(RunCallback):
         ctx.transfer["R"].append(self.probe())
 
 
+class LearningCurves(RunCallback):
+    """``learning.jsonl`` (the agent's :meth:`~streamsynth.agents.base.Agent.learning_log`, one row per learner
+    step) and ``learning.png`` after every task, for agents that keep such a log (SynLearner)."""
+
+    def on_task_end(self, ctx: RunContext, result: TaskResult) -> None:
+        from streamsynth.evaluation.report import plot_learning
+        from streamsynth.io import write_jsonl
+
+        log = ctx.agent.learning_log()
+        if log:
+            write_jsonl(ctx.run_dir / "learning.jsonl", log)
+            plot_learning(ctx.run_dir / "learning.png", log)
+
+
 class ResultsWriter(RunCallback):
     """``metrics.json``/``.csv`` and datasets after every task (a killed run keeps what it finished); at the end
     the agent's final description in ``config.json``, the plot and the results marked complete."""

@@ -202,8 +202,8 @@ def run_experiment(opts: RunOptions, run_dir: Path, hooks: RunHooks | None = Non
     """
     from streamsynth.agents import LLMConfig, build_agent
     from streamsynth.envs.streamsynth_env import StreamSynthEnv
-    from streamsynth.evaluation.callbacks import (CallbackList, CheckpointCallback, HookCallback, ProbeCallback,
-                                                  ResultsWriter, RunCallback, RunContext)
+    from streamsynth.evaluation.callbacks import (CallbackList, CheckpointCallback, HookCallback, LearningCurves,
+                                                  ProbeCallback, ResultsWriter, RunCallback, RunContext)
     from streamsynth.evaluation.checkpoint import can_checkpoint, load_checkpoint
     from streamsynth.evaluation.evaluator import Evaluator
     from streamsynth.evaluation.runner import EpisodeProgress
@@ -262,6 +262,7 @@ def run_experiment(opts: RunOptions, run_dir: Path, hooks: RunHooks | None = Non
         steps.append(ProbeCallback(lambda: probe_row(agent, probe_env, config["tasks"], opts.seed, evaluator)))
     title = f"{opts.agent} on {opts.stream} (seed {opts.seed}, {opts.samples_per_label}/label, {opts.rounds} rounds)"
     steps.append(ResultsWriter(title))
+    steps.append(LearningCurves())
     if checkpoints:
         steps.append(CheckpointCallback(opts.checkpoint_every))
     run = CallbackList([*steps, HookCallback(hooks), *callbacks])

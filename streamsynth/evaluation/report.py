@@ -125,3 +125,33 @@ def results_table(results: Sequence[TaskResult], title: str):
 
 def _fmt(v: Any) -> str:
     return f"{v:.3f}" if isinstance(v, float) else str(v)
+
+
+LEARNING_KEYS = (("mean_raw_reward", "mean reward of the step's completions"), ("kl", "KL to the base model"),
+                 ("clip_fraction", "clipped ratio fraction"))
+"""Panels of ``learning.png``: per learner step (feedback steps and rounds), one line per task."""
+
+
+def plot_learning(path: Path, log: Sequence[dict[str, Any]]) -> None:
+    """Learning curves of an agent's log (one entry per learner step with ``task`` and the :data:`LEARNING_KEYS`
+    figures it has): one panel per figure, one line per task, x = the step within the task."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    tasks = list(dict.fromkeys(str(e["task"]) for e in log))
+    fig, axes = plt.subplots(1, len(LEARNING_KEYS), figsize=(5 * len(LEARNING_KEYS), 3.8))
+    for ax, (key, label) in zip(axes, LEARNING_KEYS):
+        for task in tasks:
+            points = [(i, e[key]) for i, e in enumerate(e for e in log if str(e["task"]) == task)
+                      if isinstance(e.get(key), (int, float))]
+            if points:
+                ax.plot([p[0] for p in points], [p[1] for p in points], marker=".", label=task)
+        ax.set_xlabel("learner step within the task")
+        ax.set_title(label)
+    axes[0].legend(fontsize=7)
+    fig.tight_layout()
+    with atomic_open(path, "wb") as fh:
+        fig.savefig(fh, format="png", dpi=110)
+    plt.close(fig)

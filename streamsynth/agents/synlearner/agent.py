@@ -101,6 +101,9 @@ class SynLearnerAgent(Agent):
             self._policy = LoRAPolicy(self._backend, self.config, seed=self.seed, sampler=sampler)
         return self._policy
 
+    def learning_log(self) -> list[dict[str, Any]]:
+        return [dict(e) for e in self.log]
+
     @property
     def completions_generated(self) -> int:
         """Completions sampled so far: by the training model's backend and, with ``backend="vllm"``, by vLLM."""
