@@ -27,7 +27,12 @@ class LLMAgent(Agent):
             from streamsynth.generation import load_backend
 
             c = self.config
-            self._backend = load_backend(c.backend, c.model, device=c.device, dtype=c.dtype, batch_size=c.batch_size)
+            if c.backend == "openai":
+                self._backend = load_backend("openai", c.model, base_url=c.base_url, api_key_env=c.api_key_env,
+                                             concurrency=c.concurrency, cache=c.completion_cache)
+            else:
+                self._backend = load_backend(c.backend, c.model, device=c.device, dtype=c.dtype,
+                                             batch_size=c.batch_size)
         return self._backend
 
     @property

@@ -19,6 +19,8 @@ from typing import Any, Callable
 
 SHARED_LLM_SETTINGS = ("model", "backend", "device", "batch_size", "temperature", "max_new_tokens")
 """Settings every LLM agent takes from the shared CLI options (``--model`` ...), SynLearner included."""
+ENDPOINT_SETTINGS = ("base_url", "api_key_env", "concurrency", "completion_cache")
+"""``--backend openai`` settings: run options (``--base-url`` ...), not per-agent ``-A`` settings."""
 
 
 @dataclass(frozen=True)
@@ -61,7 +63,8 @@ class AgentSpec:
         cls = self.options_class()
         names = [f.name for f in dataclasses.fields(cls)] if cls else []
         own = [k for k in names if k not in self.fixed and k not in SHARED_LLM_SETTINGS and k != "embedder"]
-        extra = [f.name for f in dataclasses.fields(LLMConfig) if f.name not in SHARED_LLM_SETTINGS] if self.llm else []
+        extra = [f.name for f in dataclasses.fields(LLMConfig)
+                 if f.name not in SHARED_LLM_SETTINGS + ENDPOINT_SETTINGS] if self.llm else []
         return own + [k for k in extra if k not in names]
 
     def split_options(self, options: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:

@@ -32,7 +32,15 @@ STREAM = typer.Option("offline", help="Built-in stream or task name, a stream/ta
 SAMPLES_PER_LABEL = typer.Option(16, min=1, help="Target number of samples per label of each task.")
 ROUNDS = typer.Option(3, min=1, help="Round budget of each task.")
 MODEL = typer.Option("smollm2-135m", help="Generator: packaged model name, local folder, .gguf file or hub id.")
-BACKEND = typer.Option("transformers", help="Generation backend: transformers or vllm (GPU, optional).")
+BACKEND = typer.Option("transformers", help="Generation backend: transformers, vllm (GPU, optional) or openai (any "
+                       "OpenAI-compatible endpoint: --base-url and the endpoint's --model).")
+BASE_URL = typer.Option(None, help="--backend openai: the endpoint, e.g. http://127.0.0.1:8000/v1 (default: the "
+                        "OpenAI API).")
+API_KEY_ENV = typer.Option("OPENAI_API_KEY", help="--backend openai: environment variable holding the API key "
+                           "(never written to run folders).")
+CONCURRENCY = typer.Option(8, min=1, help="--backend openai: requests in flight at once.")
+COMPLETION_CACHE = typer.Option(True, "--cache/--no-cache", help="--backend openai: keep completions in the "
+                                "cache folder so repeated requests are not paid twice.")
 DEVICE = typer.Option("auto", help="auto, cpu, cuda, cuda:N.")
 BATCH_SIZE = typer.Option(32, min=1, help="Generation batch size.")
 TEMPERATURE = typer.Option(0.9, min=0.0, help="Sampling temperature.")
@@ -72,6 +80,10 @@ def evaluate(
     rounds: int = ROUNDS,
     model: str = MODEL,
     backend: str = BACKEND,
+    base_url: Optional[str] = BASE_URL,
+    api_key_env: str = API_KEY_ENV,
+    concurrency: int = CONCURRENCY,
+    completion_cache: bool = COMPLETION_CACHE,
     device: str = DEVICE,
     batch_size: int = BATCH_SIZE,
     temperature: float = TEMPERATURE,
@@ -107,7 +119,8 @@ def evaluate(
         else:
             values = dict(
                 agent=agent, stream=stream, samples_per_label=samples_per_label, rounds=rounds, model=model,
-                backend=backend, device=device, batch_size=batch_size, temperature=temperature,
+                backend=backend, device=device, batch_size=batch_size, temperature=temperature, base_url=base_url,
+                api_key_env=api_key_env, concurrency=concurrency, completion_cache=completion_cache,
                 max_new_tokens=max_new_tokens, embedder=embedder, reward_mode=reward_mode, seed=seed,
                 probe_samples_per_label=probe_samples_per_label, learner=parse_learner_options(learner),
                 checkpoint_every=checkpoint_every, student=student, env=parse_overrides(env_options),
@@ -219,6 +232,10 @@ def compare(
     rounds: int = ROUNDS,
     model: str = MODEL,
     backend: str = BACKEND,
+    base_url: Optional[str] = BASE_URL,
+    api_key_env: str = API_KEY_ENV,
+    concurrency: int = CONCURRENCY,
+    completion_cache: bool = COMPLETION_CACHE,
     device: str = DEVICE,
     batch_size: int = BATCH_SIZE,
     temperature: float = TEMPERATURE,
@@ -249,6 +266,8 @@ def compare(
     try:
         values = dict(agents=agents, seeds=seeds, stream=stream, samples_per_label=samples_per_label, rounds=rounds,
                       model=model, backend=backend, device=device, batch_size=batch_size, temperature=temperature,
+                      base_url=base_url, api_key_env=api_key_env, concurrency=concurrency,
+                      completion_cache=completion_cache,
                       max_new_tokens=max_new_tokens, embedder=embedder, probe_samples_per_label=probe_samples_per_label,
                       student=student, learner=parse_learner_options(learner), env=parse_overrides(env_options),
                       agent_options=parse_overrides(agent_option, "-A"))

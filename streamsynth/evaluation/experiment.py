@@ -38,6 +38,11 @@ class RunOptions:
     batch_size: int = 32
     temperature: float = 0.9
     max_new_tokens: int = 64
+    base_url: str | None = None
+    """``--backend openai``: the endpoint (``--base-url``)."""
+    api_key_env: str = "OPENAI_API_KEY"
+    concurrency: int = 8
+    completion_cache: bool = True
     embedder: str = "minilm"
     reward_mode: str = "delta"
     seed: int = 0
@@ -224,7 +229,9 @@ def run_experiment(opts: RunOptions, run_dir: Path, hooks: RunHooks | None = Non
                                    "continue it with --resume (agents with checkpoints)")
         shutil.rmtree(run_dir)
     llm = LLMConfig(model=opts.model, backend=opts.backend, device=opts.device, batch_size=opts.batch_size,
-                    temperature=opts.temperature, max_new_tokens=opts.max_new_tokens)
+                    temperature=opts.temperature, max_new_tokens=opts.max_new_tokens, base_url=opts.base_url,
+                    api_key_env=opts.api_key_env, concurrency=opts.concurrency,
+                    completion_cache=opts.completion_cache)
     env = StreamSynthEnv(opts.stream, **opts.env_config().kwargs())
     # the harness's test-split reports (the env holds no test split); the linear student is always reported
     students = ("linear", "finetune") if opts.student == "finetune" else ("linear",)

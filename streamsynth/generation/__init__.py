@@ -30,6 +30,7 @@ PACKAGED_MODELS: dict[str, str] = {name: model.description for name, model in PA
 BACKENDS: dict[str, str] = {
     "transformers": "streamsynth.generation.transformers_backend:TransformersBackend",
     "vllm": "streamsynth.generation.vllm_backend:VLLMBackend",
+    "openai": "streamsynth.generation.openai_backend:OpenAIBackend",
 }
 
 
@@ -37,14 +38,15 @@ def load_backend(kind: str = "transformers", model: str = DEFAULT_MODEL, **kwarg
     """Build a generation backend.
 
     Args:
-        kind: ``transformers`` (CPU or GPU) or ``vllm`` (optional extra, CUDA GPU).
+        kind: ``transformers`` (CPU or GPU), ``vllm`` (optional extra, CUDA GPU) or ``openai`` (any
+            OpenAI-compatible endpoint; optional extra; ``base_url`` and the endpoint's model name).
         model: a packaged model name, a local folder or ``.gguf`` file, or a hub id.
         **kwargs: passed to the backend class (``device``, ``dtype``, ``batch_size``, ``lora_path``...).
 
     >>> load_backend("llama.cpp")
     Traceback (most recent call last):
     ...
-    ValueError: unknown generation backend 'llama.cpp'; choose one of: transformers, vllm
+    ValueError: unknown generation backend 'llama.cpp'; choose one of: transformers, vllm, openai
     """
     if kind not in BACKENDS:
         raise ValueError(f"unknown generation backend {kind!r}; choose one of: {', '.join(BACKENDS)}")

@@ -45,9 +45,18 @@ class LLMConfig:
     max_new_tokens: int = 64
     oversample: float = 1.5
     max_prompts_per_round: int = 256
+    base_url: str | None = None
+    """``backend="openai"``: the OpenAI-compatible endpoint (None: the OpenAI API)."""
+    api_key_env: str = "OPENAI_API_KEY"
+    """``backend="openai"``: the environment variable holding the key (never written to run folders)."""
+    concurrency: int = 8
+    """``backend="openai"``: requests in flight at once."""
+    completion_cache: bool = True
+    """``backend="openai"``: keep completions in ``<cache>/completions`` so a repeated request is not paid twice."""
 
     def __post_init__(self) -> None:
         check_number("oversample", self.oversample, 1)
+        check_int("concurrency", self.concurrency, 1)
         for name in ("batch_size", "max_new_tokens", "max_prompts_per_round"):
             check_int(name, getattr(self, name), 1)
         SamplingParams(self.max_new_tokens, self.temperature, self.top_p)  # validates

@@ -93,6 +93,9 @@ class SynLearnerConfig:
             raise ValueError(f"lr must be > 0, got {self.lr!r}")
         if not self.lora_dropout < 1:
             raise ValueError(f"lora_dropout must be in [0, 1), got {self.lora_dropout!r}")
+        if self.backend == "openai":
+            raise ValueError("SynLearner trains the model it samples from, and a remote OpenAI-compatible endpoint "
+                             "cannot be trained from here: use backend 'transformers' (CPU/GPU) or 'vllm' (GPU)")
         if self.backend not in ("transformers", "vllm"):
             raise ValueError(f"backend must be 'transformers' or 'vllm', got {self.backend!r}")
         if self.backend == "vllm" and self.device == "cpu":
