@@ -265,8 +265,8 @@ def test_sb3_run_resumes_after_a_kill_with_identical_results(tmp_path, monkeypat
     """An sb3-ppo run killed inside the stream resumes from its last checkpoint and ends exactly where an unbroken
     run ends (datasets, rewards, test figures)."""
     import streamsynth.generation
-    from streamsynth.errors import StreamSynthError
-    from streamsynth.evaluation.experiment import RunHooks, RunOptions, run_experiment
+    from streamsynth.evaluation.experiment import RunOptions, run_experiment
+    from tests.run_kill import assert_same_results, kill_and_resume
 
     monkeypatch.setattr(streamsynth.generation, "load_backend", lambda *a, **k: SeededBackend())
     opts = RunOptions(agent="sb3-ppo", stream="movie-sentiment,news-topic", samples_per_label=3, rounds=3,
@@ -275,25 +275,9 @@ def test_sb3_run_resumes_after_a_kill_with_identical_results(tmp_path, monkeypat
     full = run_experiment(opts, tmp_path / "full")
     assert [r.rounds for r in full] == [2, 2]  # updates after rounds 2 and 4
 
-    class Kill(Exception):
-        pass
-
-    rounds = {"n": 0}
-
-    def on_round(task, r, reward):
-        rounds["n"] += 1
-        if rounds["n"] == 4:  # in the last round: the checkpoint of round 3 holds one update and a half-full buffer
-            raise Kill
-
-    with pytest.raises(Kill):
-        run_experiment(opts, tmp_path / "killed", RunHooks(on_round=on_round))
-    with pytest.raises(StreamSynthError, match="--resume"):
-        run_experiment(opts, tmp_path / "killed")
-    resumed = run_experiment(opts, tmp_path / "killed", resume=True)
-    assert [r.dataset for r in resumed] == [r.dataset for r in full]
-    assert [r.test for r in resumed] == [r.test for r in full]
-    assert [(r.episode_return, r.rounds, r.submitted, r.accepted) for r in resumed] == \
-        [(r.episode_return, r.rounds, r.submitted, r.accepted) for r in full]
+    # killed in the last round: the checkpoint of round 3 holds one update and a half-full buffer
+    resumed = kill_and_resume(opts, tmp_path / "killed", kill_at=4)
+    assert_same_results(resumed, full)
     assert all(r.accepted > 0 for r in full) and full[0].rounds >= 2  # the runs have something to differ in
     # the agents end in the same state: counters, RNG states, rollout buffer, policy and optimizer
     import json

@@ -17,6 +17,7 @@ from streamsynth.agents.synlearner.hierarchical import completion_components, ma
 from streamsynth.errors import StreamSynthError
 from streamsynth.evaluation.experiment import RunHooks, RunOptions, load_transfer, run_experiment
 from streamsynth.evaluation.runner import run_stream
+from tests.run_kill import Kill, assert_same_results, kill_and_resume
 from tests.tiny_model import save_tiny_model
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -214,10 +215,6 @@ def _opts(model_dir, **changes) -> RunOptions:
                       probe_samples_per_label=1, learner=dict(SMALL), student="linear", **changes)
 
 
-class Kill(Exception):
-    pass
-
-
 @pytest.mark.parametrize("where", ["inside the first task", "first round of the second task"])
 def test_resume_after_kill_gives_identical_results(model_dir, tmp_path, where):
     opts = _opts(model_dir, checkpoint_every=1)
@@ -225,22 +222,8 @@ def test_resume_after_kill_gives_identical_results(model_dir, tmp_path, where):
     assert full[0].rounds >= 2  # requests spread over the rounds: the first task has an inside
     # killed during round k, the run resumes from the checkpoint of round k - 1 (or of the task before)
     kill_at = 2 if where == "inside the first task" else full[0].rounds + 1
-    rounds = {"n": 0}
-
-    def on_round(task, r, reward):
-        rounds["n"] += 1
-        if rounds["n"] == kill_at:
-            raise Kill
-
-    with pytest.raises(Kill):
-        run_experiment(opts, tmp_path / "killed", RunHooks(on_round=on_round))
-    with pytest.raises(StreamSynthError, match="--resume"):
-        run_experiment(opts, tmp_path / "killed")
-    resumed = run_experiment(opts, tmp_path / "killed", resume=True)
-    assert [r.test for r in resumed] == [r.test for r in full]
-    assert [r.dataset for r in resumed] == [r.dataset for r in full]
-    assert [(r.episode_return, r.rounds, r.submitted, r.accepted) for r in resumed] == \
-        [(r.episode_return, r.rounds, r.submitted, r.accepted) for r in full]
+    resumed = kill_and_resume(opts, tmp_path / "killed", kill_at)
+    assert_same_results(resumed, full)
     assert load_transfer(tmp_path / "killed") == load_transfer(tmp_path / "full")
 
 
