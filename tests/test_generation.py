@@ -479,10 +479,15 @@ def test_stop_strings_cut_completions(tiny_backend: TransformersBackend) -> None
 
 
 def test_stats_and_progress(tiny_backend: TransformersBackend, capsys: pytest.CaptureFixture[str]) -> None:
-    before = tiny_backend.completions
+    before = tiny_backend.usage()
     tiny_backend.generate(PROMPTS, SamplingParams(max_new_tokens=5, temperature=0.0), progress=True)
-    tiny_backend.generate_tokens(PROMPTS[:2], SamplingParams(max_new_tokens=2, temperature=0.0))
-    assert tiny_backend.completions - before == len(PROMPTS) + 2  # the backend's budget counter
+    sampled = tiny_backend.last_stats.new_tokens
+    done = tiny_backend.generate_tokens(PROMPTS[:2], SamplingParams(max_new_tokens=2, temperature=0.0))
+    after = tiny_backend.usage()
+    assert after["completions"] - before["completions"] == len(PROMPTS) + 2  # the backend's budget counters
+    assert after["completion_tokens"] - before["completion_tokens"] == sampled + tiny_backend.last_stats.new_tokens
+    assert after["prompt_tokens"] - before["prompt_tokens"] == \
+        sum(len(ids) for ids in tiny_backend.encode(PROMPTS)) + sum(len(c.prompt_ids) for c in done)
     tiny_backend.generate(PROMPTS, SamplingParams(max_new_tokens=5, temperature=0.0), progress=True)
     stats = tiny_backend.last_stats
     assert stats.prompts == len(PROMPTS)

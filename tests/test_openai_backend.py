@@ -40,8 +40,8 @@ def test_completions_seeds_usage_and_the_key(server, tmp_path, monkeypatch):
     assert {(r["model"], r["max_tokens"], r["temperature"], r["top_p"]) for r in server.requests} == \
         {("fake-model", 20, 0.7, 0.9)}
     assert all(h.get("authorization") == "Bearer sk-test-secret" for h in server.headers)
-    assert b.usage == {"prompt_tokens": 33, "completion_tokens": 21, "requests": 3, "cached": 0}
-    assert b.completions == 3
+    assert b.usage() == {"completions": 3, "prompt_tokens": 33, "completion_tokens": 21}
+    assert (b.requests, b.cached) == (3, 0)
     b.close()
     stored = b"".join(p.read_bytes() for p in (tmp_path / "cache").rglob("*") if p.is_file())
     assert b"sk-test-secret" not in stored  # the key is never written
@@ -53,7 +53,8 @@ def test_the_cache_saves_repeated_requests(server, tmp_path):
     assert len(server.requests) == 3
     assert b.generate(PROMPTS, seed=1) == first and len(server.requests) == 3  # all from the cache
     again = backend(server, tmp_path)  # a new process would see the same cache folder
-    assert again.generate(PROMPTS, seed=1) == first and len(server.requests) == 3 and again.usage["cached"] == 3
+    assert again.generate(PROMPTS, seed=1) == first and len(server.requests) == 3 and again.cached == 3
+    assert again.usage() == {"completions": 3, "prompt_tokens": 0, "completion_tokens": 0}  # the cache costs none
     again.generate(PROMPTS, seed=2)
     assert len(server.requests) == 6  # another seed is another completion
     backend(server, tmp_path, cache=False).generate(PROMPTS, seed=1)
@@ -125,4 +126,6 @@ def test_cli_evaluate_with_the_openai_backend(server, tmp_path, monkeypatch):
     assert server.url in config and "sk-do-not-write" not in config
     metrics = json.loads((out / "metrics.json").read_text())
     assert sum(t["completions"] for t in metrics["tasks"]) == len(server.requests) > 0  # every request counted
+    assert sum(t["prompt_tokens"] for t in metrics["tasks"]) == 11 * len(server.requests)  # as the endpoint says
+    assert sum(t["completion_tokens"] for t in metrics["tasks"]) == 7 * len(server.requests)
     assert "sk-do-not-write" not in json.dumps(metrics)

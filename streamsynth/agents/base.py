@@ -85,6 +85,11 @@ class Agent(ABC):
         LLM). Runs report the count per task next to the feedback budget used."""
         return 0
 
+    def generation_usage(self) -> dict[str, int]:
+        """The generation budget so far: ``completions``, ``prompt_tokens`` and ``completion_tokens`` (tokens 0
+        where unknown). Runs report the per-task differences."""
+        return {"completions": self.completions_generated, "prompt_tokens": 0, "completion_tokens": 0}
+
     # ---- optional: checkpoints (agents with ``supports_checkpoints = True``)
     def save_state(self, directory: Any) -> Any:
         """Write everything the agent has learned and its RNG state to ``directory``, so that :meth:`load_state` on

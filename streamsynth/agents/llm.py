@@ -39,6 +39,11 @@ class LLMAgent(Agent):
     def completions_generated(self) -> int:
         return self._backend.completions if self._backend is not None else 0
 
+    def generation_usage(self) -> dict[str, int]:
+        if self._backend is None:
+            return super().generation_usage()
+        return self._backend.usage()
+
     def requests(self, observation: Mapping[str, Any]) -> list[str]:
         """One label per sample to ask for this round (:func:`request_labels`)."""
         return request_labels(observation, self.config)

@@ -47,6 +47,9 @@ class TaskResult:
     """Env steps: the rounds plus the drafts-only steps (0 in results written before drafts existed)."""
     completions: int = 0
     """LLM completions the agent had generated for this task (its generation budget; probes not included)."""
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
+    """Tokens of those completions (0 where the backend does not count them)."""
 
     def row(self) -> dict[str, Any]:
         """One flat row for tables and CSV."""
@@ -62,6 +65,8 @@ class TaskResult:
             "utility": round(f.get("utility", 0.0), 4),
             "acceptance": round(self.accepted / self.submitted, 4) if self.submitted else 0.0,
             "completions": self.completions,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
             "drafts": self.drafts,
             "test_accuracy": round(t.get("test_accuracy", 0.0), 4),
             "test_macro_f1": round(t.get("test_macro_f1", 0.0), 4),
@@ -95,6 +100,8 @@ class EpisodeProgress:
     drafts: int = 0
     steps: int = 0
     completions: int = 0
+    prompt_tokens: int = 0
+    completion_tokens: int = 0
     reasons: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     components: dict[str, float] = field(default_factory=dict)
@@ -120,11 +127,14 @@ def run_episode(env: Any, agent: Agent, observation: Any, on_round: RoundCallbac
     offset = p.seconds
     reasons: Counter[str] = Counter(p.reasons)
     while True:
-        generated = agent.completions_generated
+        before = agent.generation_usage()
         action = agent.act(observation)
         observation, reward, terminated, truncated, info = env.step(action)
         agent.observe(observation, reward, terminated, truncated, info)
-        p.completions += agent.completions_generated - generated
+        after = agent.generation_usage()
+        p.completions += after["completions"] - before["completions"]
+        p.prompt_tokens += after["prompt_tokens"] - before["prompt_tokens"]
+        p.completion_tokens += after["completion_tokens"] - before["completion_tokens"]
         p.steps += 1
         p.rounds += 0 if info.get("draft_only") else 1
         p.total += float(reward)
@@ -159,6 +169,8 @@ def run_episode(env: Any, agent: Agent, observation: Any, on_round: RoundCallbac
         drafts=p.drafts,
         steps=p.steps,
         completions=p.completions,
+        prompt_tokens=p.prompt_tokens,
+        completion_tokens=p.completion_tokens,
     )
 
 

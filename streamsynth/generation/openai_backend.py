@@ -9,7 +9,8 @@ the model and the status, so a run never continues with a silently missing compl
 ``concurrency`` requests are in flight at once (a thread pool over the synchronous client). Completions are kept
 in a persistent **cache** (``diskcache``, under ``<cache>/completions/`` by default) keyed by the endpoint's URL and
 model, the prompt, the sampling settings and the request's seed, so an interrupted or repeated run does not pay
-twice for the same completions (``cache=False`` turns it off). Token usage is summed in :attr:`usage`. The API key
+twice for the same completions (``cache=False`` turns it off). Token usage of the answers is summed in
+``prompt_tokens`` / ``completion_tokens`` (:meth:`usage`). The API key
 is read from the environment variable ``api_key_env`` (``OPENAI_API_KEY``) and is never written anywhere.
 """
 
@@ -95,8 +96,10 @@ class OpenAIBackend(GenerationBackend):
         self.base_url = str(base_url or "https://api.openai.com/v1")
         self.concurrency = check_int("concurrency", concurrency, 1)
         self.chat = bool(chat)
-        self.usage = {"prompt_tokens": 0, "completion_tokens": 0, "requests": 0, "cached": 0}
-        """Token usage summed over the answers (cached completions cost nothing and are counted apart)."""
+        self.requests = 0
+        """Requests answered by the endpoint (completions from the cache are not requests)."""
+        self.cached = 0
+        """Completions served from the cache."""
         key = os.environ.get(api_key_env) or "EMPTY"
         self._client = openai.OpenAI(base_url=self.base_url, api_key=key,
                                      timeout=check_number("timeout", timeout, low_open=True),
@@ -130,7 +133,7 @@ class OpenAIBackend(GenerationBackend):
             for i, k in enumerate(keys):
                 out[i] = self._cache.get(k)
         todo = [i for i, text in enumerate(out) if text is None]
-        self.usage["cached"] += len(prompts) - len(todo)
+        self.cached += len(prompts) - len(todo)
         with ThreadPoolExecutor(max_workers=min(self.concurrency, max(len(todo), 1))) as pool:
             for i, text in zip(todo, pool.map(lambda i: self._request(prompts[i], params, seeds[i]), todo)):
                 out[i] = text
@@ -167,10 +170,10 @@ class OpenAIBackend(GenerationBackend):
                                 "plain text completions")
         usage = getattr(answer, "usage", None)
         with self._lock:  # requests finish on the pool's threads
-            self.usage["requests"] += 1
-            if usage is not None:
-                self.usage["prompt_tokens"] += int(getattr(usage, "prompt_tokens", 0) or 0)
-                self.usage["completion_tokens"] += int(getattr(usage, "completion_tokens", 0) or 0)
+            self.requests += 1
+            if usage is not None:  # tokens as the endpoint counts them (cached completions cost none)
+                self.prompt_tokens += int(getattr(usage, "prompt_tokens", 0) or 0)
+                self.completion_tokens += int(getattr(usage, "completion_tokens", 0) or 0)
         return text
 
     @property

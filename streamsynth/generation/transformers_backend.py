@@ -426,6 +426,8 @@ class TransformersBackend(TokenBackend):
                     out[i] = TokenCompletion(encoded[i], row, truncate_at_stop(text, params.stop))
         self.last_stats = GenerationStats(len(encoded), sampled, time.perf_counter() - started)
         self.completions += len(encoded)
+        self.prompt_tokens += sum(len(ids) for ids in encoded)
+        self.completion_tokens += sampled
         return [c for c in out if c is not None]
 
     def _stop_checker(self, stop: Sequence[str]) -> StopChecker | None:

@@ -156,6 +156,8 @@ class VLLMBackend(TokenBackend):
         new_tokens = sum(len(out.outputs[0].token_ids) for out in outputs)
         self.last_stats = GenerationStats(len(encoded), new_tokens, time.perf_counter() - started)
         self.completions += len(encoded)
+        self.prompt_tokens += sum(len(ids) for ids in encoded)
+        self.completion_tokens += new_tokens
         return completions
 
     def _completion_ids(self, output: Any, keep_eos: bool) -> list[int]:

@@ -106,11 +106,19 @@ class SynLearnerAgent(Agent):
 
     @property
     def completions_generated(self) -> int:
-        """Completions sampled so far: by the training model's backend and, with ``backend="vllm"``, by vLLM."""
+        return self.generation_usage()["completions"]
+
+    def generation_usage(self) -> dict[str, int]:
+        """Completions and tokens sampled so far: by the training model's backend and, with ``backend="vllm"``,
+        by vLLM."""
         backends = [self._backend]
         if self._policy is not None and self._policy.sampler is not None:
             backends.append(self._policy.sampler.backend)
-        return sum(b.completions for b in {id(b): b for b in backends if b is not None}.values())
+        total = {"completions": 0, "prompt_tokens": 0, "completion_tokens": 0}
+        for b in {id(b): b for b in backends if b is not None}.values():
+            for k, v in b.usage().items():
+                total[k] += v
+        return total
 
     @property
     def embedder(self) -> Any:
