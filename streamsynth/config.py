@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import numbers
 import typing
 from collections.abc import Iterable, Mapping
 from typing import Any, NamedTuple
@@ -47,7 +48,8 @@ def check_int(name: str, value: Any, low: int = 1, high: int | None = None) -> i
     ValueError: rounds must be an int >= 1, got 0
     """
     bounds = f">= {low}" if high is None else f"in [{low}, {high}]"
-    if isinstance(value, bool) or not isinstance(value, int) or value < low or (high is not None and value > high):
+    if isinstance(value, bool) or not isinstance(value, numbers.Integral) or value < low or \
+            (high is not None and value > high):  # numbers.Integral: Python and NumPy integers
         raise ValueError(f"{name} must be an int {bounds}, got {value!r}")
     return int(value)
 

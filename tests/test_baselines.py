@@ -119,9 +119,9 @@ def test_agents_are_registered_after_the_first_two():
 
 
 @pytest.mark.parametrize("cls, kwargs, match", [
-    (FewShotAgent, {"k": 0}, "k must be a positive int"),
+    (FewShotAgent, {"k": 0}, "k must be an int >= 1, got 0"),
     (ProGenAgent, {"k": 4, "candidates": 2}, "candidates .* must be at least k"),
-    (AttrPromptAgent, {"n_values": 1}, "n_values must be at least 2"),
+    (AttrPromptAgent, {"n_values": 1}, "n_values must be an int >= 2, got 1"),
 ])
 def test_bad_options_are_named(cls, kwargs, match):
     with pytest.raises(ValueError, match=match):

@@ -35,6 +35,7 @@ from typing import Any, Iterable, Mapping
 import numpy as np
 
 from streamsynth.agents.llm import LLMAgent, LLMConfig
+from streamsynth.config import check_int
 from streamsynth.synthesis.prompting import label_prompt, task_brief
 from streamsynth.generation.base import GenerationBackend, Message, SamplingParams
 from streamsynth.tasks.spec import Sample
@@ -213,11 +214,9 @@ class AttrPromptAgent(LLMAgent):
     def __init__(self, config: LLMConfig | None = None, *, backend: GenerationBackend | None = None, seed: int = 0,
                  n_dimensions: int = 3, n_values: int = 5, proposal_tokens: int = 160) -> None:
         super().__init__(config, backend=backend, seed=seed)
-        for name, v in (("n_dimensions", n_dimensions), ("n_values", n_values), ("proposal_tokens", proposal_tokens)):
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be a positive int, got {v!r}")
-        if n_values < 2:
-            raise ValueError(f"n_values must be at least 2 (a dimension needs 2 values), got {n_values!r}")
+        check_int("n_dimensions", n_dimensions)
+        check_int("n_values", n_values, 2)  # a dimension needs 2 values
+        check_int("proposal_tokens", proposal_tokens)
         self.n_dimensions = n_dimensions
         self.n_values = n_values
         self.proposal_tokens = proposal_tokens

@@ -31,6 +31,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from streamsynth.agents.llm import LLMAgent, LLMConfig
+from streamsynth.config import check_int
 from streamsynth.synthesis.prompting import label_prompt
 from streamsynth.generation.base import GenerationBackend
 from streamsynth.tasks.spec import LABEL_KEY, Sample
@@ -84,9 +85,7 @@ class FewShotAgent(LLMAgent):
     def __init__(self, config: LLMConfig | None = None, *, backend: GenerationBackend | None = None, seed: int = 0,
                  k: int = 4) -> None:
         super().__init__(config, backend=backend, seed=seed)
-        if isinstance(k, bool) or not isinstance(k, int) or k < 1:
-            raise ValueError(f"k must be a positive int, got {k!r}")
-        self.k = k
+        self.k = check_int("k", k)
         self._rng = np.random.default_rng([self.seed, 0])
 
     def begin_task(self, observation: Mapping[str, Any]) -> None:

@@ -36,6 +36,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from streamsynth.agents.llm import LLMAgent, LLMConfig
+from streamsynth.config import check_int
 from streamsynth.synthesis.prompting import label_prompt
 from streamsynth.generation.base import GenerationBackend
 from streamsynth.tasks.spec import LABEL_KEY, Sample
@@ -74,9 +75,8 @@ class ProGenAgent(LLMAgent):
     def __init__(self, config: LLMConfig | None = None, *, backend: GenerationBackend | None = None, seed: int = 0,
                  k: int = 4, candidates: int = 8) -> None:
         super().__init__(config, backend=backend, seed=seed)
-        for name, v in (("k", k), ("candidates", candidates)):
-            if isinstance(v, bool) or not isinstance(v, int) or v < 1:
-                raise ValueError(f"{name} must be a positive int, got {v!r}")
+        check_int("k", k)
+        check_int("candidates", candidates)
         if candidates < k:
             raise ValueError(f"candidates ({candidates}) must be at least k ({k})")
         self.k = k

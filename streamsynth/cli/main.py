@@ -259,6 +259,7 @@ def compare(
     config: Optional[Path] = CONFIG,
 ) -> None:
     """Run several agents on the same stream, seeds and budget; write Markdown/CSV tables, plots and stream metrics."""
+    from streamsynth.config import check_int
     from streamsynth.errors import StreamSynthError
     from streamsynth.evaluation.compare import run_compare
     from streamsynth.evaluation.experiment import RunOptions
@@ -275,8 +276,7 @@ def compare(
             values = _with_run_file(ctx, "compare", config, values)
         agents, seeds = values.pop("agents"), values.pop("seeds")
         agent_options = values.pop("agent_options")
-        if isinstance(seeds, bool) or not isinstance(seeds, int) or seeds < 1:
-            raise ValueError(f"seeds must be an int >= 1, got {seeds!r}")
+        check_int("seeds", seeds)
         base = RunOptions(**values)
         rounds = base.rounds
     except ValueError as exc:

@@ -22,6 +22,7 @@ from gymnasium import spaces
 from gymnasium.utils import seeding
 
 from streamsynth.envs.observation import FEEDBACK_KEYS
+from streamsynth.config import check_int
 from streamsynth.generation.base import GenerationBackend
 from streamsynth.rewards.embeddings import Embedder
 from streamsynth.synthesis.config import LLMConfig
@@ -43,9 +44,8 @@ class StrategyFeaturizer:
     """
 
     def __init__(self, embedder: Embedder, max_rounds: int, max_labels: int) -> None:
-        for name, value in (("max_rounds", max_rounds), ("max_labels", max_labels)):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-                raise ValueError(f"{name} must be a positive int, got {value!r}")
+        check_int("max_rounds", max_rounds)
+        check_int("max_labels", max_labels)
         if not isinstance(embedder, Embedder) or embedder.dim < 1:
             raise ValueError(f"embedder must be an Embedder with a positive dim, got {embedder!r}")
         self.embedder = embedder

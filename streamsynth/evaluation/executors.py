@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any, Callable, Sequence
 
 from streamsynth.errors import StreamSynthError
+from streamsynth.config import check_int, check_number
 from streamsynth.evaluation.experiment import RunHooks, RunOptions
 
 EXECUTORS = ("local", "ray")
@@ -116,10 +117,8 @@ class RayExecutor:
 
     def __init__(self, cpus_per_cell: int = 1, gpus_per_cell: float = 0, address: str | None = None,
                  max_retries: int = 1) -> None:
-        if isinstance(cpus_per_cell, bool) or not isinstance(cpus_per_cell, int) or cpus_per_cell < 1:
-            raise ValueError(f"--cpus-per-cell must be an int >= 1, got {cpus_per_cell!r}")
-        if not isinstance(gpus_per_cell, (int, float)) or gpus_per_cell < 0:
-            raise ValueError(f"--gpus-per-cell must be a number >= 0, got {gpus_per_cell!r}")
+        check_int("--cpus-per-cell", cpus_per_cell)
+        check_number("--gpus-per-cell", gpus_per_cell)
         self.cpus_per_cell = cpus_per_cell
         self.gpus_per_cell = gpus_per_cell
         self.address = address

@@ -13,6 +13,7 @@ from dataclasses import asdict, dataclass, field, fields, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Callable, Sequence
 
+from streamsynth.config import check_int
 from streamsynth.errors import StreamSynthError
 from streamsynth.evaluation.runner import TaskResult, run_stream
 from streamsynth.io import write_json
@@ -74,13 +75,12 @@ class RunOptions:
                 typed = {}
             object.__setattr__(self, "agent_options", typed)
         p = self.probe_samples_per_label
-        if p is not None and (isinstance(p, bool) or not isinstance(p, int) or p < 1):
-            raise ValueError(f"probe_samples_per_label must be a positive int or None, got {p!r}")
+        if p is not None:
+            check_int("probe_samples_per_label", p)
         if self.student not in STUDENT_CHOICES:
             raise ValueError(f"student must be one of {STUDENT_CHOICES}, got {self.student!r}")
-        c = self.checkpoint_every
-        if isinstance(c, bool) or not isinstance(c, int) or c < 0:
-            raise ValueError(f"checkpoint_every must be an int >= 0, got {c!r}")
+        check_int("checkpoint_every", self.checkpoint_every, 0)
+        check_int("concurrency", self.concurrency)
         if self.learner:
             from streamsynth.agents.synlearner.config import SynLearnerConfig
 

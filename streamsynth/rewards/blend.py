@@ -16,6 +16,8 @@ component in ``info`` ("log only") without rewarding it.
 
 from __future__ import annotations
 
+from streamsynth.config import check_int
+
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Mapping
 
@@ -123,8 +125,7 @@ def above_chance(fidelity, n_labels: int):
     >>> above_chance(0.75, 2), above_chance(0.3, 2), above_chance(1.0, 4)
     (0.5, 0.0, 1.0)
     """
-    if isinstance(n_labels, bool) or not isinstance(n_labels, int) or n_labels < 2:
-        raise ValueError(f"n_labels must be an int >= 2, got {n_labels!r}")
+    check_int("n_labels", n_labels, 2)
     chance = 1.0 / n_labels
     out = np.clip((np.asarray(fidelity, dtype=np.float64) - chance) / (1.0 - chance), 0.0, 1.0)
     return float(out) if out.ndim == 0 else out

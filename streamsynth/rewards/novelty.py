@@ -40,6 +40,7 @@ from typing import Any, Mapping
 import numpy as np
 
 from streamsynth.rewards.diversity import _as_2d, l2_normalize
+from streamsynth.config import check_int
 
 __all__ = ["reference_sparsity", "novelsum_novelty", "ReferenceMemory"]
 
@@ -47,14 +48,12 @@ _SIGMA_FLOOR = 1e-12  # keeps sigma**beta finite when beta < 0 and a reference p
 
 
 def _check_params(k: int, alpha: float, beta: float, chunk_size: int = 1) -> None:
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or k < 1:
-        raise ValueError(f"k must be a positive int, got {k!r}")
+    check_int("k", k)
     if not (np.isfinite(alpha) and alpha >= 0):
         raise ValueError(f"alpha must be a finite number >= 0, got {alpha!r}")
     if not np.isfinite(beta):
         raise ValueError(f"beta must be a finite number, got {beta!r}")
-    if isinstance(chunk_size, bool) or not isinstance(chunk_size, (int, np.integer)) or chunk_size < 1:
-        raise ValueError(f"chunk_size must be a positive int, got {chunk_size!r}")
+    check_int("chunk_size", chunk_size)
 
 
 def _work_dtype(*arrays: np.ndarray) -> np.dtype:
@@ -202,10 +201,8 @@ class ReferenceMemory:
     """
 
     def __init__(self, dim: int, capacity: int = 4096, k: int = 10, alpha: float = 1.0, beta: float = 0.5) -> None:
-        if isinstance(dim, bool) or not isinstance(dim, (int, np.integer)) or dim < 1:
-            raise ValueError(f"dim must be a positive int, got {dim!r}")
-        if isinstance(capacity, bool) or not isinstance(capacity, (int, np.integer)) or capacity < 1:
-            raise ValueError(f"capacity must be a positive int, got {capacity!r}")
+        check_int("dim", dim)
+        check_int("capacity", capacity)
         _check_params(k, alpha, beta)
         self.dim = int(dim)
         self.capacity = int(capacity)

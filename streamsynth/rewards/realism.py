@@ -24,6 +24,8 @@ A set of fewer than 2 rows cannot be tested (no synthetic row is left to train o
 
 from __future__ import annotations
 
+from streamsynth.config import check_int
+
 import re
 from typing import Sequence
 
@@ -98,10 +100,8 @@ def two_sample_realism(real: np.ndarray, synthetic: np.ndarray, *, folds: int = 
         raise ValueError(f"real and synthetic must be 2-D with the same columns, got {real.shape} and {synthetic.shape}")
     if len(real) < 2:
         raise ValueError(f"the real reference needs at least 2 rows, got {len(real)}")
-    if isinstance(folds, bool) or not isinstance(folds, int) or folds < 2:
-        raise ValueError(f"folds must be an int >= 2, got {folds!r}")
-    if isinstance(max_train, bool) or not isinstance(max_train, int) or max_train < 2:
-        raise ValueError(f"max_train must be an int >= 2, got {max_train!r}")
+    check_int("folds", folds, 2)
+    check_int("max_train", max_train, 2)
     n, m = len(synthetic), len(real)
     if n < 2:
         return np.ones(n)

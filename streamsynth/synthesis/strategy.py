@@ -14,6 +14,7 @@ import numpy as np
 from gymnasium import spaces
 
 from streamsynth.generation.base import GenerationBackend, Prompt, SamplingParams
+from streamsynth.config import check_int
 from streamsynth.synthesis.config import LLMConfig, request_labels
 from streamsynth.synthesis.prompting import label_prompt, parse_completion
 from streamsynth.tasks.spec import Sample
@@ -52,8 +53,7 @@ class Strategy:
             raise ValueError(f"style must be one of {PROMPT_STYLES}, got {self.style!r}")
         if not self.temperature > 0:
             raise ValueError(f"temperature must be > 0, got {self.temperature!r}")
-        if isinstance(self.n_examples, bool) or not isinstance(self.n_examples, int) or self.n_examples < 0:
-            raise ValueError(f"n_examples must be a non-negative int, got {self.n_examples!r}")
+        check_int("n_examples", self.n_examples, 0)
         if self.vary not in VARY_MODES:
             raise ValueError(f"vary must be one of {VARY_MODES}, got {self.vary!r}")
 

@@ -84,9 +84,7 @@ class SynLearnerConfig:
         check_int("feedback_prompts", self.feedback_prompts, 1)
         for name in ("eft_epochs", "eft_top", "replay", "feedback_steps"):
             check_int(name, getattr(self, name), 0)
-        if isinstance(self.group_size, bool) or not isinstance(self.group_size, int) or self.group_size < 2:
-            raise ValueError(f"group_size must be an int >= 2 (GRPO compares completions of one prompt), "
-                             f"got {self.group_size!r}")
+        check_int("group_size", self.group_size, 2)  # GRPO compares completions of one prompt
         for name in ("lr", "clip_eps", "kl_coef", "max_grad_norm", "lora_dropout"):
             check_number(name, getattr(self, name), 0)
         if not self.lr > 0:

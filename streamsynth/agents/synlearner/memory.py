@@ -23,6 +23,7 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from streamsynth.errors import StreamSynthError
+from streamsynth.config import check_int
 from streamsynth.generation.base import Message
 from streamsynth.io import atomic_open, write_json
 
@@ -73,9 +74,7 @@ def _sample_key(item: ReplayItem) -> str:
 
 
 def _positive_int(name: str, value: Any) -> int:
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
-    return int(value)
+    return check_int(name, value)
 
 
 class ExperienceMemory:
@@ -130,8 +129,7 @@ class ExperienceMemory:
 
         Round-robin over tasks in the order they were first added, best-first within each task.
         """
-        if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 0:
-            raise ValueError(f"n must be an int >= 0, got {n!r}")
+        check_int("n", n, 0)
         pools = [items for task, items in self._replay.items() if task != exclude_task]
         out: list[ReplayItem] = []
         depth = 0

@@ -8,6 +8,8 @@
 
 from __future__ import annotations
 
+from streamsynth.config import check_int
+
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -56,8 +58,7 @@ def label_consistency(vectors: np.ndarray, labels: Sequence[int], seed_vectors: 
     >>> label_consistency(np.array([[0.6, 0.8], [0.6, 0.8]]), [0, 1], seeds, [0, 1], 2, temperature=0.1).round(6)
     array([0.119203, 0.880797])
     """
-    if isinstance(n_labels, bool) or not isinstance(n_labels, (int, np.integer)) or n_labels < 1:
-        raise ValueError(f"n_labels must be a positive int, got {n_labels!r}")
+    check_int("n_labels", n_labels)
     if not temperature > 0 or not np.isfinite(temperature):
         raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}")
     seeds = _matrix("seed_vectors", seed_vectors)
@@ -107,9 +108,7 @@ def greedy_select(quality: np.ndarray, vectors: np.ndarray, labels: Sequence[int
     lab = _labels("labels", labels, n)
     left: dict[int, int] = {}
     for key, count in quota.items():
-        if isinstance(count, bool) or not isinstance(count, (int, np.integer)) or count < 0:
-            raise ValueError(f"quota[{key!r}] must be an int >= 0, got {count!r}")
-        left[int(key)] = int(count)
+        left[int(key)] = check_int(f"quota[{key!r}]", count, 0)
     unit = _unit_rows("vectors", cands) if n else cands
     max_sim = np.full(n, -np.inf)
     if reference is not None:
