@@ -90,9 +90,9 @@ def test_zerogen_with_the_packaged_model_produces_accepted_samples(make_env):
     env = make_env(samples_per_label=3, max_rounds=1)
     agent = build_agent("zerogen", llm=LLMConfig(max_new_tokens=40, batch_size=8), seed=0)
     obs, _ = env.reset(seed=0)
-    assert agent.completions_generated == 0
+    assert agent.generation_usage()["completions"] == 0
     action = agent.act(obs)
-    assert agent.completions_generated == 2 * 5  # 2 labels x ceil(3 x 1.5) prompts, one completion each
+    assert agent.generation_usage()["completions"] == 2 * 5  # 2 labels x ceil(3 x 1.5) prompts, one completion each
     assert len(action) >= 4 and all(s["text"].strip() for s in action)
     _, _, _, _, info = env.step(action)
     assert info["accepted"] >= 1

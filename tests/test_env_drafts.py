@@ -167,9 +167,8 @@ def test_runner_reports_budgets_and_keeps_drafts_out_of_submissions(make_env):
             super().__init__()
             self.env, self.calls = env, 0
 
-        @property
-        def completions_generated(self) -> int:
-            return 5 * self.calls  # as if every act had 5 completions generated
+        def generation_usage(self) -> dict[str, int]:  # as if every act had 5 completions generated
+            return {"completions": 5 * self.calls, "prompt_tokens": 0, "completion_tokens": 0}
 
         def propose(self, observation):
             self.calls += 1

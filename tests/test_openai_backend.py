@@ -95,7 +95,7 @@ def test_an_agent_synthesizes_through_the_endpoint(server, tmp_path, make_env):
     obs, _ = env.reset(seed=0)
     action = agent.act(obs)
     _, _, _, _, info = env.step(action)
-    assert info["accepted"] >= 2 and agent.completions_generated == len(server.requests) > 0
+    assert info["accepted"] >= 2 and agent.generation_usage()["completions"] == len(server.requests) > 0
 
 
 def test_synlearner_refuses_a_remote_endpoint():

@@ -79,16 +79,11 @@ class Agent(ABC):
         ``learning.jsonl`` and plot it (``learning.png``). Empty for agents that do not keep one."""
         return []
 
-    @property
-    def completions_generated(self) -> int:
-        """LLM completions this agent has had generated so far (its generation budget; 0 for agents without an
-        LLM). Runs report the count per task next to the feedback budget used."""
-        return 0
-
     def generation_usage(self) -> dict[str, int]:
-        """The generation budget so far: ``completions``, ``prompt_tokens`` and ``completion_tokens`` (tokens 0
-        where unknown). Runs report the per-task differences."""
-        return {"completions": self.completions_generated, "prompt_tokens": 0, "completion_tokens": 0}
+        """The generation budget so far: LLM ``completions`` this agent has had generated, their ``prompt_tokens``
+        and ``completion_tokens`` (0 where unknown; all 0 for agents without an LLM). Runs report the per-task
+        differences next to the feedback budget used."""
+        return {"completions": 0, "prompt_tokens": 0, "completion_tokens": 0}
 
     # ---- optional: checkpoints (agents with ``supports_checkpoints = True``)
     def save_state(self, directory: Any) -> Any:

@@ -35,10 +35,6 @@ class LLMAgent(Agent):
                                              batch_size=c.batch_size)
         return self._backend
 
-    @property
-    def completions_generated(self) -> int:
-        return self._backend.completions if self._backend is not None else 0
-
     def generation_usage(self) -> dict[str, int]:
         if self._backend is None:
             return super().generation_usage()

@@ -321,7 +321,8 @@ class StreamSynthEnv(gym.Env):
         charged = in_window[: max(budget - st.drafts_used, 0)]
         for i in in_window[len(charged):]:
             items[i] = (items[i][0], items[i][1] or reject(Reason.OVER_FEEDBACK_BUDGET, budget=budget))
-        self._judge(items, drafts, rows, ctx, st, draft=True)
+        if drafts:
+            self._judge(items, drafts, rows, ctx, st, draft=True)
         st.drafts_used += len(charged)
         info = {"task": task.name, "task_index": st.index, "drafts": len(drafts), "feedback_used": len(charged),
                 "feedback_left": budget - st.drafts_used}
@@ -351,11 +352,10 @@ class StreamSynthEnv(gym.Env):
         figures["acceptance_rate"] = len(accepted) / len(submitted) if submitted else 0.0
         st.figures = figures
         counts = Counter(s[LABEL_KEY] for s in st.samples)
-        full = all(counts.get(lbl, 0) >= self.samples_per_label for lbl in task.labels)
-        terminated = full or st.round >= self.max_rounds
-        st.done = terminated
         info.update(self._info_tail(rows, items, st, task, counts, accepted=len(accepted), draft_only=False,
                                     components=figures))
+        terminated = info["target_reached"] or st.round >= self.max_rounds
+        st.done = terminated
         return self._observation(), float(reward), terminated, False, info
 
     def _judge(self, items, indices: list[int], rows: list[Any], ctx: _TaskContext, st: _TaskState, *,

@@ -104,10 +104,6 @@ class SynLearnerAgent(Agent):
     def learning_log(self) -> list[dict[str, Any]]:
         return [dict(e) for e in self.log]
 
-    @property
-    def completions_generated(self) -> int:
-        return self.generation_usage()["completions"]
-
     def generation_usage(self) -> dict[str, int]:
         """Completions and tokens sampled so far: by the training model's backend and, with ``backend="vllm"``,
         by vLLM."""
