@@ -43,8 +43,29 @@ def test_drafts_are_scored_like_submissions_and_not_added(make_env):
     _, real_reward, _, _, real_info = twin.step(data)
     assert real_reward > 0 and real_info["accepted"] == len(data)
     assert [r["score"] for r in info["samples"]] == [r["score"] for r in real_info["samples"]]
-    assert [(r["fidelity"], r["novelty"], r["realism"], r["code"]) for r in info["samples"]] == \
-        [(r["fidelity"], r["novelty"], r["realism"], r["code"]) for r in real_info["samples"]]
+    keys = ("fidelity", "novelty", "realism", "utility_gain", "code")
+    assert [tuple(r[k] for k in keys) for r in info["samples"]] == [tuple(r[k] for k in keys) for r in real_info["samples"]]
+
+
+def test_every_passed_sample_gets_its_own_utility_credit(make_env):
+    """``utility_gain`` (issue 12, 2b): each passed sample's own credit, measured with the student trained on the
+    set as it was before the step (drafts and submissions alike); rejected samples get none."""
+    env = make_env(samples_per_label=16)
+    env.reset(seed=0)
+    real = held_out(env, 12)
+    pos, neg = real[:12], real[12:]
+    env.step(pos[:4] + neg[:4])
+    u = env.unwrapped
+    scorer, before = u._context(0).scorer, u._state.parts[0]
+    rest = pos[4:] + neg[4:]
+    _, _, _, _, info = env.step(drafts(rest) + [{"text": "x", "label": "positive", "draft": True}])
+    rows = info["samples"]
+    assert rows[-1]["code"] == "too_short" and rows[-1]["utility_gain"] is None
+    gains = [r["utility_gain"] for r in rows[:-1]]
+    np.testing.assert_allclose(gains, scorer.utility_gains(before, scorer.encode(rest)), rtol=1e-12)
+    assert len(set(np.round(gains, 12))) == len(gains)  # it varies with the sample, unlike the set utility
+    _, _, _, _, info = env.step(rest[:2])  # submitted: the same credit as their drafts got
+    assert [r["utility_gain"] for r in info["samples"]] == gains[:2]
 
 
 def test_a_mixed_step_uses_a_round_and_only_adds_the_submissions(make_env):

@@ -13,7 +13,8 @@ from streamsynth.agents import build_agent
 from streamsynth.agents.synlearner.agent import SynLearnerAgent
 from streamsynth.agents.synlearner.checkpoint import CheckpointError
 from streamsynth.agents.synlearner.config import SynLearnerConfig
-from streamsynth.agents.synlearner.hierarchical import completion_components, masked_group_advantages
+from streamsynth.agents.synlearner.hierarchical import (completion_components, hierarchical_rewards,
+                                                        masked_group_advantages)
 from streamsynth.errors import StreamSynthError
 from streamsynth.evaluation.experiment import RunHooks, RunOptions, load_transfer, run_experiment
 from streamsynth.evaluation.runner import run_stream
@@ -187,23 +188,31 @@ def test_synthesize_changes_nothing(model_dir, make_env):
 
 
 def test_probes_use_common_random_numbers_across_rows(model_dir, make_env, monkeypatch):
-    """The b row (before learning) and every R row (after a task) of a task sample with the same seed and
-    prompts: a difference between rows comes from the adapter, not from the draws."""
+    """The b row (before learning) and every R row (after a task) of a task draw the same random numbers: the
+    same sampling seed, and the same uniforms behind the prompt choices, so that rows differ only by what the agent
+    learned (its adapter, and its memory's preferences over prompt patterns and attributes)."""
+    from streamsynth.agents.synlearner.memory import ExperienceMemory
+
     env = make_env(samples_per_label=4, max_rounds=2)
     agent = _agent(model_dir, env)
     obs, _ = env.reset(seed=0)
     calls = []
     real_sample = agent._sample
-    monkeypatch.setattr(agent, "_sample", lambda o, rows, seed: calls.append(
-        (seed, [r["prompt"] for r in rows])) or real_sample(o, rows, seed))
+    spy = lambda o, rows, seed: calls.append((seed, [r["prompt"] for r in rows])) or real_sample(o, rows, seed)  # noqa: E731
+    monkeypatch.setattr(agent, "_sample", spy)
     agent.synthesize(obs)
+    fresh = ExperienceMemory.from_state(*agent.memory.state())
     monkeypatch.setattr(agent, "_sample", real_sample)
     run_stream(env, agent, seed=0)
-    assert agent.policy.updates > 0
-    monkeypatch.setattr(agent, "_sample", lambda o, rows, seed: calls.append(
-        (seed, [r["prompt"] for r in rows])) or real_sample(o, rows, seed))
+    assert agent.policy.updates > 0 and agent.memory != fresh
+    monkeypatch.setattr(agent, "_sample", spy)
     agent.synthesize(obs)
-    assert calls[0] == calls[1]
+    learned = agent.memory
+    agent.memory = fresh  # the preferences as they were: the same prompts too
+    agent.synthesize(obs)
+    agent.memory = learned
+    assert calls[0][0] == calls[1][0] == calls[2][0]
+    assert calls[2] == calls[0]
 
 
 # ------------------------------------------------------------------------------------------ checkpoints and resume
@@ -350,11 +359,29 @@ def test_feedback_steps_stop_when_the_budget_cannot_hold_one(model_dir, make_env
 
 def test_drafts_and_in_step_duplicates_in_the_hierarchical_reward():
     info = {"components": {"utility": 0.7}, "samples": [
-        {"index": 0, "draft": True, "accepted": False, "code": None, "fidelity": 0.8, "novelty": 0.5, "realism": 1.0},
+        {"index": 0, "draft": True, "accepted": False, "code": None, "fidelity": 0.8, "novelty": 0.5, "realism": 1.0,
+         "utility_gain": -0.03},
         {"index": 1, "draft": True, "accepted": False, "code": "duplicate_in_step"},
         {"index": 2, "draft": True, "accepted": False, "code": "over_feedback_budget"},
         {"index": 3, "draft": True, "accepted": False, "code": "too_short"}]}
     q, d, u, scored = completion_components([0, 1, 2, 3], info)
     assert q.tolist() == [0.8, 0, 0, 0] and d.tolist() == [0.5, 0, 0, 0]
-    assert u.tolist() == [0, 0, 0, 0]  # a draft changes no set: no set utility to credit
+    assert u.tolist() == [-0.03, 0, 0, 0]  # the draft's own utility credit, not the set's utility
     assert scored.tolist() == [True, True, False, True]  # a duplicate within the step is penalised, not skipped
+
+
+def test_utility_credit_depends_on_the_completion():
+    """Issue 12, 2b: the set utility credited to every accepted completion became an "accepted" indicator after
+    standardisation; the per-sample gain must move the advantages, and the set utility must not."""
+
+    def advantages(gains, set_utility):
+        info = {"components": {"utility": set_utility}, "samples": [
+            {"index": i, "accepted": True, "code": None, "fidelity": 0.8, "novelty": 0.5, "realism": 1.0,
+             "utility_gain": g} for i, g in enumerate(gains)]}
+        q, d, u, scored = completion_components(list(range(len(gains))), info)
+        return masked_group_advantages(hierarchical_rewards(q, d, u, scored, (0.4, 0.3, 0.3)), scored, 4)[0]
+
+    base = advantages([0.01, 0.02, 0.03, 0.04], 0.45)
+    assert np.all(np.diff(base) > 0)  # equal quality and novelty: the completion with more credit leads
+    assert not np.allclose(base, advantages([0.04, 0.03, 0.02, 0.01], 0.45))
+    np.testing.assert_array_equal(base, advantages([0.01, 0.02, 0.03, 0.04], 0.95))  # the set figure is not used

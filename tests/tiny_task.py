@@ -58,3 +58,27 @@ def tiny_task() -> Task:
 
 def tiny_scorer(dim: int = 256, seed: int = 0) -> TaskScorer:
     return TaskScorer(tiny_task(), JUDGE, DEV, HashingEmbedder(dim), seed=seed)
+
+
+def templated_task(min_chars: int = 10) -> Task:
+    """Sport or cooking again, 180 templated sentences per label (subject x verb x object, 20 to 44 characters):
+    enough for the env's splits, and easy for the hashing judge to tell apart."""
+    import itertools
+
+    sport = (("the striker", "our team", "the goalkeeper", "the coach", "the referee", "the fans"),
+             ("scored", "won", "missed", "saved", "praised", "lost"),
+             ("a late goal", "the league final", "a penalty", "the match", "the cup"))
+    food = (("the cook", "my mother", "the chef", "the baker", "our host", "the waiter"),
+            ("baked", "stirred", "salted", "served", "chopped", "roasted"),
+            ("the bread", "the soup", "the garlic", "the pasta", "the pepper"))
+    data = [{"text": " ".join(p) + ".", "label": lbl} for lbl, parts in (("sport", sport), ("food", food))
+            for p in itertools.product(*parts)]
+    return Task(
+        name="sport-or-food-templated",
+        instruction="Write one sentence about sport or about cooking.",
+        labels={"sport": "about a sport", "food": "about cooking food"},
+        source=InMemorySource(tuple(data), name="360 templated sentences"),
+        attributes={"tone": ("calm", "excited")},
+        min_chars=min_chars,
+        max_chars=120,
+    )

@@ -15,7 +15,9 @@ from streamsynth.rewards.reasons import Rejection
 class SampleFeedback(TypedDict):
     """One item of the action, in submission order (``info["samples"]``).
 
-    ``fidelity`` (judge probability of the intended label), ``novelty`` and ``realism`` are set for accepted
+    ``fidelity`` (judge probability of the intended label), ``novelty``, ``realism`` and ``utility_gain`` (the
+    sample's own utility credit: how much a gradient step of the env's student on it would lower the student's
+    dev log-loss, :mod:`streamsynth.rewards.influence`; comparable within a step) are set for accepted
     samples only; ``score`` is the sample's own score (0 when rejected). A **draft** (``draft`` True) is never
     accepted (never added); it gets the figures and score it would get if submitted, and ``code`` None means it
     would have been accepted.
@@ -30,6 +32,7 @@ class SampleFeedback(TypedDict):
     fidelity: float | None
     novelty: float | None
     realism: float | None
+    utility_gain: float | None
     score: float
 
 
@@ -52,7 +55,7 @@ def feedback_row(index: int, label: str | None, why: Rejection | None, draft: bo
     """
     return SampleFeedback(index=index, draft=draft, accepted=False, code=None if why is None else why.code.value,
                           reason=None if why is None else why.message, label=label, fidelity=None, novelty=None,
-                          realism=None, score=0.0)
+                          realism=None, utility_gain=None, score=0.0)
 
 
 def rejected_row(row: SampleFeedback, preview: Any) -> RejectedSample:

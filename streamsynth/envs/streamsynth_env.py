@@ -127,7 +127,10 @@ class StreamSynthEnv(gym.Env):
     utility is the dev macro-F1 of a student trained on S, completion is ``|S| / target``
     (:mod:`streamsynth.rewards.blend`). With ``reward_mode="delta"`` (default) a step returns the change
     in score, so an episode's return is the final set's score; ``"absolute"`` returns the score itself.
-    ``info`` holds every component, each sample's own figures (``info["samples"]``) and each rejected sample with
+    ``info`` holds every component, each sample's own figures (``info["samples"]``: fidelity, novelty, realism,
+    score, and ``utility_gain``, the sample's own utility credit against the set before the step: how much a
+    gradient step of that set's student on it lowers the student's dev log-loss, a first-order leave-one-in
+    estimate, :mod:`streamsynth.rewards.influence`) and each rejected sample with
     its reason code and message (``info["rejected"]``); the rows are typed in :mod:`streamsynth.envs.feedback`.
     Drafts earn no reward; their rows carry the figures and score they would have earned. The env uses (and holds) only the seed, judge and dev splits of each task's
     real data; the test split is evaluation-only and belongs to the harness
@@ -382,9 +385,10 @@ class StreamSynthEnv(gym.Env):
         whole = EncodedSet.concat([*st.parts, enc]) if (st.parts or len(enc)) else enc
         realism = ctx.scorer.realism(whole) if (len(enc) or not draft) else np.zeros(0)
         new_realism = realism[len(whole) - len(enc):]
+        gains = ctx.scorer.utility_gains(whole.take(np.arange(len(whole) - len(enc))), enc) if len(enc) else []
         for j, i in enumerate(kept):
             rows[i].update(accepted=not draft, fidelity=float(fidelity[j]), novelty=float(novelty[j]),
-                           realism=float(new_realism[j]),
+                           realism=float(new_realism[j]), utility_gain=float(gains[j]),
                            score=sample_score(float(fidelity[j]), float(novelty[j]), float(new_realism[j]),
                                               len(task.labels), self.weights))
         return enc, kept, fidelity, novelty, whole, realism

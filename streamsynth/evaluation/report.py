@@ -127,7 +127,8 @@ def _fmt(v: Any) -> str:
     return f"{v:.3f}" if isinstance(v, float) else str(v)
 
 
-LEARNING_KEYS = (("mean_raw_reward", "mean reward of the step's completions"), ("kl", "KL to the base model"),
+LEARNING_KEYS = (("draft_reward", "env score per drafted completion (0 if rejected)"),
+                 ("mean_raw_reward", "learner's reward of the step's completions"), ("kl", "KL to the base model"),
                  ("clip_fraction", "clipped ratio fraction"))
 """Panels of ``learning.png``: per learner step (feedback steps and rounds), one line per task."""
 

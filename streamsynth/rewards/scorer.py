@@ -3,7 +3,9 @@
 A :class:`TaskScorer` is built once per task from the task's real splits (DESIGN §3):
 
 - **judge** split trains the judge: ``fidelity_i = P_judge(label_i | x_i)``, a logistic regression on embeddings;
-- **dev** split (env-private) scores the student trained on the synthetic set: ``utility = macro-F1_dev``;
+- **dev** split (env-private) scores the student trained on the synthetic set: ``utility = macro-F1_dev``, and
+  credits each sample with its own share (``utility_gains``: the first-order dev log-loss decrease of a gradient
+  step on it, :mod:`streamsynth.rewards.influence`);
 - **realism** (:mod:`streamsynth.rewards.realism`): a classifier two-sample test of the set against the judge
   split (sentence embeddings + style features), ``realism_i = min(1, 2 P(real | x_i))`` out of fold;
 - the **gold student** is the same student trained on the same number of real judge-split samples
@@ -23,6 +25,7 @@ import numpy as np
 from streamsynth.rewards.classifiers import DEFAULT_C, LinearClassifier, accuracy_and_macro_f1
 from streamsynth.rewards.embeddings import Embedder
 from streamsynth.rewards.features import classifier_features, field_embeddings, sample_vectors
+from streamsynth.rewards.influence import influence_gains
 from streamsynth.rewards.realism import realism_features, two_sample_realism
 from streamsynth.tasks.spec import LABEL_KEY, Task
 
@@ -139,6 +142,23 @@ class TaskScorer:
         if len(enc) == 0:
             return 0.0, 0.0
         return self._student_scores(enc, self._dev_set)
+
+    def utility_gains(self, base: EncodedSet, candidates: EncodedSet) -> np.ndarray:
+        """Per-candidate utility credit against the set ``base``: the first-order decrease of the dev log-loss of
+        the student trained on ``base`` when it takes a gradient step on the candidate
+        (:func:`~streamsynth.rewards.influence.influence_gains`). An empty ``base`` is the untrained student
+        (uniform probabilities). One student fit per call, whatever the number of candidates."""
+        if len(candidates) == 0:
+            return np.zeros(0)
+        n_labels = len(self.label_set)
+        dev = self._dev_set
+        if len(base):
+            student = LinearClassifier(self.label_set, C=self.C).fit(base.features, self._names(base))
+            dev_proba, proba = student.predict_proba(dev.features), student.predict_proba(candidates.features)
+        else:
+            dev_proba = np.full((len(dev), n_labels), 1.0 / n_labels)
+            proba = np.full((len(candidates), n_labels), 1.0 / n_labels)
+        return influence_gains(dev_proba, dev.features, dev.labels, proba, candidates.features, candidates.labels)
 
     def _gold(self, n: int, evalset: EncodedSet, cache: dict[int, tuple[float, float]]) -> tuple[float, float]:
         n = min(n, len(self._judge_set))

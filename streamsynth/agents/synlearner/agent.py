@@ -314,7 +314,10 @@ class SynLearnerAgent(Agent):
                              passed=len(passed),
                              mean_fidelity=float(np.mean([r["fidelity"] for r in passed])) if passed else 0.0,
                              mean_novelty=float(np.mean([r["novelty"] for r in passed])) if passed else 0.0,
-                             mean_draft_score=float(np.mean([r["score"] for r in passed])) if passed else 0.0)
+                             mean_draft_score=float(np.mean([r["score"] for r in passed])) if passed else 0.0,
+                             # the env's score per completion, 0 for the unparseable and the rejected: what rises
+                             # when the drafts get better, whichever way
+                             draft_reward=float(sum(r["score"] for r in passed) / len(rows)) if rows else 0.0)
             rewards = hierarchical_rewards(q, d, u, scored, c.reward_weights)
             adv, ok = masked_group_advantages(rewards, scored, c.group_size)
             train = [i for i in range(len(rows)) if ok[i] and rows[i]["completion"].completion_ids]

@@ -2,10 +2,12 @@
 
 Three levels: the **sample's quality** (the env's per-sample label fidelity times its realism), its
 **contribution to set diversity** (the env's per-sample novelty against everything accepted so far, times its
-realism: like the env's set score, only what passes for real data counts) and the **set's utility** (the
-dev-split utility of the whole dataset after the round, credited to every accepted sample). Each component is
-standardised over the round's scored completions before the weighted sum, so none drowns the others whatever
-its scale or spread.
+realism: like the env's set score, only what passes for real data counts) and its **share of the set's
+utility** (the env's per-sample ``utility_gain``: how much a gradient step of the student trained on the set
+before the step would lower the student's dev log-loss, a first-order leave-one-in estimate that depends on the
+completion itself; :mod:`streamsynth.rewards.influence`). Crediting the set's utility to every accepted sample
+instead would make the term an "accepted" indicator after standardisation. Each component is standardised over
+the round's scored completions before the weighted sum, so none drowns the others whatever its scale or spread.
 
 A completion the env *rejected for its own fault* (unparseable, invalid, a copy, a near-duplicate) scores 0 on
 every raw component, and so does a (near-)duplicate of another completion of the same step: collapse onto one
@@ -14,9 +16,7 @@ full, over the per-step limit or the feedback budget) carries no signal: it is l
 (``scored`` False).
 
 **Drafts** (``"draft": true``, issue 12) are scored like accepted samples when the env says they would have
-been accepted (``code`` None): quality and diversity from their own figures. The set's utility is not credited
-to them: a draft changes no set, and the set figure of a drafts-only step is the same for every completion, so
-after standardisation it would carry no information.
+been accepted (``code`` None): quality, diversity and utility credit from their own figures.
 """
 
 from __future__ import annotations
@@ -37,16 +37,15 @@ def completion_components(submitted: Sequence[int | None], info: Mapping[str, An
     ``submitted[i]`` is the index in the submitted action of completion ``i``'s sample, or None when the
     completion could not be parsed into a sample (scored, all components 0).
 
-    >>> info = {"components": {"utility": 0.8}, "samples": [
-    ...     {"index": 0, "accepted": True, "fidelity": 0.9, "novelty": 0.5},
+    >>> info = {"samples": [
+    ...     {"index": 0, "accepted": True, "fidelity": 0.9, "novelty": 0.5, "utility_gain": 0.02},
     ...     {"index": 1, "accepted": False, "code": "label_full"},
     ...     {"index": 2, "accepted": False, "code": "near_duplicate"}]}
     >>> [a.tolist() for a in completion_components([0, 1, None, 2], info)]
-    [[0.9, 0.0, 0.0, 0.0], [0.5, 0.0, 0.0, 0.0], [0.8, 0.0, 0.0, 0.0], [True, False, True, True]]
+    [[0.9, 0.0, 0.0, 0.0], [0.5, 0.0, 0.0, 0.0], [0.02, 0.0, 0.0, 0.0], [True, False, True, True]]
     """
     rows = {int(r["index"]): r for r in info["samples"]}
     in_step = {Reason.DUPLICATE_IN_STEP.value, Reason.NEAR_DUPLICATE_IN_STEP.value}
-    utility = float(info["components"].get("utility", 0.0))
     n = len(submitted)
     q, d, u = np.zeros(n), np.zeros(n), np.zeros(n)
     scored = np.ones(n, dtype=bool)
@@ -60,7 +59,7 @@ def completion_components(submitted: Sequence[int | None], info: Mapping[str, An
         if row.get("accepted") or draft_passed:
             real = float(row.get("realism", 1.0))  # grounded: only what passes for real data earns (issue 9)
             q[i], d[i] = float(row["fidelity"]) * real, float(row["novelty"]) * real
-            u[i] = 0.0 if draft_passed else utility
+            u[i] = float(row["utility_gain"])
         elif not Reason(row["code"]).judged and row["code"] not in in_step:  # codes, never wording (issue 10)
             scored[i] = False
     return q, d, u, scored
@@ -96,7 +95,8 @@ def hierarchical_rewards(quality: np.ndarray, diversity: np.ndarray, utility: np
 
 def raw_rewards(quality: np.ndarray, diversity: np.ndarray, utility: np.ndarray,
                 weights: Sequence[float] = (0.4, 0.3, 0.3)) -> np.ndarray:
-    """The un-standardised weighted sum in [0, 1] (weights normalised): what the experience memory averages.
+    """The un-standardised weighted sum (weights normalised): what the experience memory averages. Quality and
+    diversity are in [0, 1]; the utility credit is a signed gain, small next to them (typically |u| < 0.1).
 
     >>> raw_rewards(np.array([1.0]), np.array([0.5]), np.array([0.0]), (2, 2, 0)).tolist()
     [0.75]
