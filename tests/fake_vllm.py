@@ -1,11 +1,12 @@
 """A stand-in for the parts of vLLM that StreamSynth calls, backed by transformers + peft on CPU.
 
-vLLM needs a CUDA GPU, so CI cannot run it. This fake keeps vLLM's interface (``LLM(...)``, ``LLM.generate(texts,
-sampling_params, use_tqdm=, lora_request=)``, ``SamplingParams``, ``vllm.lora.request.LoRARequest``, outputs with
-``prompt_token_ids`` and ``outputs[0].token_ids / text / finish_reason / stop_reason``, the end-of-sequence token kept
-in ``token_ids``) and really loads each requested adapter folder as vLLM would: a PEFT folder read from disk. So a
-test can check that the adapter vLLM would serve is the one the learner trained, and that completions and token
-ids flow back. :func:`install` puts it in ``sys.modules`` through pytest's ``monkeypatch``.
+Fast and runnable where vLLM is not installed (real vLLM on CPU: ``tests/test_vllm_cpu.py``). This fake keeps
+vLLM's interface (``LLM(...)``, ``LLM.generate(texts, sampling_params, use_tqdm=, lora_request=)``,
+``SamplingParams``, ``vllm.lora.request.LoRARequest``, outputs with ``prompt_token_ids`` and
+``outputs[0].token_ids / text / finish_reason / stop_reason``, the end-of-sequence token kept in ``token_ids``) and
+really loads each requested adapter folder as vLLM would: a PEFT folder read from disk. So a test can check that
+the adapter vLLM would serve is the one the learner trained, and that completions and token ids flow back.
+:func:`install` puts it in ``sys.modules`` through pytest's ``monkeypatch``.
 """
 
 from __future__ import annotations
@@ -105,9 +106,14 @@ class LLM:
         return outputs
 
 
-def install(monkeypatch: Any) -> types.ModuleType:
-    """Make ``import vllm`` and ``from vllm.lora.request import LoRARequest`` give this fake (for one test)."""
+def install(monkeypatch: Any, *, cpu_build: bool = False) -> types.ModuleType:
+    """Make ``import vllm`` and ``from vllm.lora.request import LoRARequest`` give this fake (for one test);
+    ``vllm.platforms.current_platform`` says it is the CUDA build, or with ``cpu_build`` the CPU build."""
     vllm = types.ModuleType("vllm")
+    platforms = types.ModuleType("vllm.platforms")
+    platforms.current_platform = types.SimpleNamespace(is_cpu=lambda: cpu_build)
+    vllm.platforms = platforms
+    monkeypatch.setitem(sys.modules, "vllm.platforms", platforms)
     vllm.LLM = LLM
     vllm.SamplingParams = SamplingParams
     lora = types.ModuleType("vllm.lora")

