@@ -76,3 +76,17 @@ def test_a_task_end_to_end_with_vllm_sampling(served, trainer, make_env):
     assert len(results) == 2 and all(r.rounds >= 1 for r in results)
     assert {e["phase"] for e in agent.log} >= {"feedback", "dai"}
     assert served.usage()["completions"] > 0 and agent.policy.sampler.saves >= 2
+
+
+def test_many_seeded_prompts_in_one_call(served):
+    """256 seeded requests in one call crashed vLLM 0.32 on CPU with chunked prefill ('CPU Generator does not use
+    offset'); the backend turns it off there. The same seeds give the same completions."""
+    from streamsynth.generation.base import SamplingParams
+
+    prompts = [[{"role": "user", "content": f"Write review number {i} of a {('good', 'bad')[i % 2]} film."}]
+               for i in range(256)]
+    params = SamplingParams(max_new_tokens=4, temperature=1.0, top_p=1.0)
+    first = served.generate_tokens(prompts, params, seed=11)
+    assert len(first) == 256 and all(c.completion_ids for c in first)
+    assert [c.completion_ids for c in served.generate_tokens(prompts, params, seed=11)] == \
+        [c.completion_ids for c in first]
