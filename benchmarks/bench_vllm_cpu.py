@@ -62,8 +62,8 @@ def main() -> None:
     vl = VLLMBackend(args.model, device="cpu", dtype=args.vllm_dtype, max_model_len=2048)
     vl_load = time.perf_counter() - t0
     vl_rate, vl_tokens = tokens_per_second(vl, prompts, params, args.repeats)
-    print(f"vLLM-CPU {args.vllm_dtype}: engine started in {vl_load:.1f} s, {vl_rate:.0f} tokens/s ({vl_tokens} tokens); "
-          f"vLLM / transformers: {vl_rate / tf_rate:.2f}x", flush=True)
+    print(f"vLLM-CPU {args.vllm_dtype}: engine started in {vl_load:.1f} s, {vl_rate:.0f} tokens/s "
+          f"({vl_tokens} tokens); vLLM / transformers: {vl_rate / tf_rate:.2f}x", flush=True)
     if args.seeded:
         many = benchmark_prompts(args.seeded)
         t0 = time.perf_counter()

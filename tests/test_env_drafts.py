@@ -44,7 +44,8 @@ def test_drafts_are_scored_like_submissions_and_not_added(make_env):
     assert real_reward > 0 and real_info["accepted"] == len(data)
     assert [r["score"] for r in info["samples"]] == [r["score"] for r in real_info["samples"]]
     keys = ("fidelity", "novelty", "realism", "utility_gain", "code")
-    assert [tuple(r[k] for k in keys) for r in info["samples"]] == [tuple(r[k] for k in keys) for r in real_info["samples"]]
+    figures = [[tuple(r[k] for k in keys) for r in i["samples"]] for i in (info, real_info)]
+    assert figures[0] == figures[1]
 
 
 def test_every_passed_sample_gets_its_own_utility_credit(make_env):

@@ -198,7 +198,11 @@ def test_probes_use_common_random_numbers_across_rows(model_dir, make_env, monke
     obs, _ = env.reset(seed=0)
     calls = []
     real_sample = agent._sample
-    spy = lambda o, rows, seed: calls.append((seed, [r["prompt"] for r in rows])) or real_sample(o, rows, seed)  # noqa: E731
+
+    def spy(o, rows, seed):
+        calls.append((seed, [r["prompt"] for r in rows]))
+        return real_sample(o, rows, seed)
+
     monkeypatch.setattr(agent, "_sample", spy)
     agent.synthesize(obs)
     fresh = ExperienceMemory.from_state(*agent.memory.state())

