@@ -43,14 +43,18 @@ def backend(server, **kw):
 
 
 def test_generation_seeds_concurrency_and_usage(server):
-    b = backend(server, cache=False, concurrency=4)
+    b = backend(server, cache=False, concurrency=4)  # 4 requests in flight: all answered
     out = b.generate(PROMPTS, PARAMS, seed=3)
     assert len(out) == len(PROMPTS) and all(isinstance(t, str) and t.strip() for t in out)
-    assert b.generate(PROMPTS, PARAMS, seed=3) == out  # vLLM honours per-request seeds
+    # vLLM honours per-request seeds; the same seed gives the same text only when the requests meet the same batches
+    # (bf16 sums depend on the batch), so reproducibility is checked one request at a time
+    one = backend(server, cache=False, concurrency=1)
+    first = one.generate(PROMPTS, PARAMS, seed=3)
+    assert one.generate(PROMPTS, PARAMS, seed=3) == first
     assert b.generate(PROMPTS, PARAMS, seed=4) != out
     usage = b.usage()
-    assert usage["completions"] == 18 and b.requests == 18
-    assert usage["prompt_tokens"] > 18 * 5 and 18 <= usage["completion_tokens"] <= 18 * 24
+    assert usage["completions"] == 12 and b.requests == 12 and one.requests == 12
+    assert usage["prompt_tokens"] > 12 * 5 and 12 <= usage["completion_tokens"] <= 12 * 24
 
 
 def test_the_cache_makes_a_second_run_free(server, tmp_path):
