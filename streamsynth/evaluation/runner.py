@@ -50,6 +50,10 @@ class TaskResult:
     prompt_tokens: int = 0
     completion_tokens: int = 0
     """Tokens of those completions (0 where the backend does not count them)."""
+    first_test: dict[str, float] = field(default_factory=dict)
+    """Test-split report (linear student) of the dataset after the task's first round: where experience carried
+    from earlier tasks shows before the agent learns anything of this one (jump-start); ``{}`` without an
+    evaluator."""
 
     def row(self) -> dict[str, Any]:
         """One flat row for tables and CSV."""
@@ -72,6 +76,7 @@ class TaskResult:
             "test_macro_f1": round(t.get("test_macro_f1", 0.0), 4),
             "gold_test_accuracy": round(t.get("gold_test_accuracy", 0.0), 4),
             "gold_test_macro_f1": round(t.get("gold_test_macro_f1", 0.0), 4),
+            "first_round_test_accuracy": round(self.first_test.get("test_accuracy", 0.0), 4),
         }
         for key in FINETUNE_KEYS:  # the realistic student, when the run asked for it (--student finetune)
             if key in t:
@@ -105,12 +110,21 @@ class EpisodeProgress:
     reasons: dict[str, int] = field(default_factory=dict)
     seconds: float = 0.0
     components: dict[str, float] = field(default_factory=dict)
+    first_test: dict[str, float] = field(default_factory=dict)
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 StepCallback = Callable[[EpisodeProgress, bool], None]
+
+
+def _first_round_student(evaluator: Evaluator | None) -> str | None:
+    """The student that scores a task's dataset after its first round: the evaluator's (cheap) linear one, or
+    ``None`` when it has none (a fine-tuned student per round would cost as much as the run)."""
+    from streamsynth.evaluation.evaluator import UNPREFIXED_STUDENT
+
+    return UNPREFIXED_STUDENT if evaluator is not None and UNPREFIXED_STUDENT in evaluator.students else None
 
 
 def run_episode(env: Any, agent: Agent, observation: Any, on_round: RoundCallback | None = None, *,
@@ -121,7 +135,8 @@ def run_episode(env: Any, agent: Agent, observation: Any, on_round: RoundCallbac
     after every step (checkpoints); ``on_round`` after every round (drafts-only steps are not rounds). Drafts are
     counted as feedback used (``drafts``), not as submitted samples, and their rejections not in
     ``rejected_reasons``. The final dataset is scored on the test split by ``evaluator`` (the result's
-    ``test``; ``{}`` without one)."""
+    ``test``; ``{}`` without one), and the dataset after the first round by its linear student (``first_test``,
+    when it has one)."""
     start = time.perf_counter()
     p = progress or EpisodeProgress(str(observation["task"]), int(observation["task_index"]))
     offset = p.seconds
@@ -145,6 +160,9 @@ def run_episode(env: Any, agent: Agent, observation: Any, on_round: RoundCallbac
         p.reasons = dict(reasons)
         p.components = {k: float(v) for k, v in info.get("components", {}).items()}
         p.seconds = offset + time.perf_counter() - start
+        first = _first_round_student(evaluator)
+        if first and p.rounds == 1 and not p.first_test and not info.get("draft_only"):
+            p.first_test = evaluator.report(env.unwrapped.current_task, env.unwrapped.dataset, students=[first])
         if on_round is not None and not info.get("draft_only"):
             on_round(p.task, p.rounds, float(reward))
         done = bool(terminated or truncated)
@@ -171,6 +189,7 @@ def run_episode(env: Any, agent: Agent, observation: Any, on_round: RoundCallbac
         completions=p.completions,
         prompt_tokens=p.prompt_tokens,
         completion_tokens=p.completion_tokens,
+        first_test=dict(p.first_test),
     )
 
 

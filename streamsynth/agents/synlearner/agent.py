@@ -39,6 +39,16 @@ from streamsynth.generation.base import Message, SamplingParams
 from streamsynth.tasks.spec import LABEL_KEY, Sample
 
 
+def env_reward(rows: Sequence[Any], submitted: Sequence[int | None], env_rows: Mapping[int, Mapping[str, Any]]
+               ) -> float:
+    """The env's score per completion of a step: the mean over ``rows`` of the score of each completion's sample
+    (``submitted[i]``: its index in the action, ``None`` when unparseable), 0 for the unparseable and for those
+    the env rejected (a reason ``code``)."""
+    scores = [float(env_rows[idx]["score"]) for idx in submitted
+              if idx is not None and env_rows[idx].get("code") is None]
+    return sum(scores) / len(rows) if rows else 0.0
+
+
 class SynLearnerAgent(Agent):
     """The project's learning agent (see the module docstring).
 
@@ -295,7 +305,11 @@ class SynLearnerAgent(Agent):
             self.memory.add_reference(vectors[np.linalg.norm(vectors, axis=1) > 0])
         entry: dict[str, Any] = {"task": p["task"], "round": p["round"], "phase": p["phase"],
                                  "completions": len(rows), "accepted": len(accepted),
-                                 "unjudged": int((~scored).sum()), "mean_raw_reward": float(raw[scored].mean()) if scored.any() else 0.0}
+                                 "unjudged": int((~scored).sum()), "mean_raw_reward": float(raw[scored].mean()) if scored.any() else 0.0,
+                                 # the env's score per completion of the step, 0 for the unparseable and the rejected;
+                                 # a task's first entry (its DAI round, or its first feedback step) shows what the
+                                 # policy carried into the task writes before it learns anything of it (jump-start)
+                                 "env_reward": env_reward(rows, p["submitted"], env_rows)}
         if p["phase"] == "dai":
             entry["pool"] = p["pool"]
             if c.eft_epochs:
@@ -315,9 +329,8 @@ class SynLearnerAgent(Agent):
                              mean_fidelity=float(np.mean([r["fidelity"] for r in passed])) if passed else 0.0,
                              mean_novelty=float(np.mean([r["novelty"] for r in passed])) if passed else 0.0,
                              mean_draft_score=float(np.mean([r["score"] for r in passed])) if passed else 0.0,
-                             # the env's score per completion, 0 for the unparseable and the rejected: what rises
-                             # when the drafts get better, whichever way
-                             draft_reward=float(sum(r["score"] for r in passed) / len(rows)) if rows else 0.0)
+                             # what rises when the drafts get better, whichever way
+                             draft_reward=entry["env_reward"])
             rewards = hierarchical_rewards(q, d, u, scored, c.reward_weights)
             adv, ok = masked_group_advantages(rewards, scored, c.group_size)
             train = [i for i in range(len(rows)) if ok[i] and rows[i]["completion"].completion_ids]
