@@ -211,3 +211,34 @@ def test_run_experiment_calls_its_callbacks_in_order(tmp_path):
     assert events[0] == ("start", 0) and events[-1] == ("end", True)
     assert ("task", "customer-intent", 1, 1) in events
     assert [e for e in events if e[0] == "step"] == [("step", "customer-intent", 1, True)]  # filled in round 1
+
+
+def test_compare_tables_end_with_the_paired_comparisons(tmp_path):
+    """write_compare reads each learning cell's learning.jsonl and writes paired.json and a section of results.md."""
+    from streamsynth.evaluation.compare import CompareResult, cell_dir, write_compare
+    from streamsynth.io import write_jsonl
+
+    agents, seeds, tasks = ["synlearner", "synlearner-isolated", "best-of-n"], [0, 1], ["a", "b"]
+    gain = {"synlearner": 0.1, "synlearner-isolated": 0.0, "best-of-n": 0.05}
+    cells, stream = {}, {}
+    for agent in agents:
+        for s in seeds:
+            cells[(agent, s)] = [TaskResult(t, i, 1, 0.5, {}, {"test_accuracy": 0.5 + gain[agent] * i + 0.01 * s},
+                                            1, 1, {}, 1.0, first_test={"test_accuracy": 0.4 + gain[agent] * i})
+                                 for i, t in enumerate(tasks)]
+            stream.setdefault(agent, {})[str(s)] = stream_scores(cells[(agent, s)])
+            if agent != "best-of-n":
+                cell_dir(tmp_path, agent, s).mkdir(parents=True)
+                write_jsonl(cell_dir(tmp_path, agent, s) / "learning.jsonl",
+                            [{"task": t, "env_reward": 0.3 + gain[agent] * i} for i, t in enumerate(tasks)])
+    result = CompareResult(agents, seeds, tasks, cells, stream=stream)
+    write_compare(tmp_path, result, RunOptions(stream="offline-small", samples_per_label=4))
+    analysis = json.loads((tmp_path / "paired.json").read_text())
+    vs_bon, vs_iso = analysis["pairs"]
+    assert vs_bon["b"] == "best-of-n" and vs_bon["figures"]["test_accuracy"]["mean"] == pytest.approx(0.025)
+    assert vs_iso["tasks"] == ["b"] and set(vs_iso["figures"]) == {
+        "test_accuracy", "jump_start_test_accuracy", "jump_start_env_reward", "auc_env_reward"}
+    assert all(f["mean"] == pytest.approx(0.1) for f in vs_iso["figures"].values())
+    assert analysis["probes"]["samples_per_label"] == 4
+    md = (tmp_path / "results.md").read_text()
+    assert "## Paired comparisons" in md and "| synlearner | synlearner-isolated | jump-start" in md

@@ -173,6 +173,28 @@ def test_run_stream_reports_through_the_evaluator(make_env):
                                                 build_agent("copy-seed"), seed=0))  # no evaluator, no test figures
 
 
+
+def test_first_round_dataset_is_scored_by_the_linear_student(make_env):
+    # two samples per step: the oracle needs three rounds, so the first round's dataset differs from the final one
+    env = make_env(samples_per_label=3, max_rounds=3, max_samples_per_step=2)
+    evaluator = Evaluator.for_env(env)
+    after_round: dict[str, list] = {}
+    results = run_stream(env, build_agent("oracle", env=env), seed=0, evaluator=evaluator,
+                         on_round=lambda task, rnd, reward: after_round.setdefault(task, []).append(
+                             list(env.unwrapped.dataset)))
+    for r in results:
+        first = after_round[r.task][0]
+        assert r.rounds == 3 and len(first) == 2 < len(r.dataset)
+        assert r.first_test == evaluator.report(r.task, first, students=["linear"])
+        assert r.row()["first_round_test_accuracy"] == round(r.first_test["test_accuracy"], 4)
+    # no linear student (a fine-tuned one per round would cost as much as the run), no evaluator: no figure
+    fixed = dict.fromkeys(STUDENT_KEYS, 1.0)
+    for evaluator in (Evaluator.for_env(env, students={"ft": lambda data: lambda samples: fixed}), None):
+        env = make_env(samples_per_label=3, max_rounds=1)
+        results = run_stream(env, build_agent("oracle", env=env), seed=0, evaluator=evaluator)
+        assert all(r.first_test == {} for r in results)
+        assert all(r.test["ft_test_accuracy"] == 1.0 if evaluator else r.test == {} for r in results)
+
 # --------------------------------------------------------------------------- (b) the agent cannot reach the test split
 def reachable_strings(root, max_depth=25):
     """Every ``str`` reachable from ``root`` through attributes (``vars()``, ``__slots__``), dict keys and values,

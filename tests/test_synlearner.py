@@ -10,7 +10,7 @@ import pytest
 import torch
 
 from streamsynth.agents import build_agent
-from streamsynth.agents.synlearner.agent import SynLearnerAgent
+from streamsynth.agents.synlearner.agent import SynLearnerAgent, env_reward
 from streamsynth.agents.synlearner.checkpoint import CheckpointError
 from streamsynth.agents.synlearner.config import SynLearnerConfig
 from streamsynth.agents.synlearner.hierarchical import (completion_components, hierarchical_rewards,
@@ -344,6 +344,15 @@ def test_feedback_steps_train_on_drafts_without_using_rounds(model_dir, make_env
     assert all({"mean_draft_score", "mean_fidelity", "passed", "kl", "clip_fraction"} <= set(e) for e in steps)
     assert all(e["drafts"] > 0 for e in steps) and sum(e["trained"] > 0 for e in steps) >= len(steps) // 2
     assert sum(e["passed"] for e in steps) > 0  # the env judged some drafts acceptable: there is a signal
+    assert all(e["draft_reward"] == e["env_reward"] for e in steps)
+    assert all(0.0 <= e["env_reward"] <= 1.0 for e in agent.log) and {e["phase"] for e in agent.log} >= {"dai"}
+
+
+def test_env_reward_is_the_env_score_per_completion_with_zero_for_unparsed_and_rejected():
+    env_rows = {0: {"score": 0.8}, 1: {"score": 0.6, "code": "too_short"}, 2: {"score": 0.4}}
+    # four completions: two scored, one rejected by the env, one unparseable (never sent)
+    assert env_reward(["a", "b", "c", "d"], [0, 1, None, 2], env_rows) == pytest.approx((0.8 + 0.4) / 4)
+    assert env_reward([], [], {}) == 0.0
 
 
 def test_runs_write_learning_curves(model_dir, tmp_path):

@@ -6,6 +6,8 @@ Layout of a comparison folder::
       runs/<agent>/seed-<s>/   one complete run folder per cell (see experiment.py)
       results.md, results.csv  per task and overall: mean ± std over seeds
       stream_metrics.json      R matrices and ACC / BWT / FWT per agent and seed
+      paired.json              paired differences (learning agent vs best-of-n, carry-over vs isolated), also in
+                               results.md (``paired.py``)
       per_task.png, along_stream.png, R_<agent>.png
 
 Re-running the same command skips complete cells, continues unfinished cells that left a checkpoint (SynLearner, sb3-*)
@@ -25,6 +27,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from streamsynth.errors import StreamSynthError
+from streamsynth.evaluation import paired
 from streamsynth.evaluation.checkpoint import has_checkpoint
 from streamsynth.evaluation.executors import Cell, LocalExecutor
 from streamsynth.evaluation.experiment import RunOptions, is_complete, load_results, load_transfer
@@ -249,7 +252,13 @@ def write_compare(out: Path, result: CompareResult, base: RunOptions) -> None:
               f"{base.samples_per_label} samples per label, {base.rounds} rounds, model `{base.model}`, embedder "
               f"`{base.embedder}`. Mean ± std over seeds; student accuracy and macro-F1 on each task's real test "
               "split (never used by rewards); gold = the same student on the same number of real samples.\n\n")
-    write_text(out / "results.md", header + markdown_table(rows, result))
+    analysis = paired.analyse(result.agents, result.tasks,
+                              {k: [r.row() for r in cell] for k, cell in result.cells.items()},
+                              {k: paired.read_log(cell_dir(out, *k) / "learning.jsonl") for k in result.cells},
+                              result.stream, base.probe_samples_per_label or base.samples_per_label)
+    section = paired.markdown(analysis)
+    write_text(out / "results.md", header + markdown_table(rows, result) + ("\n" + section if section else ""))
+    write_json(out / "paired.json", analysis)
     buf = io.StringIO()
     writer = csv.DictWriter(buf, fieldnames=list(rows[0]))
     writer.writeheader()

@@ -305,7 +305,8 @@ class SynLearnerAgent(Agent):
             self.memory.add_reference(vectors[np.linalg.norm(vectors, axis=1) > 0])
         entry: dict[str, Any] = {"task": p["task"], "round": p["round"], "phase": p["phase"],
                                  "completions": len(rows), "accepted": len(accepted),
-                                 "unjudged": int((~scored).sum()), "mean_raw_reward": float(raw[scored].mean()) if scored.any() else 0.0,
+                                 "unjudged": int((~scored).sum()),
+                                 "mean_raw_reward": float(raw[scored].mean()) if scored.any() else 0.0,
                                  # the env's score per completion of the step, 0 for the unparseable and the rejected;
                                  # a task's first entry (its DAI round, or its first feedback step) shows what the
                                  # policy carried into the task writes before it learns anything of it (jump-start)
