@@ -177,3 +177,20 @@ def test_cli_env_options_reach_the_run_and_bad_ones_exit_2(tmp_path):
     listing = runner.invoke(app, ["info", "--settings"])
     assert listing.exit_code == 0 and "reward_weights.utility = 0.4" in listing.output
     assert "max_rounds = 3  (set with --rounds)" in listing.output
+
+
+def test_generation_settings_are_declared_once_for_every_llm_agent():
+    from dataclasses import fields
+
+    from streamsynth.agents.synlearner.config import SynLearnerConfig
+    from streamsynth.synthesis.config import GenerationSettings, LLMConfig
+
+    shared = [f.name for f in fields(GenerationSettings)]
+    for cls in (LLMConfig, SynLearnerConfig):
+        assert issubclass(cls, GenerationSettings) and [f.name for f in fields(cls)][:len(shared)] == shared
+        assert cls().sampling == GenerationSettings().sampling
+        for bad, match in ((dict(oversample=0.5), "oversample must be a number >= 1"),
+                           (dict(max_prompts_per_round=0), "max_prompts_per_round must be an int >= 1"),
+                           (dict(top_p=0.0), "top_p")):
+            with pytest.raises(ValueError, match=match):
+                cls(**bad)

@@ -285,7 +285,7 @@ def test_cli_learner_options_and_resume_errors(tmp_path):
 
     assert parse_learner_options(["lr=5e-5", "group_size=8", "isolated=true"]) == \
         {"lr": 5e-5, "group_size": 8, "isolated": True}
-    for bad, match in [(["lora_rnk=4"], "lora_rnk: unknown setting; known: vllm_gpu_memory, dtype, top_p, lora_rank, "), (["lr"], "KEY=VALUE"),
+    for bad, match in [(["lora_rnk=4"], "lora_rnk: unknown setting; known: dtype, top_p, oversample, max_prompts_per_round, vllm_gpu_memory, lora_rank, "), (["lr"], "KEY=VALUE"),
                        (["model=x"], "--model"), (["group_size=many"], "group_size='many': expected int"),
                        (["isolated=maybe"], "true or false"),
                        (["embedder=hashing"], "--embedder")]:

