@@ -105,8 +105,9 @@ def test_analyse_forms_the_issue_pairs_and_leaves_out_the_first_task_for_transfe
     assert probes["agents"]["synlearner"]["b_seed_std"] == pytest.approx(np.std([0.5, 0.505, 0.51], ddof=1))
     assert probes["agents"]["synlearner-isolated"]["b_seed_std"] == 0.0
     md = paired.markdown(out)
-    assert "| synlearner | best-of-n | test accuracy | 3 | 9 |" in md
-    assert "jump-start: first-round test accuracy | 2 | 6 | +0.050 |" in md
+    assert "| synlearner | best-of-n | test accuracy, linear student | 3 | 9 |" in md
+    assert "jump-start: first-round test accuracy (linear student) | 2 | 6 | +0.050 |" in md
+    assert "fine-tuned" not in md  # the cells have no fine-tuned student figures
     assert "Probe rows at 4 samples per label" in md
 
 
@@ -118,3 +119,19 @@ def test_analyse_without_pairs_writes_nothing():
              **_cells("synlearner-isolated", {s: [0.5, 0.6, 0.6] for s in range(3)}, {s: [0.4] * 3 for s in range(3)})}
     out = paired.analyse(["synlearner", "synlearner-isolated"], ["t1", "t2", "t3"], cells, {}, {}, 16)
     assert set(out["pairs"][0]["figures"]) == {"test_accuracy", "jump_start_test_accuracy"}
+
+
+def test_the_fine_tuned_student_is_compared_when_every_cell_has_it():
+    cells = {**_cells("synlearner", {s: [0.5, 0.6, 0.7] for s in range(2)}, {s: [0.4] * 3 for s in range(2)},
+                      seeds=(0, 1)),
+             **_cells("best-of-n", {s: [0.5, 0.5, 0.5] for s in range(2)}, {s: [0.4] * 3 for s in range(2)},
+                      seeds=(0, 1))}
+    for i, cell in enumerate(cells.values()):
+        for r in cell:
+            r["finetune_test_accuracy"] = r["test_accuracy"] + 0.1 * (i < 2)  # synlearner's cells come first
+    figures = paired.analyse(["synlearner", "best-of-n"], ["t1", "t2", "t3"], cells, {}, {}, 4)["pairs"][0]["figures"]
+    assert list(figures) == ["finetune_test_accuracy", "test_accuracy"]
+    assert figures["finetune_test_accuracy"]["mean"] == pytest.approx(figures["test_accuracy"]["mean"] + 0.1)
+    del cells[("best-of-n", 1)][0]["finetune_test_accuracy"]  # one row without it: linear only
+    assert list(paired.analyse(["synlearner", "best-of-n"], ["t1", "t2", "t3"], cells, {}, {}, 4)["pairs"][0][
+        "figures"]) == ["test_accuracy"]

@@ -12,11 +12,12 @@ same real data), so the noise the two cells share cancels. For each pair this gi
 Two kinds of pairs are formed from the agents present:
 
 - ``A`` against ``best-of-n`` for each learning agent ``A`` (an agent with an ``A-isolated`` twin, or any
-  ``synlearner*``): test accuracy on every task. This is the question of whether training beats spending the same
+  ``synlearner*``): test accuracy on every task (the fine-tuned student's, when the cells have it, and the linear
+  student's). This is the question of whether training beats spending the same
   budget on selection.
 - ``A`` against ``A-isolated``: carry-over minus starting each task fresh, on the tasks after the first (on the
   first task both start from the same base policy with the same seed, so nothing can be carried yet). The figures
-  are test accuracy, **jump-start**, and **AUC**:
+  are test accuracy (as above), **jump-start**, and **AUC**:
   - Jump-start is measured before the agent learns anything of the task. It is the test accuracy of the dataset
     after the task's first round (``first_round_test_accuracy``) and the env's score per completion of the task's
     first learner step (``env_reward`` of its first ``learning.jsonl`` entry).
@@ -37,6 +38,9 @@ import numpy as np
 
 from streamsynth.io import read_jsonl
 
+ACCURACIES = ("finetune_test_accuracy", "test_accuracy")
+"""Student test accuracies compared, each when every cell reports it (the fine-tuned student with ``--student
+finetune``, the default)."""
 LEVEL = 0.95
 RESAMPLES = 10_000
 BASELINE = "best-of-n"
@@ -159,18 +163,20 @@ def analyse(agents: Sequence[str], tasks: Sequence[str], rows: Mapping[tuple[str
     ``stream``: per agent and seed its R/b figures."""
     out: dict[str, Any] = {"level": LEVEL, "resamples": RESAMPLES, "pairs": []}
     later = list(tasks[1:])
+    every_row = [r for cell in rows.values() for r in cell]
+    accuracies = [m for m in ACCURACIES if every_row and all(m in r for r in every_row)]
     for agent in learning_agents(agents):
         if BASELINE in agents:
             out["pairs"].append({"a": agent, "b": BASELINE, "tasks": list(tasks), "figures": {
-                "test_accuracy": paired_figure(cell_values(rows, agent, "test_accuracy"),
-                                               cell_values(rows, BASELINE, "test_accuracy"))}})
+                m: paired_figure(cell_values(rows, agent, m), cell_values(rows, BASELINE, m))
+                for m in accuracies}})
         twin = agent + ISOLATED_SUFFIX
         if twin in agents and later:
-            figures = {"test_accuracy": paired_figure(cell_values(rows, agent, "test_accuracy", later),
-                                                      cell_values(rows, twin, "test_accuracy", later)),
-                       "jump_start_test_accuracy": paired_figure(
+            figures = {m: paired_figure(cell_values(rows, agent, m, later), cell_values(rows, twin, m, later))
+                       for m in accuracies}
+            figures.update({"jump_start_test_accuracy": paired_figure(
                            cell_values(rows, agent, "first_round_test_accuracy", later),
-                           cell_values(rows, twin, "first_round_test_accuracy", later))}
+                           cell_values(rows, twin, "first_round_test_accuracy", later))})
             for name, reduce in (("jump_start_env_reward", first_of_task), ("auc_env_reward", curve_area)):
                 a, b = (log_values(logs, x, reduce, "env_reward", later) for x in (agent, twin))
                 if set(a) & set(b):
@@ -185,7 +191,8 @@ def analyse(agents: Sequence[str], tasks: Sequence[str], rows: Mapping[tuple[str
     return out
 
 
-LABELS = {"test_accuracy": "test accuracy", "jump_start_test_accuracy": "jump-start: first-round test accuracy",
+LABELS = {"finetune_test_accuracy": "test accuracy, fine-tuned student", "test_accuracy": "test accuracy, linear student",
+          "jump_start_test_accuracy": "jump-start: first-round test accuracy (linear student)",
           "jump_start_env_reward": "jump-start: first learner step's env reward per completion",
           "auc_env_reward": "AUC: mean env reward per completion over the task's learner steps"}
 
