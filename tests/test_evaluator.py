@@ -192,7 +192,7 @@ def test_first_round_dataset_is_scored_by_the_linear_student(make_env):
     for evaluator in (Evaluator.for_env(env, students={"ft": lambda data: lambda samples: fixed}), None):
         env = make_env(samples_per_label=3, max_rounds=1)
         results = run_stream(env, build_agent("oracle", env=env), seed=0, evaluator=evaluator)
-        assert all(r.first_test == {} for r in results)
+        assert all(r.first_test == {} and r.row()["first_round_test_accuracy"] is None for r in results)
         assert all(r.test["ft_test_accuracy"] == 1.0 if evaluator else r.test == {} for r in results)
 
 # --------------------------------------------------------------------------- (b) the agent cannot reach the test split

@@ -135,3 +135,10 @@ def test_the_fine_tuned_student_is_compared_when_every_cell_has_it():
     del cells[("best-of-n", 1)][0]["finetune_test_accuracy"]  # one row without it: linear only
     assert list(paired.analyse(["synlearner", "best-of-n"], ["t1", "t2", "t3"], cells, {}, {}, 4)["pairs"][0][
         "figures"]) == ["test_accuracy"]
+
+
+def test_rows_without_a_figure_are_left_out_not_counted_as_zero():
+    rows = {("a", 0): [{"task": "t1", "first_round_test_accuracy": None},
+                       {"task": "t2", "first_round_test_accuracy": 0.6}],
+            ("a", 1): [{"task": "t1"}, {"task": "t2", "first_round_test_accuracy": 0.7}]}
+    assert paired.cell_values(rows, "a", "first_round_test_accuracy") == {(0, "t2"): 0.6, (1, "t2"): 0.7}

@@ -142,9 +142,9 @@ def read_log(path: Path) -> list[dict[str, Any]]:
 def cell_values(rows: Mapping[tuple[str, int], Sequence[Mapping[str, Any]]], agent: str, metric: str,
                 tasks: Sequence[str] | None = None) -> dict[Key, float]:
     """``{(seed, task): row[metric]}`` of one agent's cells (``rows[(agent, seed)]``: its task rows), on
-    ``tasks`` only when given."""
+    ``tasks`` only when given; rows without the figure (missing or ``None``) are left out."""
     return {(seed, str(r["task"])): float(r[metric]) for (a, seed), cell in rows.items() if a == agent
-            for r in cell if metric in r and (tasks is None or r["task"] in tasks)}
+            for r in cell if r.get(metric) is not None and (tasks is None or r["task"] in tasks)}
 
 
 def log_values(logs: Mapping[tuple[str, int], Sequence[Mapping[str, Any]]], agent: str, reduce: Any, key: str,
@@ -191,7 +191,8 @@ def analyse(agents: Sequence[str], tasks: Sequence[str], rows: Mapping[tuple[str
     return out
 
 
-LABELS = {"finetune_test_accuracy": "test accuracy, fine-tuned student", "test_accuracy": "test accuracy, linear student",
+LABELS = {"finetune_test_accuracy": "test accuracy, fine-tuned student",
+          "test_accuracy": "test accuracy, linear student",
           "jump_start_test_accuracy": "jump-start: first-round test accuracy (linear student)",
           "jump_start_env_reward": "jump-start: first learner step's env reward per completion",
           "auc_env_reward": "AUC: mean env reward per completion over the task's learner steps"}

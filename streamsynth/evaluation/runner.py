@@ -76,7 +76,8 @@ class TaskResult:
             "test_macro_f1": round(t.get("test_macro_f1", 0.0), 4),
             "gold_test_accuracy": round(t.get("gold_test_accuracy", 0.0), 4),
             "gold_test_macro_f1": round(t.get("gold_test_macro_f1", 0.0), 4),
-            "first_round_test_accuracy": round(self.first_test.get("test_accuracy", 0.0), 4),
+            # None (empty in CSV) when the run had no linear student or predates the figure: never a fake 0
+            "first_round_test_accuracy": round(self.first_test["test_accuracy"], 4) if self.first_test else None,
         }
         for key in FINETUNE_KEYS:  # the realistic student, when the run asked for it (--student finetune)
             if key in t:
