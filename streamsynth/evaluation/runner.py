@@ -142,6 +142,7 @@ def run_episode(env: Any, agent: Agent, observation: Any, on_round: RoundCallbac
     p = progress or EpisodeProgress(str(observation["task"]), int(observation["task_index"]))
     offset = p.seconds
     reasons: Counter[str] = Counter(p.reasons)
+    first = _first_round_student(evaluator)
     while True:
         before = agent.generation_usage()
         action = agent.act(observation)
@@ -161,7 +162,6 @@ def run_episode(env: Any, agent: Agent, observation: Any, on_round: RoundCallbac
         p.reasons = dict(reasons)
         p.components = {k: float(v) for k, v in info.get("components", {}).items()}
         p.seconds = offset + time.perf_counter() - start
-        first = _first_round_student(evaluator)
         if first and p.rounds == 1 and not p.first_test and not info.get("draft_only"):
             p.first_test = evaluator.report(env.unwrapped.current_task, env.unwrapped.dataset, students=[first])
         if on_round is not None and not info.get("draft_only"):
