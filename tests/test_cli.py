@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -57,6 +58,16 @@ def test_tasks_lists_tasks_streams_and_agents():
     assert result.exit_code == 0, result.output
     for name in ("movie-sentiment", "news-topic", "question-type", "yelp-5", "mnli", "offline", "paper", "zerogen"):
         assert name in result.output
+
+
+@pytest.mark.parametrize("chosen", [None, "ACTIVE"])
+def test_every_command_lets_openmp_threads_sleep_unless_the_user_chose(monkeypatch, chosen):
+    if chosen is None:
+        monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+    else:
+        monkeypatch.setenv("OMP_WAIT_POLICY", chosen)
+    assert runner.invoke(app, ["tasks"]).exit_code == 0
+    assert os.environ["OMP_WAIT_POLICY"] == (chosen or "PASSIVE")
 
 
 def test_info_reports_offline_resources():

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from streamsynth.errors import StreamSynthError
-from streamsynth.evaluation.compare import cell_dir, run_compare
+from streamsynth.evaluation.compare import cell_dir, run_compare, settings_diff
 from streamsynth.evaluation.executors import LocalExecutor, RayExecutor
 from streamsynth.evaluation.experiment import RunOptions, load_results
 
@@ -35,6 +35,13 @@ def test_a_finished_cell_is_reused_only_with_the_same_settings_and_force_recompu
     run_compare(["oracle"], [0], BASE, tmp_path, log=lines.append)
     run_compare(["oracle"], [0], BASE.with_(checkpoint_every=2), tmp_path, log=lines.append)  # no effect on results
     assert any("complete, reused" in line for line in lines)
+    lines.clear()  # the oracle does not learn, so it has no probe runs and the probe size cannot change its cell
+    run_compare(["oracle"], [0], BASE.with_(probe_samples_per_label=3), tmp_path, log=lines.append)
+    assert any("complete, reused" in line for line in lines)
+    learner = {**json.loads((cell_dir(tmp_path, "oracle", 0) / "config.json").read_text()),
+               "agent_config": {"learns": True}}  # the same folder, had its agent learnt, is not reused
+    assert settings_diff(learner, BASE.with_(agent="oracle", seed=0, probe_samples_per_label=3)) == [
+        "probe_samples_per_label: None -> 3"]
     with pytest.raises(StreamSynthError) as exc:
         run_compare(["oracle"], [0], BASE.with_(samples_per_label=3), tmp_path, log=lines.append)
     assert "oracle seed 0" in str(exc.value) and "samples_per_label: 2 -> 3" in str(exc.value)

@@ -201,6 +201,15 @@ def test_tasks_len_and_clear():
     assert memory.reference.shape == (1, 5)
 
 
+@pytest.mark.parametrize("part", ["replay", "stats", "reference"])
+def test_clear_forgets_only_the_parts_asked_for(part):
+    memory, full = _filled_memory(), _filled_memory()
+    memory.clear(**{name: name == part for name in ("replay", "stats", "reference")})
+    assert (memory.tasks == []) == (part == "replay") and memory.tasks in ([], full.tasks)
+    assert memory.stats("attribute") == ({} if part == "stats" else full.stats("attribute"))
+    assert memory.reference.shape == ((0, 0) if part == "reference" else full.reference.shape)
+
+
 # --- persistence ---------------------------------------------------------------------------------------------------
 
 

@@ -38,7 +38,7 @@ for _spec in (
               "the stream", options="streamsynth.agents.synlearner.config:SynLearnerConfig", llm=True),
     AgentSpec("synlearner-isolated", f"{_F}:synlearner", "SynLearner reset (adapter, optimizer, memory) at every "
               "task: the carry-over ablation", options="streamsynth.agents.synlearner.config:SynLearnerConfig",
-              llm=True, fixed={"isolated": True}),
+              llm=True, fixed={"isolated": True, "carry": ()}),
 ):
     register(_spec)
 

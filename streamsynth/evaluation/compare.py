@@ -96,6 +96,9 @@ def stream_scores(results: Sequence[TaskResult], transfer: dict[str, Any] | None
 
 IGNORED_SETTINGS = ("checkpoint_every",)
 """Options that do not change a cell's results, so a finished cell is reused whatever they were."""
+PROBE_SETTINGS = ("probe_samples_per_label",)
+"""Options used only by the probe runs of agents that learn: a cell of an agent that does not learn is reused
+whatever they were (its ``config.json`` says ``learns: false`` in ``agent_config``)."""
 
 
 def settings_diff(saved: dict[str, Any], requested: RunOptions) -> list[str]:
@@ -106,6 +109,10 @@ def settings_diff(saved: dict[str, Any], requested: RunOptions) -> list[str]:
     >>> settings_diff({**RunOptions(samples_per_label=8).to_dict(), "versions": {"streamsynth": __version__}},
     ...               RunOptions(samples_per_label=16))
     ['samples_per_label: 8 -> 16']
+    >>> zerogen = {**RunOptions(agent="zerogen").to_dict(), "agent_config": {"learns": False},
+    ...            "versions": {"streamsynth": __version__}}
+    >>> settings_diff(zerogen, RunOptions(agent="zerogen", probe_samples_per_label=4))  # no probe runs to differ
+    []
     """
     from dataclasses import fields
 
@@ -115,8 +122,11 @@ def settings_diff(saved: dict[str, Any], requested: RunOptions) -> list[str]:
         before = RunOptions.from_dict(saved)
     except (TypeError, ValueError) as exc:
         return [f"saved options are not valid now ({exc})"]
+    agent_config = saved.get("agent_config")
+    learns = not isinstance(agent_config, dict) or agent_config.get("learns", True) is not False
+    ignored = IGNORED_SETTINGS if learns else IGNORED_SETTINGS + PROBE_SETTINGS
     out = [f"{f.name}: {getattr(before, f.name)!r} -> {getattr(requested, f.name)!r}" for f in fields(RunOptions)
-           if f.name not in IGNORED_SETTINGS and getattr(before, f.name) != getattr(requested, f.name)]
+           if f.name not in ignored and getattr(before, f.name) != getattr(requested, f.name)]
     version = (saved.get("versions") or {}).get("streamsynth")
     if version != __version__:
         out.append(f"streamsynth version: {version} -> {__version__}")

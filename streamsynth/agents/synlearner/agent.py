@@ -12,7 +12,8 @@ Per task (one episode), inside the plain Gymnasium loop:
   (group-relative advantages, clipped ratio, KL to the adapter-free base).
 * **experience**: the adapter and optimiser continue from task to task; the memory keeps reward statistics of
   prompt patterns (number of seed examples) and attribute values (sampling preferences), the best samples (replay)
-  and the embeddings of accepted data (novelty reference). ``isolated`` resets all of it at every task.
+  and the embeddings of accepted data (novelty reference). ``isolated`` resets all of it at every task; ``carry``
+  chooses the parts that go on (the ablations in between).
 
 The env's rewards and feedback are the only learning signal.
 """
@@ -30,7 +31,7 @@ from streamsynth.agents.attrprompt import GENERIC_ATTRIBUTES, attribute_dimensio
 from streamsynth.agents.base import Agent
 from streamsynth.agents.llm import remaining_per_label, request_labels
 from streamsynth.synthesis.prompting import format_fields, label_prompt, parse_completion
-from streamsynth.agents.synlearner.config import SynLearnerConfig
+from streamsynth.agents.synlearner.config import CARRY_PARTS, SynLearnerConfig
 from streamsynth.agents.synlearner.hierarchical import (completion_components, hierarchical_rewards,
                                                         masked_group_advantages, raw_rewards)
 from streamsynth.agents.synlearner.memory import ExperienceMemory, ReplayItem
@@ -172,10 +173,14 @@ class SynLearnerAgent(Agent):
 
     # ------------------------------------------------------------------ the loop API
     def begin_task(self, observation: Mapping[str, Any]) -> None:
-        if self.config.isolated and self._episodes > 1:
-            self.policy.reset()
-            self.memory.clear()
-            self.proposed.clear()
+        carry = () if self.config.isolated else self.config.carry
+        if self._episodes > 1 and len(carry) < len(CARRY_PARTS):
+            if "adapter" not in carry:
+                self.policy.reset()
+            self.memory.clear(replay="replay" not in carry, stats="preferences" not in carry,
+                              reference="reference" not in carry)
+            if not carry:
+                self.proposed.clear()
         self.dims = self._dimensions(observation, propose=True)
         self.feedback_done = 0
 

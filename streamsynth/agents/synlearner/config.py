@@ -8,6 +8,9 @@ from typing import Any
 from streamsynth.config import check_int, check_number
 from streamsynth.synthesis.config import GenerationSettings
 
+CARRY_PARTS = ("adapter", "replay", "preferences", "reference")
+"""What SynLearner can carry from one task to the next (``SynLearnerConfig.carry``)."""
+
 
 @dataclass(frozen=True)
 class SynLearnerConfig(GenerationSettings):
@@ -38,8 +41,12 @@ class SynLearnerConfig(GenerationSettings):
     ``feedback_prompts`` prompts x ``group_size`` completions that the env scores without adding them (its
     per-task feedback budget); 0 turns the phase off. The steps stop early when the budget left cannot hold one.
 
-    Stream: ``isolated`` resets adapter, optimizer and memory at every task (the ablation). Checkpoints are a
-    run setting (``RunOptions.checkpoint_every``).
+    Stream: ``carry`` names what goes on from one task to the next, any of ``CARRY_PARTS``: ``adapter`` (LoRA
+    weights and optimizer), ``replay`` (earlier tasks' best samples in EFT), ``preferences`` (reward statistics of
+    prompt patterns and attribute values) and ``reference`` (embeddings of earlier accepted data that DAI
+    selection counts novelty against); leaving parts out gives the ablations between full carry-over and
+    ``isolated``, which resets all of them at every task (``carry`` is then ignored). Checkpoints are a run
+    setting (``RunOptions.checkpoint_every``).
     """
 
     vllm_gpu_memory: float = 0.4
@@ -64,6 +71,7 @@ class SynLearnerConfig(GenerationSettings):
     n_examples: tuple[int, ...] = (0, 1, 2)
     embedder: str = "minilm"
     isolated: bool = False
+    carry: tuple[str, ...] = CARRY_PARTS
     trust_remote_code: bool = False
     feedback_steps: int = 0
     feedback_prompts: int = 2
@@ -107,6 +115,11 @@ class SynLearnerConfig(GenerationSettings):
         if not self.n_examples or any(isinstance(k, bool) or not isinstance(k, int) or k < 0 for k in self.n_examples):
             raise ValueError(f"n_examples must be a non-empty tuple of ints >= 0, got {self.n_examples!r}")
 
+        unknown = [p for p in self.carry if p not in CARRY_PARTS] if isinstance(self.carry, tuple) else None
+        if unknown is None or unknown or len(set(self.carry)) != len(self.carry):
+            raise ValueError(f"carry must be a tuple of distinct parts from {CARRY_PARTS} (empty: carry nothing), got "
+                             f"{self.carry!r}")
+
     def with_(self, **changes: Any) -> "SynLearnerConfig":
         return replace(self, **changes)
 
@@ -121,5 +134,5 @@ class SynLearnerConfig(GenerationSettings):
         unknown = set(data) - names
         if unknown:
             raise ValueError(f"unknown SynLearner setting(s) {sorted(unknown)}; known: {sorted(names)}")
-        tuples = {"lora_targets", "reward_weights", "n_examples"}
+        tuples = {"lora_targets", "reward_weights", "n_examples", "carry"}
         return cls(**{k: tuple(v) if k in tuples else v for k, v in data.items()})

@@ -214,11 +214,15 @@ class ExperienceMemory:
         """Reference embeddings, ``(m, d)`` float32, oldest first (read-only; ``(0, 0)`` before any add)."""
         return np.zeros((0, 0), dtype=np.float32) if self._reference is None else self._reference
 
-    def clear(self) -> None:
-        """Forget everything (replay, statistics, reference and its dimension)."""
-        self._replay.clear()
-        self._stats.clear()
-        self._reference = None
+    def clear(self, *, replay: bool = True, stats: bool = True, reference: bool = True) -> None:
+        """Forget the replay items, the reward statistics and the reference embeddings (with its dimension), or
+        only the parts asked for."""
+        if replay:
+            self._replay.clear()
+        if stats:
+            self._stats.clear()
+        if reference:
+            self._reference = None
 
     # --- persistence ------------------------------------------------------------------------------------------
 
