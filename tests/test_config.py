@@ -156,6 +156,15 @@ def test_run_options_env_overrides_are_typed_checked_and_reach_the_env_config():
         RunOptions(env={"reward_weights.utility": -1})
 
 
+@pytest.mark.parametrize("bad, message", [({"temperature": -1}, "temperature must be >= 0"),
+                                          ({"batch_size": 0}, "batch_size must be an int >= 1"),
+                                          ({"max_new_tokens": 0}, "max_new_tokens must be an int >= 1"),
+                                          ({"concurrency": 0}, "concurrency must be an int >= 1")])
+def test_run_options_check_model_and_sampling_settings_where_they_are_declared(bad, message):
+    with pytest.raises(ValueError, match=message):
+        RunOptions(**bad)  # before any cell or agent starts
+
+
 def test_cli_env_options_reach_the_run_and_bad_ones_exit_2(tmp_path):
     runner = CliRunner()
     task = ROOT / "examples" / "tasks" / "customer-intent.toml"

@@ -80,7 +80,11 @@ class RunOptions:
         if self.student not in STUDENT_CHOICES:
             raise ValueError(f"student must be one of {STUDENT_CHOICES}, got {self.student!r}")
         check_int("checkpoint_every", self.checkpoint_every, 0)
-        check_int("concurrency", self.concurrency)
+        from streamsynth.agents.registry import ENDPOINT_SETTINGS, SHARED_LLM_SETTINGS
+        from streamsynth.synthesis.config import LLMConfig
+
+        # the model and sampling options are checked where they are declared, before any cell starts
+        LLMConfig(**{name: getattr(self, name) for name in SHARED_LLM_SETTINGS + ENDPOINT_SETTINGS})
         if self.learner:
             from streamsynth.agents.synlearner.config import SynLearnerConfig
 
