@@ -5,6 +5,8 @@ from __future__ import annotations
 import csv
 import json
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -62,12 +64,20 @@ def test_tasks_lists_tasks_streams_and_agents():
 
 @pytest.mark.parametrize("chosen", [None, "ACTIVE"])
 def test_every_command_lets_openmp_threads_sleep_unless_the_user_chose(monkeypatch, chosen):
+    monkeypatch.setenv("OMP_WAIT_POLICY", "restored afterwards")  # so monkeypatch restores the variable at the end
     if chosen is None:
-        monkeypatch.delenv("OMP_WAIT_POLICY", raising=False)
+        monkeypatch.delenv("OMP_WAIT_POLICY")
     else:
         monkeypatch.setenv("OMP_WAIT_POLICY", chosen)
     assert runner.invoke(app, ["tasks"]).exit_code == 0
     assert os.environ["OMP_WAIT_POLICY"] == (chosen or "PASSIVE")
+
+
+def test_the_cli_module_does_not_load_torch_before_its_commands_run():
+    """OpenMP reads OMP_WAIT_POLICY when torch loads: importing the CLI must not load it."""
+    code = "import sys, streamsynth.cli.main; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"
 
 
 def test_info_reports_offline_resources():

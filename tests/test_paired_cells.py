@@ -2,53 +2,92 @@
 
 from __future__ import annotations
 
+import importlib.util
 import subprocess
 import sys
 from pathlib import Path
+
+import pytest
 
 from streamsynth.evaluation.report import write_results
 from streamsynth.evaluation.runner import TaskResult
 from streamsynth.io import write_jsonl
 
 ROOT = Path(__file__).resolve().parents[1]
+SCRIPT = ROOT / "scripts" / "paired_cells.py"
+_spec = importlib.util.spec_from_file_location("paired_cells", SCRIPT)
+paired_cells = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(paired_cells)
 
 
-def _agent_folder(folder: Path, gain: float, seeds=(0, 1, 2)) -> Path:
-    """Cells on tasks a, b, c whose accuracy on task i is 0.5 + gain * i + 0.01 * seed; env reward 0.3 + gain * i."""
+def _agent_folder(folder: Path, gain: float, seeds=(0, 1, 2), complete: bool = True) -> Path:
+    """Cells on tasks a, b, c: on task i, accuracy 0.5 + gain * i * (1 + seed), first-round accuracy
+    0.4 + gain * i, and a learning log of two steps with env reward 0.1 + gain * i then 0.3 + gain * i."""
     for s in seeds:
         run = folder / f"seed-{s}"
-        results = [TaskResult(t, i, 1, 0.5, {}, {"test_accuracy": 0.5 + gain * i + 0.01 * s}, 1, 1, {}, 1.0,
+        results = [TaskResult(t, i, 1, 0.5, {}, {"test_accuracy": 0.5 + gain * i * (1 + s)}, 1, 1, {}, 1.0,
                               first_test={"test_accuracy": 0.4 + gain * i}) for i, t in enumerate("abc")]
-        write_results(run, results, {"agent": folder.name}, complete=True)
-        write_jsonl(run / "learning.jsonl", [{"task": t, "env_reward": 0.3 + gain * i} for i, t in enumerate("abc")])
+        write_results(run, results, {"agent": folder.name}, complete=complete)
+        write_jsonl(run / "learning.jsonl", [{"task": t, "env_reward": r + gain * i} for i, t in enumerate("abc")
+                                             for r in (0.1, 0.3)])
     return folder
 
 
-def _table(*args: str) -> list[str]:
-    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "paired_cells.py"), *args], capture_output=True,
-                         text=True, check=True, cwd=ROOT)
-    return out.stdout.splitlines()
-
-
-def test_differences_are_paired_by_seed_and_task_on_the_tasks_after_the_first(tmp_path):
+def test_figures_are_paired_by_seed_and_task_on_the_tasks_after_the_first(tmp_path):
     base = _agent_folder(tmp_path / "one" / "iso", 0.0)
     other = _agent_folder(tmp_path / "two" / "carry", 0.1, seeds=(0, 1, 2, 3))  # seed 3 has no partner
-    lines = _table(f"iso={base}", f"carry={other}")
-    assert lines[0].startswith("Tasks: b, c. Differences NAME - iso")
-    rows = {line.split(" | ")[2]: line.split(" | ") for line in lines if line.startswith("| carry")}
-    assert set(rows) == {"test accuracy, linear student", "jump-start: first-round test accuracy (linear student)",
-                         "jump-start: first learner step's env reward per completion",
-                         "AUC: mean env reward per completion over the task's learner steps"}
-    n, mean, _, per_seed = rows["test accuracy, linear student"][3:7]
-    assert (n, mean, per_seed) == ("6", "+0.150", "+0.150 / +0.150 / +0.150")  # gains 0.1 and 0.2 on b and c
-    first = {line.split(" | ")[2]: line.split(" | ")[3:5] for line in _table(f"iso={base}", f"carry={other}",
-                                                                               "--first-task")[4:]}
-    assert first["test accuracy, linear student"] == ["9", "+0.100"]
+    rows, logs = {}, {}
+    for name, folder in (("iso", base), ("carry", other)):
+        r, lg, tasks = paired_cells.load_agent(folder)
+        rows.update({(name, s): v for s, v in r.items()})
+        logs.update({(name, s): v for s, v in lg.items()})
+    out = paired_cells.figures(rows, logs, "carry", "iso", tasks[1:])
+    assert set(out) == {"test_accuracy", "jump_start_test_accuracy", "jump_start_env_reward", "auc_env_reward"}
+    acc = out["test_accuracy"]  # seed s: 0.1 * (1 + s) on b, 0.2 * (1 + s) on c
+    assert acc["n"] == 6 and acc["seeds"] == [0, 1, 2]
+    assert acc["per_seed"] == pytest.approx([0.15, 0.30, 0.45]) and acc["mean"] == pytest.approx(0.30)
+    assert acc["ci"][0] < 0.30 < acc["ci"][1] and acc["p"] is not None and acc["t"] > 0
+    assert out["jump_start_test_accuracy"]["mean"] == pytest.approx(0.15)
+    # the first step's reward and the mean over the task's steps differ in the base's own values, the same gap
+    assert out["jump_start_env_reward"]["mean"] == pytest.approx(0.15) == out["auc_env_reward"]["mean"]
+    rows_one = paired_cells.figures(rows, logs, "carry", "iso", tasks)  # --first-task: task a adds 0 gaps
+    assert rows_one["test_accuracy"]["n"] == 9 and rows_one["test_accuracy"]["mean"] == pytest.approx(0.20)
 
 
-def test_a_folder_without_runs_is_an_error(tmp_path):
+def test_the_first_step_and_the_curve_are_different_figures(tmp_path):
     base = _agent_folder(tmp_path / "iso", 0.0)
+    other = _agent_folder(tmp_path / "carry", 0.0)
+    log = other / "seed-0" / "learning.jsonl"
+    write_jsonl(log, [{"task": t, "env_reward": r} for t in "abc" for r in (0.1, 0.9)])  # later steps higher
+    rows, logs = {}, {}
+    for name, folder in (("iso", base), ("carry", other)):
+        r, lg, tasks = paired_cells.load_agent(folder)
+        rows.update({(name, s): v for s, v in r.items()})
+        logs.update({(name, s): v for s, v in lg.items()})
+    out = paired_cells.figures(rows, logs, "carry", "iso", tasks[1:])
+    assert out["jump_start_env_reward"]["mean"] == pytest.approx(0.0)
+    assert out["auc_env_reward"]["per_seed"] == pytest.approx([0.3, 0.0, 0.0])  # (0.1 + 0.9) / 2 - (0.1 + 0.3) / 2
+
+
+def test_the_command_prints_the_table_and_leaves_out_unfinished_runs(tmp_path):
+    base = _agent_folder(tmp_path / "iso", 0.0)
+    other = _agent_folder(tmp_path / "carry", 0.1)
+    _agent_folder(tmp_path / "carry", 0.1, seeds=(5,), complete=False)
+    (tmp_path / "carry" / "seed-0.bak").mkdir()  # not a seed folder
+    out = subprocess.run([sys.executable, str(SCRIPT), f"iso={base}", f"carry={other}"], capture_output=True,
+                         text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert "seed-5: not finished, left out" in out.stderr
+    lines = out.stdout.splitlines()
+    assert lines[0] == "Tasks: b, c. Differences NAME - iso, paired by seed and task."
+    assert lines[4].startswith("| carry | iso | test accuracy, linear student | 6 | +0.300 | [")
+    assert lines[4].endswith("+0.150 / +0.300 / +0.450 | 3.46 | 0.074 |")  # t = 0.3 / (0.15 / sqrt 3), df 2
+
+
+@pytest.mark.parametrize("args, message", [(["x=."], "at least two"), (["a=.", "a=."], "every NAME must differ")])
+def test_bad_arguments_and_folders_without_runs_are_errors(tmp_path, args, message):
+    out = subprocess.run([sys.executable, str(SCRIPT), *args], capture_output=True, text=True, cwd=tmp_path)
+    assert out.returncode != 0 and message in out.stderr
     (tmp_path / "empty").mkdir()
-    out = subprocess.run([sys.executable, str(ROOT / "scripts" / "paired_cells.py"), f"iso={base}",
-                          f"x={tmp_path / 'empty'}"], capture_output=True, text=True, cwd=ROOT)
-    assert out.returncode != 0 and "no seed-<s> run folder with results" in out.stderr
+    with pytest.raises(SystemExit, match="no finished seed-<s> run folder"):
+        paired_cells.load_agent(tmp_path / "empty")

@@ -64,10 +64,6 @@ def test_config_validates_and_round_trips():
             SynLearnerConfig(**bad)
     with pytest.raises(ValueError, match="unknown SynLearner setting"):
         SynLearnerConfig.from_dict({"lora_rnk": 4})
-    assert SynLearnerConfig.from_dict({"carry": ["adapter"]}).carry == ("adapter",)
-    for carry in [("adapter", "memory"), ("replay", "replay"), ["adapter"]]:
-        with pytest.raises(ValueError, match=r"carry must be a tuple of distinct parts from \('adapter'"):
-            SynLearnerConfig(carry=carry)
 
 
 def test_completion_components_reject_feedback_that_does_not_match():
@@ -156,48 +152,6 @@ def test_agent_in_the_gym_loop_carries_adapter_and_memory_to_the_next_task(model
     assert any(not torch.equal(start_second[k], seen[first][0][k]) for k in start_second)  # ... and trained
     assert memory_tasks == [first]
     assert [e for e in agent.log if e["task"] == second and e["phase"] == "dai"][0]["eft_replay"] > 0
-
-
-def test_isolated_agent_starts_every_task_fresh(model_dir, make_env):
-    env = make_env(samples_per_label=4, max_rounds=2)
-    agent = build_agent("synlearner-isolated", backend=_backend(model_dir), learner=SynLearnerConfig(**SMALL))
-    agent._embedder = env.embedder
-    assert agent.config.isolated and agent.name == "synlearner-isolated"
-    initial = _lora(agent)
-    seen = {}
-    original = agent.begin_task
-
-    def begin_task(observation):
-        original(observation)
-        seen[str(observation["task"])] = (_lora(agent), len(agent.memory), agent.policy.updates)
-
-    agent.begin_task = begin_task
-    results = run_stream(env, agent, seed=0)
-    lora, memory_size, updates = seen[results[1].task]
-    assert all(torch.equal(lora[k], initial[k]) for k in initial) and memory_size == 0 and updates == 0
-    assert agent.policy.updates > 0
-
-
-def test_carry_keeps_only_the_parts_it_names(model_dir, make_env):
-    """The ablation between carry-over and isolated: a fresh adapter and no replay of the first task, but the
-    preferences and the novelty reference go on."""
-    env = make_env(samples_per_label=4, max_rounds=2)
-    agent = _agent(model_dir, env, carry=("preferences", "reference"))
-    initial = _lora(agent)
-    seen = {}
-    original = agent.begin_task
-
-    def begin_task(observation):
-        original(observation)
-        seen[str(observation["task"])] = (_lora(agent), agent.policy.updates, agent.memory.tasks,
-                                          agent.memory.stats("pattern"), len(agent.memory.reference))
-
-    agent.begin_task = begin_task
-    results = run_stream(env, agent, seed=0)
-    lora, updates, replay_tasks, patterns, reference = seen[results[1].task]
-    assert all(torch.equal(lora[k], initial[k]) for k in initial) and updates == 0 and replay_tasks == []
-    assert patterns and reference > 0  # carried from the first task
-    assert [e for e in agent.log if e["task"] == results[1].task and e["phase"] == "dai"][0]["eft_replay"] == 0
 
 
 def test_synthesize_changes_nothing(model_dir, make_env):

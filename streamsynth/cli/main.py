@@ -7,12 +7,14 @@ commands so ``synth-agent --help`` stays instant.
 from __future__ import annotations
 
 import datetime as _dt
+import os
 import sys
-from collections.abc import MutableMapping
 from pathlib import Path
 from typing import Optional
 
 import typer
+
+from streamsynth.cli.threads import default_thread_environment
 
 app = typer.Typer(
     name="synth-agent",
@@ -23,25 +25,9 @@ app = typer.Typer(
 )
 
 
-def default_thread_environment(environ: MutableMapping[str, str]) -> None:
-    """Let OpenMP threads (torch's CPU kernels) sleep instead of spin-waiting between parallel regions, unless the
-    user chose otherwise. On 2 cores shared with a busy loop or a second evaluate, spinning threads made a run 3.3x
-    and 5.6x slower, passive ones 1.2x and 1.3x, for about 5% on a quiet machine (``benchmarks/bench_threads.py``).
-    It must be set before torch loads, so every command calls it first; Ray and local compare cells inherit it.
-
-    >>> env = {}; default_thread_environment(env); env
-    {'OMP_WAIT_POLICY': 'PASSIVE'}
-    >>> env = {"OMP_WAIT_POLICY": "ACTIVE"}; default_thread_environment(env); env
-    {'OMP_WAIT_POLICY': 'ACTIVE'}
-    """
-    environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
-
-
 @app.callback()
 def _before_every_command() -> None:
-    import os
-
-    default_thread_environment(os.environ)
+    default_thread_environment(os.environ)  # before any command loads torch
 
 
 def _fail(message: str) -> None:

@@ -20,6 +20,7 @@ from streamsynth.io import write_json
 
 if TYPE_CHECKING:
     from streamsynth.envs.config import EnvConfig
+    from streamsynth.synthesis.config import LLMConfig
 
 
 STUDENT_CHOICES = ("linear", "finetune")
@@ -80,15 +81,14 @@ class RunOptions:
         if self.student not in STUDENT_CHOICES:
             raise ValueError(f"student must be one of {STUDENT_CHOICES}, got {self.student!r}")
         check_int("checkpoint_every", self.checkpoint_every, 0)
-        from streamsynth.agents.registry import ENDPOINT_SETTINGS, SHARED_LLM_SETTINGS
-        from streamsynth.synthesis.config import LLMConfig
-
-        # the model and sampling options are checked where they are declared, before any cell starts
-        LLMConfig(**{name: getattr(self, name) for name in SHARED_LLM_SETTINGS + ENDPOINT_SETTINGS})
+        self.llm_config()  # the model and sampling options are checked where they are declared, before any run
         if self.learner:
             from streamsynth.agents.synlearner.config import SynLearnerConfig
 
-            SynLearnerConfig.from_dict(dict(self.learner))  # validates names and values now, not mid-run
+            cfg = SynLearnerConfig.from_dict(dict(self.learner))  # validates names and values now, not mid-run
+            # typed as the config holds them (a tuple saved as a JSON list is a tuple again), so the options read
+            # back from a run's config.json equal the requested ones
+            object.__setattr__(self, "learner", {k: getattr(cfg, k) for k in self.learner})
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "RunOptions":
@@ -101,6 +101,13 @@ class RunOptions:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+    def llm_config(self) -> "LLMConfig":
+        """The model, sampling and endpoint settings that every LLM agent of the run shares."""
+        from streamsynth.agents.registry import ENDPOINT_SETTINGS, SHARED_LLM_SETTINGS
+        from streamsynth.synthesis.config import LLMConfig
+
+        return LLMConfig(**{name: getattr(self, name) for name in SHARED_LLM_SETTINGS + ENDPOINT_SETTINGS})
 
     def env_config(self, **changes: Any) -> "EnvConfig":
         """The env's settings: the dedicated options, then the ``env`` overrides, then ``changes`` (probe envs)."""
@@ -209,7 +216,7 @@ def run_experiment(opts: RunOptions, run_dir: Path, hooks: RunHooks | None = Non
     transfer matrix, the results writer, checkpoints, progress hooks, then the caller's ``callbacks``
     (:class:`~streamsynth.evaluation.callbacks.RunCallback` objects).
     """
-    from streamsynth.agents import LLMConfig, build_agent
+    from streamsynth.agents import build_agent
     from streamsynth.envs.streamsynth_env import StreamSynthEnv
     from streamsynth.evaluation.callbacks import (CallbackList, CheckpointCallback, HookCallback, LearningCurves,
                                                   ProbeCallback, ResultsWriter, RunCallback, RunContext)
@@ -232,10 +239,7 @@ def run_experiment(opts: RunOptions, run_dir: Path, hooks: RunHooks | None = Non
             raise StreamSynthError(f"{run_dir} already holds a partial run; choose another --output folder, or "
                                    "continue it with --resume (agents with checkpoints)")
         shutil.rmtree(run_dir)
-    llm = LLMConfig(model=opts.model, backend=opts.backend, device=opts.device, batch_size=opts.batch_size,
-                    temperature=opts.temperature, max_new_tokens=opts.max_new_tokens, base_url=opts.base_url,
-                    api_key_env=opts.api_key_env, concurrency=opts.concurrency,
-                    completion_cache=opts.completion_cache)
+    llm = opts.llm_config()
     env = StreamSynthEnv(opts.stream, **opts.env_config().kwargs())
     # the harness's test-split reports (the env holds no test split); the linear student is always reported
     students = ("linear", "finetune") if opts.student == "finetune" else ("linear",)

@@ -198,7 +198,8 @@ LABELS = {"finetune_test_accuracy": "test accuracy, fine-tuned student",
           "auc_env_reward": "AUC: mean env reward per completion over the task's learner steps"}
 
 
-def _fmt(v: float | None, spec: str = "+.3f") -> str:
+def fmt(v: float | None, spec: str = "+.3f") -> str:
+    """A figure of the analysis as text; ``n/a`` for one that could not be computed (``None``)."""
     return "n/a" if v is None else format(v, spec)
 
 
@@ -214,10 +215,10 @@ def markdown(analysis: Mapping[str, Any]) -> str:
              "| a | b | figure | tasks | n | mean | interval | per seed | t | p |", "|" + "---|" * 10]
     for pair in analysis["pairs"]:
         for name, f in pair["figures"].items():
-            per_seed = " / ".join(_fmt(v) for v in f["per_seed"])
+            per_seed = " / ".join(fmt(v) for v in f["per_seed"])
             lines.append(f"| {pair['a']} | {pair['b']} | {LABELS[name]} | {len(pair['tasks'])} | {f['n']} | "
-                         f"{_fmt(f['mean'])} | [{_fmt(f['ci'][0])}, {_fmt(f['ci'][1])}] | {per_seed} | "
-                         f"{_fmt(f['t'], '.2f')} | {_fmt(f['p'], '.3f')} |")
+                         f"{fmt(f['mean'])} | [{fmt(f['ci'][0])}, {fmt(f['ci'][1])}] | {per_seed} | "
+                         f"{fmt(f['t'], '.2f')} | {fmt(f['p'], '.3f')} |")
     probes = analysis["probes"]
     if probes["agents"]:
         lines += ["", f"Probe rows at {probes['samples_per_label']} samples per label: mean test accuracy of the "

@@ -173,13 +173,13 @@ class SynLearnerAgent(Agent):
 
     # ------------------------------------------------------------------ the loop API
     def begin_task(self, observation: Mapping[str, Any]) -> None:
-        carry = () if self.config.isolated else self.config.carry
+        carry = self.config.carry  # () when isolated
         if self._episodes > 1 and len(carry) < len(CARRY_PARTS):
             if "adapter" not in carry:
                 self.policy.reset()
             self.memory.clear(replay="replay" not in carry, stats="preferences" not in carry,
                               reference="reference" not in carry)
-            if not carry:
+            if "preferences" not in carry:
                 self.proposed.clear()
         self.dims = self._dimensions(observation, propose=True)
         self.feedback_done = 0

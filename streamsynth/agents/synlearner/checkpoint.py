@@ -15,6 +15,7 @@ import torch
 
 from streamsynth.agents.state import (CheckpointError, check_header, generator_from_state, load_tensors, read_json,
                                       save_tensors)
+from streamsynth.agents.synlearner.config import SynLearnerConfig
 from streamsynth.io import write_json
 
 if TYPE_CHECKING:
@@ -56,6 +57,12 @@ def load_agent(agent: SynLearnerAgent, directory: str | Path) -> None:
 
     directory = Path(directory)
     data = read_json(directory / "agent.json")
+    if isinstance(data.get("config"), dict):  # settings added since the checkpoint was written count as defaults
+        try:
+            data = {**data, "config": SynLearnerConfig.from_dict(data["config"]).to_dict()}
+        except (TypeError, ValueError) as exc:
+            raise CheckpointError(f"the checkpoint in {directory} holds settings this version cannot read ({exc}); "
+                                  "resume with the version that wrote it, or start the run again") from exc
     check_header(data, directory / "agent.json", FORMAT, agent.config.to_dict(), agent.seed)
     adapter = load_tensors(directory / "adapter.safetensors")
     optimizer = (read_json(directory / "optimizer.json"), load_tensors(directory / "optimizer.safetensors"))

@@ -44,9 +44,9 @@ class SynLearnerConfig(GenerationSettings):
     Stream: ``carry`` names what goes on from one task to the next, any of ``CARRY_PARTS``: ``adapter`` (LoRA
     weights and optimizer), ``replay`` (earlier tasks' best samples in EFT), ``preferences`` (reward statistics of
     prompt patterns and attribute values) and ``reference`` (embeddings of earlier accepted data that DAI
-    selection counts novelty against); leaving parts out gives the ablations between full carry-over and
-    ``isolated``, which resets all of them at every task (``carry`` is then ignored). Checkpoints are a run
-    setting (``RunOptions.checkpoint_every``).
+    selection counts novelty against; with it, the attribute values the LLM proposed for a task seen before);
+    leaving parts out gives the ablations between full carry-over and ``isolated``, which resets all of them at
+    every task (``carry`` is then ``()``). Checkpoints are a run setting (``RunOptions.checkpoint_every``).
     """
 
     vllm_gpu_memory: float = 0.4
@@ -115,10 +115,13 @@ class SynLearnerConfig(GenerationSettings):
         if not self.n_examples or any(isinstance(k, bool) or not isinstance(k, int) or k < 0 for k in self.n_examples):
             raise ValueError(f"n_examples must be a non-empty tuple of ints >= 0, got {self.n_examples!r}")
 
-        unknown = [p for p in self.carry if p not in CARRY_PARTS] if isinstance(self.carry, tuple) else None
-        if unknown is None or unknown or len(set(self.carry)) != len(self.carry):
+        if not isinstance(self.carry, tuple) or len(set(self.carry)) != len(self.carry) \
+                or not set(self.carry) <= set(CARRY_PARTS):
             raise ValueError(f"carry must be a tuple of distinct parts from {CARRY_PARTS} (empty: carry nothing), got "
                              f"{self.carry!r}")
+        # one spelling per behaviour, so equal settings compare equal (cell reuse, checkpoint headers): the parts in
+        # CARRY_PARTS order, and none when isolated
+        object.__setattr__(self, "carry", () if self.isolated else tuple(p for p in CARRY_PARTS if p in self.carry))
 
     def with_(self, **changes: Any) -> "SynLearnerConfig":
         return replace(self, **changes)
