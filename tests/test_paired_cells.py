@@ -33,14 +33,19 @@ def _agent_folder(folder: Path, gain: float, seeds=(0, 1, 2), complete: bool = T
     return folder
 
 
-def test_figures_are_paired_by_seed_and_task_on_the_tasks_after_the_first(tmp_path):
-    base = _agent_folder(tmp_path / "one" / "iso", 0.0)
-    other = _agent_folder(tmp_path / "two" / "carry", 0.1, seeds=(0, 1, 2, 3))  # seed 3 has no partner
-    rows, logs = {}, {}
-    for name, folder in (("iso", base), ("carry", other)):
+def _load(**folders: Path) -> tuple[dict, dict, list[str]]:
+    rows, logs, tasks = {}, {}, []
+    for name, folder in folders.items():
         r, lg, tasks = paired_cells.load_agent(folder)
         rows.update({(name, s): v for s, v in r.items()})
         logs.update({(name, s): v for s, v in lg.items()})
+    return rows, logs, tasks
+
+
+def test_figures_are_paired_by_seed_and_task_on_the_tasks_after_the_first(tmp_path):
+    base = _agent_folder(tmp_path / "one" / "iso", 0.0)
+    other = _agent_folder(tmp_path / "two" / "carry", 0.1, seeds=(0, 1, 2, 3))  # seed 3 has no partner
+    rows, logs, tasks = _load(iso=base, carry=other)
     out = paired_cells.figures(rows, logs, "carry", "iso", tasks[1:])
     assert set(out) == {"test_accuracy", "jump_start_test_accuracy", "jump_start_env_reward", "auc_env_reward"}
     acc = out["test_accuracy"]  # seed s: 0.1 * (1 + s) on b, 0.2 * (1 + s) on c
@@ -59,11 +64,7 @@ def test_the_first_step_and_the_curve_are_different_figures(tmp_path):
     other = _agent_folder(tmp_path / "carry", 0.0)
     log = other / "seed-0" / "learning.jsonl"
     write_jsonl(log, [{"task": t, "env_reward": r} for t in "abc" for r in (0.1, 0.9)])  # later steps higher
-    rows, logs = {}, {}
-    for name, folder in (("iso", base), ("carry", other)):
-        r, lg, tasks = paired_cells.load_agent(folder)
-        rows.update({(name, s): v for s, v in r.items()})
-        logs.update({(name, s): v for s, v in lg.items()})
+    rows, logs, tasks = _load(iso=base, carry=other)
     out = paired_cells.figures(rows, logs, "carry", "iso", tasks[1:])
     assert out["jump_start_env_reward"]["mean"] == pytest.approx(0.0)
     assert out["auc_env_reward"]["per_seed"] == pytest.approx([0.3, 0.0, 0.0])  # (0.1 + 0.9) / 2 - (0.1 + 0.3) / 2
