@@ -127,7 +127,7 @@ def _fmt(v: Any) -> str:
     return f"{v:.3f}" if isinstance(v, float) else str(v)
 
 
-LEARNING_KEYS = (("draft_reward", "env score per drafted completion (0 if rejected)"),
+LEARNING_KEYS = (("env_reward", "env score per completion (0 if rejected)"),
                  ("mean_raw_reward", "learner's reward of the step's completions"), ("kl", "KL to the base model"),
                  ("clip_fraction", "clipped ratio fraction"))
 """Panels of ``learning.png``: per learner step (feedback steps and rounds), one line per task."""
@@ -151,7 +151,9 @@ def plot_learning(path: Path, log: Sequence[dict[str, Any]]) -> None:
                 ax.plot([p[0] for p in points], [p[1] for p in points], marker=".", label=task)
         ax.set_xlabel("learner step within the task")
         ax.set_title(label)
-    axes[0].legend(fontsize=7)
+    drawn = [ax for ax in axes if ax.get_legend_handles_labels()[0]]
+    if drawn:  # one legend (tasks have the same colour in every panel), on the first panel with lines
+        drawn[0].legend(fontsize=7)
     fig.tight_layout()
     with atomic_open(path, "wb") as fh:
         fig.savefig(fh, format="png", dpi=110)
