@@ -20,6 +20,7 @@ Outer(n=3, inner=Inner(a=0.25))
 from __future__ import annotations
 
 import dataclasses
+import functools
 import math
 import numbers
 import typing
@@ -229,13 +230,44 @@ class Setting(NamedTuple):
 
 
 def describe_settings(config: Any, prefix: str = "") -> list[Setting]:
-    """Every setting of the dataclass instance ``config`` with its value and help (``field(metadata={"help": ...})``;
-    nested dataclasses are expanded with dotted keys)."""
+    """Every setting of the dataclass instance ``config`` with its value and help (``field(metadata={"help": ...})``,
+    else the field's docstring, see :func:`field_docs`; nested dataclasses are expanded with dotted keys)."""
     out: list[Setting] = []
+    docs = field_docs(type(config))
     for f in dataclasses.fields(config):
         value = getattr(config, f.name)
         if _is_nested(config, f.name):
             out += describe_settings(value, f"{prefix}{f.name}.")
         else:
-            out.append(Setting(f"{prefix}{f.name}", value, f.metadata.get("help", "")))
+            out.append(Setting(f"{prefix}{f.name}", value, f.metadata.get("help", "") or docs.get(f.name, "")))
+    return out
+
+
+@functools.lru_cache(maxsize=None)
+def field_docs(cls: type) -> dict[str, str]:
+    """The docstrings of a dataclass's fields, its bases' included: the string written right after a field, as
+    Python's own tools read attribute docstrings, flattened to one line.
+
+    >>> from streamsynth.synthesis.config import GenerationSettings
+    >>> field_docs(GenerationSettings)["top_p"]
+    'Nucleus sampling: the smallest set of tokens whose probabilities sum to top_p.'
+    """
+    import ast
+    import inspect
+    import textwrap
+
+    out: dict[str, str] = {}
+    for klass in reversed(cls.__mro__):
+        if not dataclasses.is_dataclass(klass):
+            continue
+        try:
+            tree = ast.parse(textwrap.dedent(inspect.getsource(klass)))
+        except (OSError, TypeError, SyntaxError):  # no source (e.g. built in a REPL): no docs, not an error
+            continue
+        body = tree.body[0].body if tree.body and isinstance(tree.body[0], ast.ClassDef) else []
+        for node, after in zip(body, body[1:]):
+            if isinstance(node, ast.AnnAssign) and isinstance(node.target, ast.Name) \
+                    and isinstance(after, ast.Expr) and isinstance(after.value, ast.Constant) \
+                    and isinstance(after.value.value, str):
+                out[node.target.id] = " ".join(inspect.cleandoc(after.value.value).split())
     return out

@@ -94,6 +94,39 @@ def test_cli_agent_options_reach_the_agent_and_compare_routes_them(tmp_path):
     assert listing.exit_code == 0 and "candidates = 8" in listing.output and "top_p = 0.95" in listing.output
 
 
+@pytest.mark.parametrize("name", sorted(AGENTS) + ["--learner"])
+def test_every_agent_setting_is_listed_with_its_default_and_help(name):
+    args = ["info", "--learner"] if name == "--learner" else ["info", "--agent", name]
+    listing = CliRunner().invoke(app_(), args)
+    assert listing.exit_code == 0, listing.output
+    lines = listing.output.splitlines()
+    rows = [line for line in (lines if name == "--learner" else lines[1:]) if " = " in line]  # after the title
+    keys = [] if name == "--learner" else spec(name).option_keys()
+    assert [r.split(" = ")[0] for r in rows][: len(keys)] == keys
+    undocumented = [r for r in rows if "  # " not in r or r.endswith("# ")]
+    assert not undocumented, f"settings without help (add a docstring after the field): {undocumented}"
+
+
+def test_field_docs_read_the_string_after_each_field_of_a_dataclass_and_its_bases():
+    from dataclasses import dataclass
+
+    from streamsynth.config import field_docs
+
+    @dataclass
+    class Base:
+        a: int = 1
+        """The first
+        setting."""
+        b: int = 2
+
+    @dataclass
+    class Child(Base):
+        c: str = "x"
+        """Third."""
+
+    assert field_docs(Child) == {"a": "The first setting.", "c": "Third."}
+
+
 def app_():
     from streamsynth.cli.main import app
 

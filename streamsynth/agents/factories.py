@@ -14,6 +14,7 @@ class FewShotOptions:
     """``fewshot``: ``k`` real seed examples per prompt."""
 
     k: int = 4
+    """Real seed examples per prompt."""
 
     def __post_init__(self) -> None:
         check_int("k", self.k, 1)
@@ -24,7 +25,9 @@ class ProGenOptions:
     """``progen``: ``k`` in-context examples per prompt, chosen from the ``candidates`` best accepted samples."""
 
     k: int = 4
+    """In-context examples per prompt."""
     candidates: int = 8
+    """The best accepted samples (by the env's score) the examples are drawn from."""
 
     def __post_init__(self) -> None:
         check_int("k", self.k, 1)
@@ -37,8 +40,11 @@ class AttrPromptOptions:
     attributes, and the token budget of that proposal."""
 
     n_dimensions: int = 3
+    """Attribute dimensions the LLM proposes for a task without attributes."""
     n_values: int = 5
+    """Values per proposed dimension."""
     proposal_tokens: int = 160
+    """Token budget of the proposal."""
 
     def __post_init__(self) -> None:
         check_int("n_dimensions", self.n_dimensions, 1)
@@ -52,7 +58,9 @@ class BestOfNOptions(AttrPromptOptions):
     ``n_examples`` seed examples per prompt, on top of AttrPrompt's attribute settings."""
 
     n: int = 4
+    """Candidates per requested sample, scored as drafts; the best are submitted."""
     n_examples: int = 2
+    """Seed examples per prompt."""
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -52,13 +52,21 @@ class SB3Config:
     """
 
     algorithm: str = "ppo"
+    """ppo or a2c."""
     n_steps: int = 4
+    """Rounds (each a full LLM generation) between policy updates."""
     learning_rate: float = 3e-4
+    """Adam learning rate of the policy and value networks."""
     gamma: float = 0.99
+    """Discount factor."""
     gae_lambda: float = 0.95
+    """GAE lambda of the advantage estimates."""
     ent_coef: float = 0.01
+    """Entropy bonus coefficient."""
     n_epochs: int = 4
+    """PPO passes over the buffer per update (one minibatch)."""
     net_arch: tuple[int, ...] = (32, 32)
+    """Hidden layer sizes of the policy and the value head."""
 
     def __post_init__(self) -> None:
         check_choice("algorithm", self.algorithm, ALGORITHMS)

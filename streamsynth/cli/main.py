@@ -360,31 +360,30 @@ def info(
 ) -> None:
     """Versions, compute device and which offline models and datasets were found."""
     if learner:
-        from dataclasses import fields
-
         from streamsynth.agents.synlearner.config import SynLearnerConfig
+        from streamsynth.config import describe_settings
 
-        default = SynLearnerConfig()
-        for f in fields(SynLearnerConfig):
-            typer.echo(f"{f.name} = {getattr(default, f.name)!r}")
+        for row in describe_settings(SynLearnerConfig()):
+            typer.echo(f"{row.key} = {row.default!r}" + (f"  # {row.help}" if row.help else ""))
         typer.echo("(model, device, batch_size, temperature, max_new_tokens and embedder come from the shared "
                    "--model/--device/--batch-size/--temperature/--max-new-tokens/--embedder options)")
         return
     if agent is not None:
         from streamsynth.agents.llm import LLMConfig
         from streamsynth.agents.registry import spec
+        from streamsynth.config import describe_settings
 
         try:
             agent_spec = spec(agent)
         except ValueError as exc:
             _fail(str(exc))
         cls = agent_spec.options_class()
-        defaults = {**({f: getattr(LLMConfig(), f) for f in LLMConfig.__dataclass_fields__} if agent_spec.llm else {}),
-                    **({f: getattr(cls(**dict(agent_spec.fixed)), f) for f in cls.__dataclass_fields__} if cls else {})}
+        rows = {row.key: row for row in [*(describe_settings(LLMConfig()) if agent_spec.llm else []),
+                                         *(describe_settings(cls(**dict(agent_spec.fixed))) if cls else [])]}
         keys = agent_spec.option_keys()
         typer.echo(f"{agent}: {agent_spec.description}")
         for key in keys:
-            typer.echo(f"{key} = {defaults[key]!r}")
+            typer.echo(f"{key} = {rows[key].default!r}" + (f"  # {rows[key].help}" if rows[key].help else ""))
         if not keys:
             typer.echo("(no settings)")
         return

