@@ -30,6 +30,11 @@ def _before_every_command() -> None:
     default_thread_environment(os.environ)  # before any command loads torch
 
 
+def _setting_line(key: str, default: object, help: str, note: str = "") -> str:
+    """One row of the ``info`` settings listings: ``key = default``, a note, then ``  # help``."""
+    return f"{key} = {default!r}{note}" + (f"  # {help}" if help else "")
+
+
 def _fail(message: str) -> None:
     typer.secho(f"error: {message}", fg=typer.colors.RED, err=True)
     raise typer.Exit(code=2)
@@ -364,7 +369,7 @@ def info(
         from streamsynth.config import describe_settings
 
         for row in describe_settings(SynLearnerConfig()):
-            typer.echo(f"{row.key} = {row.default!r}" + (f"  # {row.help}" if row.help else ""))
+            typer.echo(_setting_line(row.key, row.default, row.help))
         typer.echo("(model, device, batch_size, temperature, max_new_tokens and embedder come from the shared "
                    "--model/--device/--batch-size/--temperature/--max-new-tokens/--embedder options)")
         return
@@ -383,7 +388,7 @@ def info(
         keys = agent_spec.option_keys()
         typer.echo(f"{agent}: {agent_spec.description}")
         for key in keys:
-            typer.echo(f"{key} = {rows[key].default!r}" + (f"  # {rows[key].help}" if rows[key].help else ""))
+            typer.echo(_setting_line(key, rows[key].default, rows[key].help))
         if not keys:
             typer.echo("(no settings)")
         return
@@ -393,8 +398,7 @@ def info(
 
         for row in describe_settings(RunOptions().env_config()):  # with the CLI's defaults
             own = ENV_OPTIONS.get(row.key)
-            typer.echo(f"{row.key} = {row.default!r}" + (f"  (set with {own})" if own else "")
-                       + (f"  # {row.help}" if row.help else ""))
+            typer.echo(_setting_line(row.key, row.default, row.help, f"  (set with {own})" if own else ""))
         return
     from streamsynth.cli.info import print_info
 
