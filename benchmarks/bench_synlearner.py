@@ -11,6 +11,7 @@ completions of a random model are noise, so every completion runs to ``--max-new
 
 One GRPO step = sampling ``prompts x group_size`` completions with the LoRA policy, log-probabilities under the
 base model (KL reference) and one clipped-loss forward/backward over all completions, as in a SynLearner round.
+The prompts are SynLearner's own for the offline default stream's first task (with 0-2 seed examples).
 """
 
 from __future__ import annotations
@@ -46,6 +47,23 @@ def build_random_qwen2(arch: str, folder: Path, dtype: str) -> Path:
     model.save_pretrained(folder)
     tokenizer.save_pretrained(folder)
     return folder
+
+
+def task_prompts(n: int) -> list[list[dict[str, str]]]:
+    """``n`` prompts as SynLearner writes them for the offline default stream's first task: each label in turn,
+    with 0, 1 or 2 of its seed examples in turn (120-185 SmolLM2 tokens; the prompt is most of each sequence)."""
+    from streamsynth.envs.streamsynth_env import StreamSynthEnv
+    from streamsynth.synthesis.prompting import label_prompt
+    from streamsynth.tasks.spec import LABEL_KEY
+
+    observation, _ = StreamSynthEnv().reset(seed=0)
+    labels = list(observation["labels"])
+    out = []
+    for i in range(n):
+        label = labels[i % len(labels)]
+        seeds = [s for s in observation["seed_examples"] if s[LABEL_KEY] == label]
+        out.append(label_prompt(observation, label, examples=seeds[: i % 3]))
+    return out
 
 
 def peak_memory_gib(device: str) -> float:
@@ -95,8 +113,7 @@ def main() -> None:
     lora = sum(p.numel() for p in policy.trainable_parameters())
     print(f"model {args.arch}: {n_params / 1e6:.0f}M parameters, LoRA {lora / 1e6:.2f}M trainable; device {device}, "
           f"dtype {dtype}; {args.prompts} prompts x G={args.group_size}, up to {args.max_new_tokens} new tokens")
-    prompts = [[{"role": "user", "content": f"Write one short movie review that is {w} (example {i})."}]
-               for i, w in enumerate(["positive", "negative"] * (args.prompts // 2 + 1))][: args.prompts]
+    prompts = task_prompts(args.prompts)
     rows = [p for p in prompts for _ in range(args.group_size)]
     rng = np.random.default_rng(0)
     if device.startswith("cuda"):

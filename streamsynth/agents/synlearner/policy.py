@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import warnings
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Sequence
 
@@ -142,37 +142,90 @@ class LoRAPolicy:
     def logprobs(self, pairs: Sequence[Pair], *, adapter: bool = True) -> tuple[torch.Tensor, torch.Tensor]:
         """Per-token log-probabilities of each completion given its prompt: ``(logp [B, T], mask [B, T])``,
         right-padded to the longest completion, under the sampling temperature (logits / T; top-p is not applied,
-        as in TRL). Gradients flow when enabled and ``adapter`` is on."""
-        if not pairs or any(len(c) == 0 for _, c in pairs):
-            raise ValueError("logprobs needs at least one pair and no empty completion")
+        as in TRL). Gradients flow when enabled and ``adapter`` is on.
+
+        Completions of one prompt (a GRPO group) share its forward pass: the prompt, most of each sequence, runs
+        once and its keys/values (with their gradients) serve every completion of the group; other pairs run as
+        one padded batch. Both give the log-probabilities of a plain forward pass over each whole sequence (with
+        ``lora_dropout`` > 0 in training, a group shares its prompt's dropout draw)."""
+        if not pairs or any(len(p) == 0 or len(c) == 0 for p, c in pairs):
+            raise ValueError("logprobs needs at least one pair and no empty prompt or completion")
+        groups: dict[tuple[int, ...], list[int]] = {}
+        for i, (p, _) in enumerate(pairs):
+            groups.setdefault(tuple(p), []).append(i)
+        rows: list[torch.Tensor | None] = [None] * len(pairs)
+        with nullcontext() if adapter else self.model.disable_adapter():
+            alone = [i for prompt, ids in groups.items() if len(ids) == 1 or len(prompt) == 1 for i in ids]
+            if alone:
+                for i, row in zip(alone, self._batch_logprobs([pairs[i] for i in alone])):
+                    rows[i] = row
+            for prompt, ids in groups.items():
+                if len(ids) > 1 and len(prompt) > 1:
+                    for i, row in zip(ids, self._shared_prompt_logprobs(prompt, [pairs[i][1] for i in ids])):
+                        rows[i] = row
+        logp = torch.nn.utils.rnn.pad_sequence(rows, batch_first=True)
+        mask = torch.zeros(logp.shape, dtype=torch.float32, device=logp.device)
+        for i, (_, c) in enumerate(pairs):
+            mask[i, : len(c)] = 1.0
+        return logp, mask
+
+    def _completion_logprobs(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        if self.config.temperature > 0:  # the distribution the completions were sampled from (as TRL does)
+            logits = logits / self.config.temperature
+        return token_logprobs(logits, targets)
+
+    def _batch_logprobs(self, pairs: Sequence[Pair]) -> list[torch.Tensor]:
+        """Each pair's completion log-probabilities (one tensor per pair) from one right-padded forward pass."""
         seqs = [list(p) + list(c) for p, c in pairs]
         width = max(map(len, seqs))
-        pad = self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
-        input_ids = torch.full((len(seqs), width), pad, dtype=torch.long)
+        input_ids = torch.full((len(seqs), width), self._pad_id, dtype=torch.long)
         attention = torch.zeros((len(seqs), width), dtype=torch.long)
         for i, s in enumerate(seqs):
             input_ids[i, : len(s)] = torch.tensor(s)
             attention[i, : len(s)] = 1
         t_max = max(len(c) for _, c in pairs)
-        positions = torch.zeros((len(pairs), t_max), dtype=torch.long)
-        targets = torch.full((len(pairs), t_max), pad, dtype=torch.long)
-        mask = torch.zeros((len(pairs), t_max), dtype=torch.float32)
+        # logits only from the first position that predicts a completion token on: the vocabulary projection over
+        # the prompts is wasted work, and its [B, W, V] logits the largest tensor of a step
+        first = min(len(p) for p, _ in pairs) - 1
+        positions = torch.zeros((len(pairs), t_max), dtype=torch.long)  # into the kept positions; padding reads 0
+        targets = torch.full((len(pairs), t_max), self._pad_id, dtype=torch.long)
         for i, (p, c) in enumerate(pairs):
-            n = len(c)
-            positions[i, :n] = torch.arange(len(p) - 1, len(p) - 1 + n)
-            targets[i, :n] = torch.tensor(list(c))
-            mask[i, :n] = 1.0
-        input_ids, attention = input_ids.to(self.device), attention.to(self.device)
-        if adapter:
-            logits = self.model(input_ids=input_ids, attention_mask=attention).logits
-        else:
-            with self.model.disable_adapter():
-                logits = self.model(input_ids=input_ids, attention_mask=attention).logits
-        rows = torch.arange(len(pairs), device=logits.device)[:, None]
-        picked = logits[rows, positions.to(logits.device)]
-        if self.config.temperature > 0:  # the distribution the completions were sampled from (as TRL does)
-            picked = picked / self.config.temperature
-        return token_logprobs(picked, targets.to(logits.device)), mask.to(logits.device)
+            positions[i, : len(c)] = torch.arange(len(p) - 1 - first, len(p) - 1 - first + len(c))
+            targets[i, : len(c)] = torch.tensor(list(c))
+        # an int keeps the last positions in every transformers 5.x model (tensors of positions differ by version)
+        logits = self.model(input_ids=input_ids.to(self.device), attention_mask=attention.to(self.device),
+                            logits_to_keep=width - first).logits
+        picked = logits[torch.arange(len(pairs), device=logits.device)[:, None], positions.to(logits.device)]
+        logp = self._completion_logprobs(picked, targets.to(logits.device))
+        return [logp[i, : len(c)] for i, (_, c) in enumerate(pairs)]
+
+    def _shared_prompt_logprobs(self, prompt: Sequence[int],
+                                completions: Sequence[Sequence[int]]) -> list[torch.Tensor]:
+        """Log-probabilities of several completions of one prompt: the prompt but its last token runs once (its
+        key/value cache, part of the autograd graph, is repeated for each completion); each completion then runs
+        as ``[last prompt token, completion[:-1]]``, whose logits predict the completion's tokens."""
+        from streamsynth.generation.transformers_backend import cache_keyword, output_cache
+
+        prefix = torch.tensor([list(prompt[:-1])], dtype=torch.long, device=self.device)
+        cache = output_cache(self.model(input_ids=prefix, use_cache=True, logits_to_keep=1))
+        cache.batch_repeat_interleave(len(completions))
+        t_max, n_prefix = max(map(len, completions)), len(prompt) - 1
+        input_ids = torch.full((len(completions), t_max), self._pad_id, dtype=torch.long)
+        targets = torch.full((len(completions), t_max), self._pad_id, dtype=torch.long)
+        attention = torch.zeros((len(completions), n_prefix + t_max), dtype=torch.long)
+        attention[:, :n_prefix] = 1
+        for j, c in enumerate(completions):
+            input_ids[j, : len(c)] = torch.tensor([prompt[-1], *c[:-1]])
+            targets[j, : len(c)] = torch.tensor(list(c))
+            attention[j, n_prefix: n_prefix + len(c)] = 1
+        logits = self.model(input_ids=input_ids.to(self.device), attention_mask=attention.to(self.device),
+                            use_cache=True, **{cache_keyword(self.model): cache}).logits
+        logp = self._completion_logprobs(logits, targets.to(logits.device))
+        return [logp[j, : len(c)] for j, c in enumerate(completions)]
+
+    @property
+    def _pad_id(self) -> int:
+        return self.tokenizer.pad_token_id if self.tokenizer.pad_token_id is not None else 0
 
     def _chunks(self, n: int) -> list[list[int]]:
         size = self.config.train_batch_size
