@@ -569,6 +569,31 @@ def test_shared_prefix_is_computed_once_with_the_same_results(tiny_backend: Tran
     assert batched == [tiny_backend.generate([p], params)[0] for p in prompts]
 
 
+def test_identical_prompts_are_prefilled_once_and_sampled_apart(tiny_backend: TransformersBackend) -> None:
+    """A GRPO group (one prompt, G rows) runs its prompt once; greedy rows equal the prompt's own completion and
+    sampled rows still draw apart."""
+    prompts = [[{"role": "user", "content": f"Review a {kind} film."}] for kind in ("funny", "sad", "funny")]
+    calls: list[tuple[int, ...]] = []
+    forward = tiny_backend.model.forward
+
+    def recording_forward(*args, **kwargs):
+        calls.append(tuple(kwargs["input_ids"].shape))
+        return forward(*args, **kwargs)
+
+    greedy = SamplingParams(max_new_tokens=10, temperature=0.0)
+    tiny_backend.model.forward = recording_forward
+    try:
+        batched = tiny_backend.generate(prompts, greedy)
+    finally:
+        del tiny_backend.model.forward
+    prefills = [c for c in calls if c[1] > 1]  # their shared prefix once, then the 2 distinct prompts
+    assert [c[0] for c in prefills] == [1, 2] and calls[: len(prefills)] == prefills
+    assert calls[len(prefills)][0] == 3  # decoding: every row (one batch: the backend's batch size is 3)
+    assert batched == [tiny_backend.generate([p], greedy)[0] for p in prompts]
+    sampled = tiny_backend.generate(prompts, SamplingParams(max_new_tokens=10, temperature=1.0), seed=0)
+    assert sampled[0] != sampled[2]
+
+
 # ------------------------------------------------------------------------------------------------- backends, vLLM
 
 

@@ -238,12 +238,21 @@ def prefill(model: Any, prompts: Sequence[Sequence[int]], pad_token_id: int, dev
     With a shared prefix of ``P`` tokens (a system prompt, an instruction template) the prefix is run at batch size 1,
     its KV cache repeated for every row, then the rest of each prompt is run left-padded after it: each row reads
     ``prefix, padding (masked), own tokens``, at positions ``0..P-1, P..``, which is the unpadded prompt to the model.
+    Identical prompts (the G completions of a GRPO group) are run once, and their logits and cache repeated.
 
     Returns:
         ``(model output with the last logits and the KV cache, attention_mask [batch, length], last positions [batch])``
     """
     import torch
 
+    distinct: dict[tuple[int, ...], int] = {}
+    rows = [distinct.setdefault(tuple(p), len(distinct)) for p in prompts]
+    if len(distinct) < len(prompts):
+        out, attention_mask, last = prefill(model, [list(p) for p in distinct], pad_token_id, device)
+        index = torch.tensor(rows, device=attention_mask.device)
+        output_cache(out).batch_select_indices(index)
+        out.logits = out.logits[index]
+        return out, attention_mask[index], last[index]
     shared = common_prefix_length(prompts) if len(prompts) > 1 else 0
     cache = None
     if shared >= MIN_SHARED_PREFIX:
