@@ -552,18 +552,13 @@ def test_shared_prefix_is_computed_once_with_the_same_results(tiny_backend: Tran
     encoded = tiny_backend.encode(prompts)
     assert common_prefix_length(encoded) >= MIN_SHARED_PREFIX
     calls: list[tuple[int, ...]] = []
-    forward = tiny_backend.model.forward
-
-    def recording_forward(*args, **kwargs):
-        calls.append(tuple(kwargs["input_ids"].shape))
-        return forward(*args, **kwargs)
-
     params = SamplingParams(max_new_tokens=10, temperature=0.0)
-    tiny_backend.model.forward = recording_forward
+    hook = tiny_backend.model.register_forward_pre_hook(
+        lambda module, args, kwargs: calls.append(tuple(kwargs["input_ids"].shape)), with_kwargs=True)
     try:
         batched = tiny_backend.generate(prompts, params)
     finally:
-        del tiny_backend.model.forward
+        hook.remove()
     assert calls[0] == (1, common_prefix_length(encoded))  # the prefix, once
     assert calls[1][0] == len(prompts)
     assert batched == [tiny_backend.generate([p], params)[0] for p in prompts]
@@ -574,22 +569,17 @@ def test_identical_prompts_are_prefilled_once_and_sampled_apart(tiny_backend: Tr
     sampled rows still draw apart."""
     prompts = [[{"role": "user", "content": f"Review a {kind} film."}] for kind in ("funny", "sad", "funny")]
     calls: list[tuple[int, ...]] = []
-    forward = tiny_backend.model.forward
-
-    def recording_forward(*args, **kwargs):
-        calls.append(tuple(kwargs["input_ids"].shape))
-        return forward(*args, **kwargs)
-
     greedy = SamplingParams(max_new_tokens=10, temperature=0.0)
-    tiny_backend.model.forward = recording_forward
+    hook = tiny_backend.model.register_forward_pre_hook(  # the model's own forward: the current cache keyword
+        lambda module, args, kwargs: calls.append(tuple(kwargs["input_ids"].shape)), with_kwargs=True)
     try:
         batched = tiny_backend.generate(prompts, greedy)
     finally:
-        del tiny_backend.model.forward
+        hook.remove()
     prefills = [c for c in calls if c[1] > 1]  # their shared prefix once, then the 2 distinct prompts
     assert [c[0] for c in prefills] == [1, 2] and calls[: len(prefills)] == prefills
     assert calls[len(prefills)][0] == 3  # decoding: every row (one batch: the backend's batch size is 3)
-    assert batched == [tiny_backend.generate([p], greedy)[0] for p in prompts]
+    assert batched == [tiny_backend.generate([p], greedy)[0] for p in prompts] and batched[0] != batched[1]
     sampled = tiny_backend.generate(prompts, SamplingParams(max_new_tokens=10, temperature=1.0), seed=0)
     assert sampled[0] != sampled[2]
 

@@ -127,36 +127,41 @@ def test_policy_starts_at_the_base_model_and_sft_lowers_the_loss(model_dir):
     assert meta["updates"] == 8 and all(isinstance(t, torch.Tensor) for t in tensors.values())
 
 
-def test_logprobs_project_only_completion_positions_and_match_full_logits(model_dir):
-    """Log-probabilities from logits of the completion positions only equal those read from the full logits, for
-    prompts and completions of different lengths; the vocabulary projection sees no position before the first
-    one that predicts a completion token."""
+def test_logprobs_match_full_logits_and_project_only_completion_positions(model_dir):
+    """Log-probabilities equal those read from the full logits of each whole sequence, for prompts and completions
+    of different lengths, on both paths (prompts prefilled, and one batch of whole sequences); the vocabulary
+    projection sees the completions' positions (and each prompt's last one), not the prompts."""
     from streamsynth.agents.synlearner.grpo import token_logprobs
     from streamsynth.agents.synlearner.policy import LoRAPolicy
 
     policy = LoRAPolicy(_backend(model_dir), SynLearnerConfig(temperature=0.7), seed=0)
     pairs = [([5, 6, 7, 8, 9, 10], [11, 12, 13]), ([20, 21, 22], [23, 24, 25, 26, 27]), ([30, 31, 32, 33], [34])]
-    head = policy.model.get_base_model().get_output_embeddings()
+    hidden = policy.model.config.hidden_size
     seen = []
-    hook = head.register_forward_hook(lambda module, args, output: seen.append(tuple(args[0].shape)))
+    hook = policy.model.get_base_model().get_output_embeddings().register_forward_hook(
+        lambda module, args, output: seen.append(tuple(args[0].shape)))
     with torch.no_grad():
         logp, mask = policy.logprobs(pairs)
+        assert seen == [(3, 1, hidden), (3, 5, hidden)]
+        batch = torch.nn.utils.rnn.pad_sequence(policy._batch_logprobs(pairs), batch_first=True)
     hook.remove()
     width, first = max(len(p) + len(c) for p, c in pairs), min(len(p) for p, _ in pairs) - 1
-    assert seen == [(3, width - first, policy.model.config.hidden_size)]
+    assert seen[2:] == [(3, width - first, hidden)]
     for i, (p, c) in enumerate(pairs):
         with torch.no_grad():
             full = policy.model(input_ids=torch.tensor([p + c])).logits[0]
         want = token_logprobs(full[len(p) - 1: len(p) - 1 + len(c)][None] / 0.7, torch.tensor([c]))[0]
         assert mask[i].tolist() == [1.0] * len(c) + [0.0] * (5 - len(c))
         assert torch.allclose(logp[i, : len(c)], want, atol=1e-5), (i, logp[i], want)
+        assert torch.allclose(batch[i, : len(c)], want, atol=1e-5), (i, batch[i], want)
     with pytest.raises(ValueError, match="empty prompt"):
         policy.logprobs([([], [1, 2])])
 
 
-def test_completions_of_one_prompt_share_its_forward_pass_with_the_same_values_and_gradients(model_dir):
-    """A GRPO group's prompt runs once: log-probabilities and LoRA gradients equal those of the padded batch of
-    whole sequences, in the pairs' order, with a one-token completion, a lone pair and the adapter off too."""
+def test_prompts_are_prefilled_once_and_give_the_same_values_and_gradients(model_dir):
+    """Prompts run once each (a GRPO group's for all its completions) before one pass over the completions:
+    log-probabilities and LoRA gradients equal those of one padded batch of whole sequences, in the pairs' order,
+    in training mode, with a group of one-token completions, a lone pair, a one-token prompt and the adapter off."""
     from streamsynth.agents.synlearner.policy import LoRAPolicy
 
     policy = LoRAPolicy(_backend(model_dir), SynLearnerConfig(temperature=0.8, lora_dropout=0.0), seed=0)
@@ -164,10 +169,12 @@ def test_completions_of_one_prompt_share_its_forward_pass_with_the_same_values_a
         for name, param in policy.model.named_parameters():
             if "lora_B" in name:
                 param.normal_(0.0, 0.05, generator=torch.Generator().manual_seed(len(name)))
-    a, b = [5, 6, 7, 8, 9, 10, 11], [20, 21, 22, 23]
-    pairs = [(a, [30, 31, 32]), (b, [40, 41]), (a, [33]), (a, [34, 35, 36, 37, 38]), ([50, 51, 52], [53, 54]),
-             (b, [42, 43, 44])]
+    a, b, c = [5, 6, 7, 8, 9, 10, 11], [20, 21, 22, 23], [80, 81, 82]
+    pairs = [(a, [30, 31, 32]), (b, [40, 41]), (a, [33]), (c, [70]), (a, [34, 35, 36, 37, 38]), ([50, 51, 52], [53, 54]),
+             ([60], [61, 62]), (b, [42, 43, 44]), (c, [71])]
+    lengths = [len(c) for _, c in pairs]
     weights = torch.linspace(-1.0, 1.0, 5)
+    policy.model.train()
 
     def run(fn):
         policy.optimizer.zero_grad(set_to_none=True)
@@ -178,22 +185,23 @@ def test_completions_of_one_prompt_share_its_forward_pass_with_the_same_values_a
 
     calls = []
     hook = policy.model.get_base_model().get_output_embeddings().register_forward_hook(
-        lambda module, args, output: calls.append(args[0].shape[0]))
-    shared = run(lambda: policy.logprobs(pairs))
+        lambda module, args, output: calls.append(tuple(args[0].shape[:2])))
+    cached = run(lambda: policy.logprobs(pairs))
     hook.remove()
-    assert sorted(calls) == [1, 1, 1, 2, 3]  # a and b: prompt then completions; the lone pair: one batch
-    rows = policy._batch_logprobs(pairs)
-    plain = run(lambda: (torch.nn.utils.rnn.pad_sequence(rows, batch_first=True), shared[1]))
-    assert shared[1].sum(1).tolist() == [3, 2, 1, 5, 2, 3]
-    assert torch.allclose(shared[0], plain[0], atol=1e-5)
-    assert shared[2].keys() == plain[2].keys() and len(shared[2]) > 0
-    for name, grad in shared[2].items():
+    # the 4 distinct prompts of 8 pairs (their last logits only), then their completions, then the one-token prompt
+    assert calls == [(4, 1), (8, 5), (1, 3)]
+    plain = run(lambda: (torch.nn.utils.rnn.pad_sequence(policy._batch_logprobs(pairs), batch_first=True),
+                         cached[1]))
+    assert cached[1].sum(1).tolist() == lengths
+    assert torch.allclose(cached[0], plain[0], atol=1e-5)
+    assert cached[2].keys() == plain[2].keys() and len(cached[2]) > 0
+    for name, grad in cached[2].items():
         assert torch.allclose(grad, plain[2][name], atol=1e-5, rtol=1e-4), name
     with torch.no_grad():
         off, _ = policy.logprobs(pairs, adapter=False)
         with policy.model.disable_adapter():
             base = torch.nn.utils.rnn.pad_sequence(policy._batch_logprobs(pairs), batch_first=True)
-    assert torch.allclose(off, base, atol=1e-5) and not torch.allclose(off, shared[0], atol=1e-3)
+    assert torch.allclose(off, base, atol=1e-5) and not torch.allclose(off, cached[0], atol=1e-3)
 
 
 # -------------------------------------------------------------------------------------------------- the agent

@@ -32,7 +32,7 @@ class SynLearnerConfig(GenerationSettings):
     lora_alpha: int = 16
     """LoRA scaling numerator (the update is scaled by lora_alpha / lora_rank)."""
     lora_dropout: float = 0.0
-    """Dropout on the LoRA input, in [0, 1)."""
+    """Dropout on the LoRA input, in [0, 1); the completions of one prompt share its draw (one prompt pass)."""
     lora_targets: tuple[str, ...] = ("q_proj", "k_proj", "v_proj", "o_proj")
     """Module names that get adapters, or all-linear."""
     lr: float = 1e-4

@@ -144,38 +144,63 @@ class LoRAPolicy:
         right-padded to the longest completion, under the sampling temperature (logits / T; top-p is not applied,
         as in TRL). Gradients flow when enabled and ``adapter`` is on.
 
-        Completions of one prompt (a GRPO group) share its forward pass: the prompt, most of each sequence, runs
-        once and its keys/values (with their gradients) serve every completion of the group; other pairs run as
-        one padded batch. Both give the log-probabilities of a plain forward pass over each whole sequence (with
-        ``lora_dropout`` > 0 in training, a group shares its prompt's dropout draw)."""
+        The prompts, most of each sequence, run first as the generation backend prefills them (each distinct
+        prompt once, so a GRPO group's prompt serves all its completions; a prefix common to all once); their
+        key/value cache, part of the autograd graph, then serves one pass over the completions, whose logits are
+        the only ones projected onto the vocabulary. The result is that of a plain forward pass over each whole
+        sequence (with ``lora_dropout`` > 0 in training, the completions of one prompt share its dropout draw)."""
         if not pairs or any(len(p) == 0 or len(c) == 0 for p, c in pairs):
             raise ValueError("logprobs needs at least one pair and no empty prompt or completion")
-        groups: dict[tuple[int, ...], list[int]] = {}
-        for i, (p, _) in enumerate(pairs):
-            groups.setdefault(tuple(p), []).append(i)
         rows: list[torch.Tensor | None] = [None] * len(pairs)
+        cached = [i for i, (p, _) in enumerate(pairs) if len(p) > 1]
+        alone = [i for i, (p, _) in enumerate(pairs) if len(p) == 1]  # no prompt to cache before its last token
         with nullcontext() if adapter else self.model.disable_adapter():
-            alone = [i for prompt, ids in groups.items() if len(ids) == 1 or len(prompt) == 1 for i in ids]
-            if alone:
-                for i, row in zip(alone, self._batch_logprobs([pairs[i] for i in alone])):
-                    rows[i] = row
-            for prompt, ids in groups.items():
-                if len(ids) > 1 and len(prompt) > 1:
-                    for i, row in zip(ids, self._shared_prompt_logprobs(prompt, [pairs[i][1] for i in ids])):
+            for ids, method in ((cached, self._cached_logprobs), (alone, self._batch_logprobs)):
+                if ids:
+                    for i, row in zip(ids, method([pairs[i] for i in ids])):
                         rows[i] = row
         logp = torch.nn.utils.rnn.pad_sequence(rows, batch_first=True)
-        mask = torch.zeros(logp.shape, dtype=torch.float32, device=logp.device)
+        mask = torch.zeros(logp.shape, dtype=torch.float32)
         for i, (_, c) in enumerate(pairs):
             mask[i, : len(c)] = 1.0
-        return logp, mask
+        return logp, mask.to(logp.device)
 
     def _completion_logprobs(self, logits: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
         if self.config.temperature > 0:  # the distribution the completions were sampled from (as TRL does)
             logits = logits / self.config.temperature
-        return token_logprobs(logits, targets)
+        return token_logprobs(logits, targets.to(logits.device))
+
+    def _completion_inputs(self, pairs: Sequence[Pair], shift: bool) -> tuple[torch.Tensor, torch.Tensor,
+                                                                              torch.Tensor]:
+        """Right-padded ``(inputs, targets, mask)`` ``[B, T]`` of the completions; the inputs are ``[last prompt
+        token, completion[:-1]]`` (the tokens whose logits predict the completion) when ``shift``."""
+        t_max = max(len(c) for _, c in pairs)
+        inputs = torch.full((len(pairs), t_max), self._pad_id, dtype=torch.long)
+        targets = torch.full((len(pairs), t_max), self._pad_id, dtype=torch.long)
+        mask = torch.zeros((len(pairs), t_max), dtype=torch.long)
+        for i, (p, c) in enumerate(pairs):
+            inputs[i, : len(c)] = torch.tensor([p[-1], *c[:-1]] if shift else list(c))
+            targets[i, : len(c)] = torch.tensor(list(c))
+            mask[i, : len(c)] = 1
+        return inputs, targets, mask
+
+    def _cached_logprobs(self, pairs: Sequence[Pair]) -> list[torch.Tensor]:
+        """Each pair's completion log-probabilities: the prompts but their last token prefilled (left-padded, the
+        cache indexed to every row), then ``[last prompt token, completion[:-1]]`` right-padded after them."""
+        from streamsynth.generation.transformers_backend import cache_keyword, output_cache, prefill
+
+        out, prefix_mask, last = prefill(self.model, [list(p[:-1]) for p, _ in pairs], self._pad_id, self.device)
+        inputs, targets, own = self._completion_inputs(pairs, shift=True)
+        positions = last[:, None] + 1 + torch.arange(inputs.shape[1], device=last.device)[None]
+        logits = self.model(input_ids=inputs.to(self.device), position_ids=positions,
+                            attention_mask=torch.cat([prefix_mask, own.to(prefix_mask.device)], dim=-1),
+                            use_cache=True, **{cache_keyword(self.model): output_cache(out)}).logits
+        logp = self._completion_logprobs(logits, targets)
+        return [logp[i, : len(c)] for i, (_, c) in enumerate(pairs)]
 
     def _batch_logprobs(self, pairs: Sequence[Pair]) -> list[torch.Tensor]:
-        """Each pair's completion log-probabilities (one tensor per pair) from one right-padded forward pass."""
+        """Each pair's completion log-probabilities from one right-padded forward pass over the whole sequences
+        (for one-token prompts, and the reference the cached path is tested against)."""
         seqs = [list(p) + list(c) for p, c in pairs]
         width = max(map(len, seqs))
         input_ids = torch.full((len(seqs), width), self._pad_id, dtype=torch.long)
@@ -183,45 +208,18 @@ class LoRAPolicy:
         for i, s in enumerate(seqs):
             input_ids[i, : len(s)] = torch.tensor(s)
             attention[i, : len(s)] = 1
-        t_max = max(len(c) for _, c in pairs)
-        # logits only from the first position that predicts a completion token on: the vocabulary projection over
-        # the prompts is wasted work, and its [B, W, V] logits the largest tensor of a step
+        _, targets, _ = self._completion_inputs(pairs, shift=False)
+        # logits from the first position that predicts a completion token on (an int keeps the last positions in
+        # every transformers 5.x model; tensors of positions differ by version)
         first = min(len(p) for p, _ in pairs) - 1
-        positions = torch.zeros((len(pairs), t_max), dtype=torch.long)  # into the kept positions; padding reads 0
-        targets = torch.full((len(pairs), t_max), self._pad_id, dtype=torch.long)
+        positions = torch.zeros(targets.shape, dtype=torch.long)  # into the kept positions; padding reads 0
         for i, (p, c) in enumerate(pairs):
             positions[i, : len(c)] = torch.arange(len(p) - 1 - first, len(p) - 1 - first + len(c))
-            targets[i, : len(c)] = torch.tensor(list(c))
-        # an int keeps the last positions in every transformers 5.x model (tensors of positions differ by version)
         logits = self.model(input_ids=input_ids.to(self.device), attention_mask=attention.to(self.device),
                             logits_to_keep=width - first).logits
         picked = logits[torch.arange(len(pairs), device=logits.device)[:, None], positions.to(logits.device)]
-        logp = self._completion_logprobs(picked, targets.to(logits.device))
+        logp = self._completion_logprobs(picked, targets)
         return [logp[i, : len(c)] for i, (_, c) in enumerate(pairs)]
-
-    def _shared_prompt_logprobs(self, prompt: Sequence[int],
-                                completions: Sequence[Sequence[int]]) -> list[torch.Tensor]:
-        """Log-probabilities of several completions of one prompt: the prompt but its last token runs once (its
-        key/value cache, part of the autograd graph, is repeated for each completion); each completion then runs
-        as ``[last prompt token, completion[:-1]]``, whose logits predict the completion's tokens."""
-        from streamsynth.generation.transformers_backend import cache_keyword, output_cache
-
-        prefix = torch.tensor([list(prompt[:-1])], dtype=torch.long, device=self.device)
-        cache = output_cache(self.model(input_ids=prefix, use_cache=True, logits_to_keep=1))
-        cache.batch_repeat_interleave(len(completions))
-        t_max, n_prefix = max(map(len, completions)), len(prompt) - 1
-        input_ids = torch.full((len(completions), t_max), self._pad_id, dtype=torch.long)
-        targets = torch.full((len(completions), t_max), self._pad_id, dtype=torch.long)
-        attention = torch.zeros((len(completions), n_prefix + t_max), dtype=torch.long)
-        attention[:, :n_prefix] = 1
-        for j, c in enumerate(completions):
-            input_ids[j, : len(c)] = torch.tensor([prompt[-1], *c[:-1]])
-            targets[j, : len(c)] = torch.tensor(list(c))
-            attention[j, n_prefix: n_prefix + len(c)] = 1
-        logits = self.model(input_ids=input_ids.to(self.device), attention_mask=attention.to(self.device),
-                            use_cache=True, **{cache_keyword(self.model): cache}).logits
-        logp = self._completion_logprobs(logits, targets.to(logits.device))
-        return [logp[j, : len(c)] for j, c in enumerate(completions)]
 
     @property
     def _pad_id(self) -> int:
