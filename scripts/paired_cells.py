@@ -6,9 +6,9 @@ folders (``compare`` pairs only the agents of one folder).
 Each ``NAME=PATH`` names an agent folder holding ``seed-<s>/`` run folders; unfinished runs are left out (and
 named). Every later agent is compared with the first (``NAME - FIRST``), paired by seed and task, on the tasks of
 the first agent's runs after the first task (on the first task carry-over has nothing to carry yet;
-``--first-task`` keeps it): test accuracy of both students, the jump-start figures and the AUC of
-:mod:`streamsynth.evaluation.paired`, each with its mean, 95% percentile bootstrap interval and paired t-test over
-seeds. Prints a Markdown table.
+``--first-task`` keeps it): test accuracy of both students, the jump-start, AUC and (with feedback steps)
+within-task rise figures of :mod:`streamsynth.evaluation.paired`, each with its mean, 95% percentile bootstrap
+interval and paired t-test over seeds. Prints a Markdown table.
 """
 
 from __future__ import annotations
@@ -49,8 +49,8 @@ def figures(rows: dict, logs: dict, name: str, base: str, tasks: list[str]) -> d
     values = {m: [paired.cell_values(rows, x, m, tasks) for x in (name, base)] for m in paired.ACCURACIES}
     values["jump_start_test_accuracy"] = [paired.cell_values(rows, x, "first_round_test_accuracy", tasks)
                                           for x in (name, base)]
-    for figure, reduce in (("jump_start_env_reward", paired.first_of_task), ("auc_env_reward", paired.curve_area)):
-        values[figure] = [paired.log_values(logs, x, reduce, "env_reward", tasks) for x in (name, base)]
+    for figure, reduce, key in paired.CURVE_FIGURES:
+        values[figure] = [paired.log_values(logs, x, reduce, key, tasks) for x in (name, base)]
     return {figure: paired.paired_figure(a, b) for figure, (a, b) in values.items() if set(a) & set(b)}
 
 

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 
+from streamsynth.evaluation import paired
 from streamsynth.evaluation.report import write_results
 from streamsynth.evaluation.runner import TaskResult
 from streamsynth.io import write_jsonl
@@ -68,6 +69,29 @@ def test_the_first_step_and_the_curve_are_different_figures(tmp_path):
     out = paired_cells.figures(rows, logs, "carry", "iso", tasks[1:])
     assert out["jump_start_env_reward"]["mean"] == pytest.approx(0.0)
     assert out["auc_env_reward"]["per_seed"] == pytest.approx([0.3, 0.0, 0.0])  # (0.1 + 0.9) / 2 - (0.1 + 0.3) / 2
+
+
+def test_feedback_steps_add_the_draft_reward_curve_and_its_rise_within_the_task(tmp_path):
+    """A learning rate against its control: six feedback steps per task, the learned run rising by 0.1 a step and the
+    control flat at its first value; the rise is last third minus first third, paired by seed and task."""
+    runs = {}
+    for name, slope in (("control", 0.0), ("learned", 0.1)):
+        runs[name] = _agent_folder(tmp_path / name / "synlearner", 0.0)
+        for s in (0, 1, 2):
+            write_jsonl(runs[name] / f"seed-{s}" / "learning.jsonl",
+                        [{"task": t, "phase": "feedback", "draft_reward": 0.2 + slope * (1 + s) * k, "env_reward": 0.2}
+                         for t in "abc" for k in range(6)]
+                        + [{"task": t, "phase": "grpo", "env_reward": 0.1} for t in "abc"])
+    rows, logs, tasks = _load(control=runs["control"], learned=runs["learned"])
+    out = paired_cells.figures(rows, logs, "learned", "control", tasks)
+    rise = out["rise_draft_reward"]  # seed s: (k 4, 5) - (k 0, 1) = 4 steps of 0.1 * (1 + s)
+    assert rise["n"] == 9 and rise["per_seed"] == pytest.approx([0.4, 0.8, 1.2])
+    assert out["auc_draft_reward"]["per_seed"] == pytest.approx([0.25, 0.5, 0.75])  # mean of k = 2.5 steps
+    assert out["auc_env_reward"]["mean"] == pytest.approx(0.0)  # the env_reward curve is the same in both
+    assert paired.curve_rise([{"task": "a", "draft_reward": 0.5}] * 2, "draft_reward") == {}  # under 3 steps
+    _, plain_logs, _ = _load(control=_agent_folder(tmp_path / "plain" / "a", 0.0),
+                             learned=_agent_folder(tmp_path / "plain" / "b", 0.0))
+    assert "rise_draft_reward" not in paired_cells.figures(rows, plain_logs, "learned", "control", tasks)
 
 
 def test_the_command_prints_the_table_and_leaves_out_unfinished_runs(tmp_path):

@@ -22,6 +22,10 @@ Two kinds of pairs are formed from the agents present:
     after the task's first round (``first_round_test_accuracy``) and the env's score per completion of the task's
     first learner step (``env_reward`` of its first ``learning.jsonl`` entry).
   - AUC is the area under the learning curve: the mean ``env_reward`` over the task's learner steps.
+  - With feedback steps, the same of ``draft_reward`` over the task's feedback steps, and the **rise** within the
+    task: its mean over the last third of those steps minus the first third (learning that shows, issue 12). Runs
+    of one agent at two settings (a learning rate against a control) are paired the same way by
+    ``scripts/paired_cells.py``.
 
 The probe transfer matrices (R, ACC/BWT/FWT) stay in ``stream_metrics.json``. Their size and seed-to-seed noise
 (the standard deviation over seeds of the mean of the before-the-stream row ``b``, which no learning touches) are
@@ -128,6 +132,26 @@ def curve_area(log: Sequence[Mapping[str, Any]], key: str) -> dict[str, float]:
     return {task: float(np.mean(v)) for task, v in per.items()}
 
 
+def curve_rise(log: Sequence[Mapping[str, Any]], key: str) -> dict[str, float]:
+    """How far each task's learning curve of ``key`` rose within the task: the mean over the last third of its
+    entries minus the mean over the first third (tasks with fewer than 3 entries are left out).
+
+    >>> curve_rise([{"task": "a", "r": r} for r in (0.1, 0.2, 0.2, 0.3, 0.4, 0.5)], "r")
+    {'a': 0.3}
+    """
+    per: dict[str, list[float]] = {}
+    for entry in log:
+        if key in entry:
+            per.setdefault(str(entry["task"]), []).append(float(entry[key]))
+    return {task: float(np.mean(v[-(len(v) // 3):]) - np.mean(v[: len(v) // 3])) for task, v in per.items()
+            if len(v) >= 3}
+
+
+CURVE_FIGURES = (("jump_start_env_reward", first_of_task, "env_reward"), ("auc_env_reward", curve_area, "env_reward"),
+                 ("auc_draft_reward", curve_area, "draft_reward"), ("rise_draft_reward", curve_rise, "draft_reward"))
+"""Figures read from learning logs: (name, reduce, log key); the draft-reward ones exist with feedback steps."""
+
+
 def learning_agents(agents: Sequence[str]) -> list[str]:
     """Agents that learn across tasks: those with an ``-isolated`` twin in ``agents``, and ``synlearner*``."""
     return [a for a in agents if not a.endswith(ISOLATED_SUFFIX)
@@ -177,8 +201,8 @@ def analyse(agents: Sequence[str], tasks: Sequence[str], rows: Mapping[tuple[str
             figures.update({"jump_start_test_accuracy": paired_figure(
                            cell_values(rows, agent, "first_round_test_accuracy", later),
                            cell_values(rows, twin, "first_round_test_accuracy", later))})
-            for name, reduce in (("jump_start_env_reward", first_of_task), ("auc_env_reward", curve_area)):
-                a, b = (log_values(logs, x, reduce, "env_reward", later) for x in (agent, twin))
+            for name, reduce, key in CURVE_FIGURES:
+                a, b = (log_values(logs, x, reduce, key, later) for x in (agent, twin))
                 if set(a) & set(b):
                     figures[name] = paired_figure(a, b)
             out["pairs"].append({"a": agent, "b": twin, "tasks": later, "figures": figures})
@@ -195,7 +219,9 @@ LABELS = {"finetune_test_accuracy": "test accuracy, fine-tuned student",
           "test_accuracy": "test accuracy, linear student",
           "jump_start_test_accuracy": "jump-start: first-round test accuracy (linear student)",
           "jump_start_env_reward": "jump-start: first learner step's env reward per completion",
-          "auc_env_reward": "AUC: mean env reward per completion over the task's learner steps"}
+          "auc_env_reward": "AUC: mean env reward per completion over the task's learner steps",
+          "auc_draft_reward": "AUC: mean draft reward over the task's feedback steps",
+          "rise_draft_reward": "rise: draft reward, last third of the task's feedback steps minus the first third"}
 
 
 def fmt(v: float | None, spec: str = "+.3f") -> str:
