@@ -119,17 +119,22 @@ def first_of_task(log: Sequence[Mapping[str, Any]], key: str) -> dict[str, float
     return out
 
 
+def _per_task(log: Sequence[Mapping[str, Any]], key: str) -> dict[str, list[float]]:
+    """The values of ``key`` in a learning log, per task, in step order."""
+    per: dict[str, list[float]] = {}
+    for entry in log:
+        if key in entry:
+            per.setdefault(str(entry["task"]), []).append(float(entry[key]))
+    return per
+
+
 def curve_area(log: Sequence[Mapping[str, Any]], key: str) -> dict[str, float]:
     """Area under each task's learning curve of ``key``, per step: the mean of ``key`` over the task's entries.
 
     >>> curve_area([{"task": "a", "r": 0.2}, {"task": "a", "r": 0.4}, {"task": "b", "r": 1.0}], "r")
     {'a': 0.30000000000000004, 'b': 1.0}
     """
-    per: dict[str, list[float]] = {}
-    for entry in log:
-        if key in entry:
-            per.setdefault(str(entry["task"]), []).append(float(entry[key]))
-    return {task: float(np.mean(v)) for task, v in per.items()}
+    return {task: float(np.mean(v)) for task, v in _per_task(log, key).items()}
 
 
 def curve_rise(log: Sequence[Mapping[str, Any]], key: str) -> dict[str, float]:
@@ -139,12 +144,8 @@ def curve_rise(log: Sequence[Mapping[str, Any]], key: str) -> dict[str, float]:
     >>> curve_rise([{"task": "a", "r": r} for r in (0.1, 0.2, 0.2, 0.3, 0.4, 0.5)], "r")
     {'a': 0.3}
     """
-    per: dict[str, list[float]] = {}
-    for entry in log:
-        if key in entry:
-            per.setdefault(str(entry["task"]), []).append(float(entry[key]))
-    return {task: float(np.mean(v[-(len(v) // 3):]) - np.mean(v[: len(v) // 3])) for task, v in per.items()
-            if len(v) >= 3}
+    return {task: float(np.mean(v[-(len(v) // 3):]) - np.mean(v[: len(v) // 3]))
+            for task, v in _per_task(log, key).items() if len(v) >= 3}
 
 
 CURVE_FIGURES = (("jump_start_env_reward", first_of_task, "env_reward"), ("auc_env_reward", curve_area, "env_reward"),
