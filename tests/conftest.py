@@ -96,3 +96,16 @@ def tiny_model_dir(tmp_path_factory):
     from tests.tiny_model import save_tiny_model
 
     return save_tiny_model(tmp_path_factory.mktemp("tiny-llama"))
+
+
+@pytest.fixture
+def one_torch_thread():
+    """Torch on one thread during the test. On a busy 2-core machine two torch threads waiting on each other made
+    the tiny fits 30-50x slower (0.8 s -> 43 s) and the MiniLM test 3x slower (25 s -> 75 s), measured; and two
+    identical SynLearner runs on two threads ended with adapters apart by up to 7e-9 (one thread: bit-identical)."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)

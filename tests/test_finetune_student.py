@@ -53,16 +53,6 @@ def _set(signal_to_label: dict[str, str], n: int, seed: int, field: str = "text"
 
 
 @pytest.fixture
-def one_torch_thread():
-    """Torch on one thread during the test. On a busy 2-core machine two torch threads waiting on each other made
-    the tiny fits 30-50x slower (0.8 s -> 43 s) and the MiniLM test 3x slower (25 s -> 75 s), measured."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
-@pytest.fixture
 def config(tiny_bert, one_torch_thread) -> FineTuneConfig:
     return FineTuneConfig(model=tiny_bert, **TINY)
 

@@ -10,10 +10,10 @@ import pytest
 import torch
 
 from streamsynth.agents import build_agent
-from streamsynth.agents.synlearner.agent import SynLearnerAgent, env_reward
+from streamsynth.agents.synlearner.agent import SynLearnerAgent
 from streamsynth.agents.synlearner.checkpoint import CheckpointError
 from streamsynth.agents.synlearner.config import SynLearnerConfig
-from streamsynth.agents.synlearner.hierarchical import (completion_components, hierarchical_rewards,
+from streamsynth.agents.synlearner.hierarchical import (completion_components, env_reward, hierarchical_rewards,
                                                         masked_group_advantages)
 from streamsynth.errors import StreamSynthError
 from streamsynth.evaluation.experiment import RunHooks, RunOptions, load_transfer, run_experiment
@@ -23,7 +23,8 @@ from tests.tiny_model import save_tiny_model
 
 ROOT = Path(__file__).resolve().parents[1]
 TASK = str(ROOT / "examples" / "tasks" / "customer-intent.toml")
-SMALL = {"max_new_tokens": 16, "train_batch_size": 8, "eft_top": 8, "replay": 4}
+SMALL = {"max_new_tokens": 16, "train_batch_size": 8, "eft_top": 8, "replay": 4, "feedback_steps": 0}
+"""Small and fast; the rounds alone (feedback steps are turned on where a test is about them)."""
 
 
 @pytest.fixture(scope="module")
@@ -222,7 +223,8 @@ def test_agent_in_the_gym_loop_carries_adapter_and_memory_to_the_next_task(model
     results = run_stream(env, agent, seed=0, on_task_end=lambda r: ends.setdefault(r.task, _lora(agent)))
     first, second = [r.task for r in results]
     phases = [(e["task"], e["phase"]) for e in agent.log]
-    assert phases[0] == (first, "dai") and (first, "grpo") in phases and (second, "dai") in phases
+    assert phases[:2] == [(first, "dai-draft"), (first, "dai")] and (first, "grpo") in phases
+    assert (second, "dai") in phases
     assert any(e.get("eft_sequences") for e in agent.log if e["phase"] == "dai")
     start_second, memory_tasks, _ = seen[second]
     assert all(torch.equal(start_second[k], ends[first][k]) for k in start_second)  # carried over
@@ -361,13 +363,15 @@ def test_cli_learner_options_and_resume_errors(tmp_path):
     assert res.exit_code == 0 and "lora_rank = 8" in res.output and "kl_coef = 0.02" in res.output
 
 
-def test_rewording_every_rejection_message_leaves_training_unchanged(model_dir, make_env, monkeypatch):
-    """Agents key on reason codes: the same run with every message reworded trains to the same adapter."""
+def test_rewording_every_rejection_message_leaves_training_unchanged(model_dir, make_env, monkeypatch,
+                                                                    one_torch_thread):
+    """Agents key on reason codes: the same run with every message reworded trains to the same adapter (bit for
+    bit, so on one torch thread: see the fixture)."""
     from streamsynth.rewards import reasons
 
     def run():
         env = make_env(samples_per_label=8, max_rounds=3)
-        agent = _agent(model_dir, env)
+        agent = _agent(model_dir, env, dai_drafts=False)  # (a run with the unjudged completions asserted below)
         results = run_stream(env, agent, seed=0)
         return _lora(agent), agent.log, [r.rejected_reasons for r in results], env
 
@@ -395,9 +399,11 @@ def test_feedback_steps_train_on_drafts_without_using_rounds(model_dir, make_env
     results = run_stream(env, agent, seed=0)
     steps = [e for e in agent.log if e["phase"] == "feedback"]
     assert [e["step"] for e in steps] == [0, 1, 2] * len(results)
-    for r in results:
-        assert r.steps == r.rounds + 3 and r.rounds <= 2
-        assert r.drafts == sum(e["drafts"] for e in steps if e["task"] == r.task) <= 3 * 2 * 2
+    pools = {e["task"]: e["drafts"] for e in agent.log if e["phase"] == "dai-draft"}
+    for r in results:  # 3 feedback steps, then the DAI pool as drafts, then the rounds
+        assert r.steps == r.rounds + 3 + 1 and r.rounds <= 2
+        assert r.drafts == sum(e["drafts"] for e in steps if e["task"] == r.task) + pools[r.task]
+        assert r.drafts - pools[r.task] <= 3 * 2 * 2
     assert all({"mean_draft_score", "mean_fidelity", "passed", "kl", "clip_fraction"} <= set(e) for e in steps)
     assert all(e["drafts"] > 0 for e in steps) and sum(e["trained"] > 0 for e in steps) >= len(steps) // 2
     assert sum(e["passed"] for e in steps) > 0  # the env judged some drafts acceptable: there is a signal
@@ -417,13 +423,15 @@ def test_runs_write_learning_curves(model_dir, tmp_path):
                                                                    "feedback_prompts": 1, "group_size": 2})
     run_experiment(opts, tmp_path / "run")
     rows = [json.loads(line) for line in (tmp_path / "run" / "learning.jsonl").read_text().splitlines()]
-    assert [r["phase"] for r in rows][:3] == ["feedback", "feedback", "dai"] and all(r["task"] for r in rows)
+    assert [r["phase"] for r in rows][:4] == ["feedback", "feedback", "dai-draft", "dai"]
+    assert all(r["task"] for r in rows) and "draft_reward" not in rows[2]  # the curve is the feedback steps'
+
     assert (tmp_path / "run" / "learning.png").stat().st_size > 1000
 
 
 def test_feedback_steps_stop_when_the_budget_cannot_hold_one(model_dir, make_env):
     env = make_env(samples_per_label=4, max_rounds=1, feedback_budget=5)
-    agent = _agent(model_dir, env, feedback_steps=4, feedback_prompts=1, group_size=2)
+    agent = _agent(model_dir, env, feedback_steps=4, feedback_prompts=1, group_size=2, dai_drafts=False)
     results = run_stream(env, agent, seed=0)
     assert all(r.steps - r.rounds == 2 and r.drafts <= 4 for r in results)  # 2 steps of 2 drafts fit in 5
 

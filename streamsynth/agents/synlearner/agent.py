@@ -2,9 +2,12 @@
 
 Per task (one episode), inside the plain Gymnasium loop:
 
+* **feedback steps** (``feedback_steps``, at the task's start): GRPO groups written as drafts, which the env scores
+  from the task's feedback budget without adding them or using up a round; one GRPO update per step.
 * **first round, DAI**: attribute-diverse prompts (the task's dimensions, or values the LLM proposes) with 0..k seed
-  examples, ``pool_factor`` x more candidates than needed; a greedy pick on quality (label consistency with the
-  seed examples) plus novelty (against what is already picked and the memory's reference set) is submitted;
+  examples, ``pool_factor`` x more candidates than needed; the env scores the pool as drafts (``dai_drafts``); a
+  greedy pick on quality (the env's fidelity x realism, or, without drafts, label consistency with the seed
+  examples) plus novelty (against what is already picked and the memory's reference set) is submitted;
   then **EFT**: LoRA SFT on the accepted samples of the round plus a replay of the best samples of earlier tasks
   (loss on the completion only; the same prompt format as generation).
 * **later rounds, HRO**: ``G`` completions per prompt, all submitted; the env's per-sample feedback gives each
@@ -32,22 +35,13 @@ from streamsynth.agents.base import Agent
 from streamsynth.agents.llm import remaining_per_label, request_labels
 from streamsynth.synthesis.prompting import format_fields, label_prompt, parse_completion
 from streamsynth.agents.synlearner.config import CARRY_PARTS, SynLearnerConfig
-from streamsynth.agents.synlearner.hierarchical import (completion_components, hierarchical_rewards,
+from streamsynth.agents.synlearner.hierarchical import (completion_components, env_reward, hierarchical_rewards,
                                                         masked_group_advantages, raw_rewards)
 from streamsynth.agents.synlearner.memory import ExperienceMemory, ReplayItem
-from streamsynth.agents.synlearner.selection import greedy_select, label_consistency
+from streamsynth.agents.synlearner.selection import greedy_select, placed, seed_agreement
+from streamsynth.envs.screening import DRAFT_KEY
 from streamsynth.generation.base import Message, SamplingParams
 from streamsynth.tasks.spec import LABEL_KEY, Sample
-
-
-def env_reward(rows: Sequence[Any], submitted: Sequence[int | None], env_rows: Mapping[int, Mapping[str, Any]]
-               ) -> float:
-    """The env's score per completion of a step: the mean over ``rows`` of the score of each completion's sample
-    (``submitted[i]``: its index in the action, ``None`` when unparseable), 0 for the unparseable and for those
-    the env rejected (a reason ``code``)."""
-    scores = [float(env_rows[idx]["score"]) for idx in submitted
-              if idx is not None and env_rows[idx].get("code") is None]
-    return sum(scores) / len(rows) if rows else 0.0
 
 
 class SynLearnerAgent(Agent):
@@ -91,6 +85,8 @@ class SynLearnerAgent(Agent):
         self._pending: dict[str, Any] | None = None
         self.feedback_done = 0
         """Feedback (draft) steps taken in the current task."""
+        self.pool: dict[str, Any] | None = None
+        """The DAI pool the env has scored as drafts and its quality per candidate, until the pick is submitted."""
 
     # ------------------------------------------------------------------ resources
     @property
@@ -183,6 +179,7 @@ class SynLearnerAgent(Agent):
                 self.proposed.clear()
         self.dims = self._dimensions(observation, propose=True)
         self.feedback_done = 0
+        self.pool = None
 
     def propose(self, observation: Mapping[str, Any]) -> list[Sample]:
         if self._pending is not None:
@@ -191,6 +188,8 @@ class SynLearnerAgent(Agent):
             return self._propose_feedback(observation)
         labels = request_labels(observation, self.config)
         if int(observation["round"]) == 0:
+            if self.pool is not None:
+                return self._submit_dai(observation, labels)
             return self._propose_dai(observation, labels)
         return self._propose_groups(observation, labels)
 
@@ -212,11 +211,19 @@ class SynLearnerAgent(Agent):
             r["sample"] = parse_completion(c.text, fields, r["label"], max_chars)
         return rows
 
+    def _dai_pool_labels(self, labels: Sequence[str]) -> list[str]:
+        """The label of each DAI candidate: ``pool_factor`` x the round's request."""
+        return [lbl for lbl, n in Counter(labels).items() for _ in range(math.ceil(n * self.config.pool_factor))]
+
     def _wants_feedback(self, observation: Mapping[str, Any]) -> bool:
-        """Whether the next step is a feedback step: steps left in this task and budget for one more."""
+        """Whether the next step is a feedback step: steps left in this task and budget for one more, after the
+        DAI pool's share (while the first round's pool is still to be drafted)."""
         c = self.config
+        reserve = 0
+        if c.dai_drafts and int(observation["round"]) == 0 and self.pool is None:
+            reserve = len(self._dai_pool_labels(request_labels(observation, c)))
         return (self.feedback_done < c.feedback_steps
-                and int(observation.get("feedback_left", 0)) >= c.feedback_prompts * c.group_size)
+                and int(observation.get("feedback_left", 0)) - reserve >= c.feedback_prompts * c.group_size)
 
     def _propose_feedback(self, observation: Mapping[str, Any]) -> list[Sample]:
         """One GRPO step's completions as drafts: ``feedback_prompts`` prompts (labels still missing, in turn)
@@ -232,39 +239,48 @@ class SynLearnerAgent(Agent):
         for i, r in enumerate(rows):
             if r["sample"] is not None:
                 submitted[i] = len(action)
-                action.append({**r["sample"], "draft": True})
+                action.append({**r["sample"], DRAFT_KEY: True})
         self._pending = {"phase": "feedback", "rows": rows, "submitted": submitted, "task": str(observation["task"]),
                          "round": int(observation["round"]), "step": self.feedback_done}
         return action
 
     def _propose_dai(self, observation: Mapping[str, Any], labels: Sequence[str]) -> list[Sample]:
-        quota = Counter(labels)
-        pool = [lbl for lbl, n in quota.items() for _ in range(math.ceil(n * self.config.pool_factor))]
-        rows = self._sample(observation, self._prompt_rows(observation, pool, 1, self.dims, self.rng), self._next_seed())
-        rows = [r for r in rows if r["sample"] is not None]
+        """The first round's candidate pool: drafted for the env's scores when ``dai_drafts`` and the budget holds
+        it (the pick follows in the next step, :meth:`_submit_dai`), else picked now on agreement with the seed
+        examples."""
+        pool = self._dai_pool_labels(labels)
+        prompts = self._prompt_rows(observation, pool, 1, self.dims, self.rng)
+        rows = self._sample(observation, prompts, self._next_seed())
+        rows, vectors = placed(self.embedder, observation, [r for r in rows if r["sample"] is not None])
+        task, rnd = str(observation["task"]), int(observation["round"])
+        if rows and self.config.dai_drafts and int(observation.get("feedback_left", 0)) >= len(rows):
+            self._pending = {"phase": "dai-draft", "rows": rows, "submitted": list(range(len(rows))), "task": task,
+                             "round": rnd, "pool": len(pool)}
+            return [{**r["sample"], DRAFT_KEY: True} for r in rows]
+        quality = seed_agreement(self.embedder, observation, rows, vectors) if rows else np.zeros(0)
+        return self._pick(observation, labels, rows, vectors, quality, pool=len(pool), scored_by="seed examples")
+
+    def _submit_dai(self, observation: Mapping[str, Any], labels: Sequence[str]) -> list[Sample]:
+        """The pick from the drafted pool: candidates the env passed, quality = its fidelity x realism."""
+        pool, self.pool = self.pool, None
+        rows, vectors = placed(self.embedder, observation, [r for r in pool["rows"] if r["quality"] is not None])
+        quality = np.array([r["quality"] for r in rows], dtype=float)
+        return self._pick(observation, labels, rows, vectors, quality, pool=pool["size"], scored_by="env")
+
+    def _pick(self, observation: Mapping[str, Any], labels: Sequence[str], rows: list[dict[str, Any]],
+              vectors: np.ndarray, quality: np.ndarray, *, pool: int, scored_by: str) -> list[Sample]:
+        """Greedy quality + novelty pick under the round's per-label quota; the submitted action."""
         names = list(observation["labels"])
-        fields = list(observation["fields"])
         picked: list[int] = []
         if rows:
-            vectors = self.embedder.encode(self._texts([r["sample"] for r in rows], fields))
-            keep = np.linalg.norm(vectors, axis=1) > 0  # a text with no features (hashing embedder) cannot be placed
-            rows, vectors = [r for r, k in zip(rows, keep) if k], vectors[keep]
-        if rows:
-            seeds = list(observation["seed_examples"])
-            seed_vectors = self.embedder.encode(self._texts(seeds, fields)) if seeds else np.zeros((0, 1))
-            ok = np.linalg.norm(seed_vectors, axis=1) > 0
-            seed_ids = [names.index(s[LABEL_KEY]) for s, k in zip(seeds, ok) if k]
-            ids = [names.index(r["label"]) for r in rows]
-            if set(seed_ids) >= set(range(len(names))):
-                quality = label_consistency(vectors, ids, seed_vectors[ok], seed_ids, len(names))
-            else:  # a label without seed examples: no quality estimate, selection on novelty alone
-                quality = np.full(len(rows), 0.5)
             reference = self.memory.reference if len(self.memory.reference) else None
-            picked = greedy_select(quality, vectors, ids, {names.index(k): v for k, v in quota.items()},
-                                   reference=reference, weight=self.config.select_weight)
+            picked = greedy_select(quality, vectors, [names.index(r["label"]) for r in rows],
+                                   {names.index(k): v for k, v in Counter(labels).items()}, reference=reference,
+                                   weight=self.config.select_weight)
         chosen = [rows[i] for i in picked]
         self._pending = {"phase": "dai", "rows": chosen, "submitted": list(range(len(chosen))),
-                         "task": str(observation["task"]), "round": int(observation["round"]), "pool": len(pool)}
+                         "task": str(observation["task"]), "round": int(observation["round"]), "pool": pool,
+                         "scored_by": scored_by}
         return [dict(r["sample"]) for r in chosen]
 
     def _propose_groups(self, observation: Mapping[str, Any], labels: Sequence[str]) -> list[Sample]:
@@ -292,7 +308,7 @@ class SynLearnerAgent(Agent):
         raw = raw_rewards(q, d, u, c.reward_weights)
         env_rows = {int(r["index"]): r for r in info["samples"]}
         for i, r in enumerate(rows):
-            if not scored[i]:
+            if not scored[i] or p.get("scored_by") == "env":  # a drafted pool's pick was recorded as drafts
                 continue
             self.memory.record("pattern", r["pattern"], float(raw[i]))
             for name, value in r["attrs"].items():
@@ -316,8 +332,22 @@ class SynLearnerAgent(Agent):
                                  # a task's first entry (its DAI round, or its first feedback step) shows what the
                                  # policy carried into the task writes before it learns anything of it (jump-start)
                                  "env_reward": env_reward(rows, p["submitted"], env_rows)}
-        if p["phase"] == "dai":
+        if p["phase"] in ("feedback", "dai-draft"):  # drafts: what the env made of them
+            passed = [env_rows[idx] for idx in p["submitted"] if idx is not None
+                      and env_rows[idx].get("code") is None]
+            entry.update(drafts=sum(idx is not None for idx in p["submitted"]), passed=len(passed),
+                         mean_fidelity=float(np.mean([r["fidelity"] for r in passed])) if passed else 0.0,
+                         mean_novelty=float(np.mean([r["novelty"] for r in passed])) if passed else 0.0,
+                         mean_draft_score=float(np.mean([r["score"] for r in passed])) if passed else 0.0)
+        if p["phase"] == "feedback":  # the learning curve within a task: what rises when the drafts get better
+            entry["draft_reward"] = entry["env_reward"]
+        if p["phase"] == "dai-draft":  # the pool waits for its pick; quality per candidate, None if rejected
+            for i, r in enumerate(rows):
+                r["quality"] = float(q[i]) if env_rows[p["submitted"][i]].get("code") is None else None
+            self.pool = {"rows": rows, "size": p["pool"]}
             entry["pool"] = p["pool"]
+        elif p["phase"] == "dai":
+            entry.update(pool=p["pool"], scored_by=p["scored_by"])
             if c.eft_epochs:
                 top = sorted(items, key=lambda it: -it.score)[: c.eft_top]
                 replay = self.memory.replay(c.replay, exclude_task=p["task"])
@@ -328,15 +358,7 @@ class SynLearnerAgent(Agent):
         else:  # grpo (submitted groups) and feedback (drafted groups): one GRPO update on the groups
             if p["phase"] == "feedback":
                 self.feedback_done += 1
-                passed = [env_rows[idx] for idx in p["submitted"] if idx is not None
-                          and env_rows[idx].get("code") is None]
-                entry.update(step=p["step"], drafts=sum(idx is not None for idx in p["submitted"]),
-                             passed=len(passed),
-                             mean_fidelity=float(np.mean([r["fidelity"] for r in passed])) if passed else 0.0,
-                             mean_novelty=float(np.mean([r["novelty"] for r in passed])) if passed else 0.0,
-                             mean_draft_score=float(np.mean([r["score"] for r in passed])) if passed else 0.0,
-                             # what rises when the drafts get better, whichever way
-                             draft_reward=entry["env_reward"])
+                entry["step"] = p["step"]
             rewards = hierarchical_rewards(q, d, u, scored, c.reward_weights)
             adv, ok = masked_group_advantages(rewards, scored, c.group_size)
             train = [i for i in range(len(rows)) if ok[i] and rows[i]["completion"].completion_ids]

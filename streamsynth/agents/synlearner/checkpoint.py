@@ -42,6 +42,7 @@ def save_agent(agent: SynLearnerAgent, directory: str | Path) -> Path:
         "task_key": list(agent._task_key) if agent._task_key else None,
         "calls": agent.calls,
         "feedback_done": agent.feedback_done,
+        "pool": _pool_to_json(agent.pool),
         "rng": agent.rng.bit_generator.state,
         "proposed": {t: {k: list(v) for k, v in d.items()} for t, d in agent.proposed.items()},
         "dims": {k: list(v) for k, v in agent.dims.items()},
@@ -74,6 +75,9 @@ def load_agent(agent: SynLearnerAgent, directory: str | Path) -> None:
                     int(data.get("feedback_done", 0)))
         proposed = {t: {k: tuple(v) for k, v in d.items()} for t, d in data["proposed"].items()}
         dims = {k: tuple(v) for k, v in data["dims"].items()}
+        pool = data.get("pool")  # absent in checkpoints written before DAI drafted its pool
+        if pool is not None and not (isinstance(pool.get("rows"), list) and isinstance(pool.get("size"), int)):
+            raise ValueError(f"pool must hold rows and size, got keys {sorted(pool)}")
         log = list(data["log"])
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{directory / 'agent.json'} is incomplete or malformed ({exc!r}); start the run "
@@ -92,4 +96,15 @@ def load_agent(agent: SynLearnerAgent, directory: str | Path) -> None:
     agent._episodes, agent._task_key, agent.calls, agent.feedback_done = counters
     agent.rng = rng
     agent.proposed, agent.dims, agent.log = proposed, dims, log
+    agent.pool = pool
     agent._pending = None
+
+
+POOL_ROW_KEYS = ("prompt", "pattern", "attrs", "label", "sample", "quality")
+"""What a drafted DAI candidate needs for its pick and for EFT (its token ids are not needed after drafting)."""
+
+
+def _pool_to_json(pool: dict | None) -> dict | None:
+    if pool is None:
+        return None
+    return {"size": pool["size"], "rows": [{k: row[k] for k in POOL_ROW_KEYS} for row in pool["rows"]]}

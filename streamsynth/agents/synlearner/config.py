@@ -78,9 +78,13 @@ class SynLearnerConfig(GenerationSettings):
     """Let transformers run a hub model's own code."""
     feedback_steps: int = 0
     """GRPO steps on drafts at the start of each task, paid from the env's feedback budget (stop early when the
-    budget left cannot hold one); 0 turns the phase off."""
+    budget left, less the DAI pool's share with dai_drafts, cannot hold one); 0 turns the phase off."""
     feedback_prompts: int = 2
     """Prompts per feedback step, each with group_size completions."""
+    dai_drafts: bool = True
+    """DAI: the env scores the candidate pool as drafts (from the feedback budget, which the feedback steps leave
+    for it) and the pick trades the env's quality (fidelity x realism; rejected candidates out) against novelty;
+    false, or a budget too small for the pool: the quality is the agreement with the seed examples."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -89,6 +93,8 @@ class SynLearnerConfig(GenerationSettings):
         check_int("feedback_prompts", self.feedback_prompts, 1)
         for name in ("eft_epochs", "eft_top", "replay", "feedback_steps"):
             check_int(name, getattr(self, name), 0)
+        if not isinstance(self.dai_drafts, bool):
+            raise ValueError(f"dai_drafts must be true or false, got {self.dai_drafts!r}")
         check_int("group_size", self.group_size, 2)  # GRPO compares completions of one prompt
         for name in ("lr", "clip_eps", "kl_coef", "max_grad_norm", "lora_dropout"):
             check_number(name, getattr(self, name), 0)

@@ -130,3 +130,13 @@ def masked_group_advantages(rewards: np.ndarray, scored: np.ndarray, group_size:
         adv[idx] = group_advantages(torch.as_tensor(r, dtype=torch.float64), len(idx), eps=eps).numpy()
         ok[idx] = True
     return adv, ok
+
+
+def env_reward(rows: Sequence[Any], submitted: Sequence[int | None], env_rows: Mapping[int, Mapping[str, Any]]
+               ) -> float:
+    """The env's score per completion of a step: the mean over ``rows`` of the score of each completion's sample
+    (``submitted[i]``: its index in the action, ``None`` when unparseable), 0 for the unparseable and for those
+    the env rejected (a reason ``code``)."""
+    scores = [float(env_rows[idx]["score"]) for idx in submitted
+              if idx is not None and env_rows[idx].get("code") is None]
+    return sum(scores) / len(rows) if rows else 0.0

@@ -3,16 +3,20 @@
 * :func:`label_consistency` scores each candidate by how clearly its embedding belongs to its own label, using the
   seed examples' label centroids (a cheap quality proxy in ``[0, 1]``);
 * :func:`greedy_select` runs greedy max-marginal-relevance selection under per-label quotas, trading that quality
-  against novelty (cosine distance to what is already selected and to a reference set, e.g. earlier tasks' data).
+  against novelty (cosine distance to what is already selected and to a reference set, e.g. earlier tasks' data);
+* :func:`placed` and :func:`seed_agreement` apply them to SynLearner's candidate rows (dicts with ``sample`` and
+  ``label``); with the env's draft scores (``dai_drafts``) the quality is the env's instead.
 """
 
 from __future__ import annotations
 
-from streamsynth.config import check_int
-
-from typing import Mapping, Sequence
+from typing import Any, Mapping, Sequence
 
 import numpy as np
+
+from streamsynth.config import check_int
+from streamsynth.synthesis.prompting import format_fields
+from streamsynth.tasks.spec import LABEL_KEY
 
 
 def _matrix(name: str, value: np.ndarray, *, dim: int | None = None) -> np.ndarray:
@@ -133,3 +137,31 @@ def greedy_select(quality: np.ndarray, vectors: np.ndarray, labels: Sequence[int
             eligible &= lab != label
         max_sim = np.maximum(max_sim, unit @ unit[best])
     return picked
+
+
+def placed(embedder: Any, observation: Mapping[str, Any], rows: list[dict[str, Any]]
+           ) -> tuple[list[dict[str, Any]], np.ndarray]:
+    """The rows whose ``sample`` the embedder can place, with their vectors (a text with no features, under the
+    hashing embedder, has none and no cosine)."""
+    if not rows:
+        return [], np.zeros((0, 1))
+    fields = list(observation["fields"])
+    vectors = embedder.encode([format_fields(r["sample"], fields) for r in rows])
+    keep = np.linalg.norm(vectors, axis=1) > 0
+    return [r for r, k in zip(rows, keep) if k], vectors[keep]
+
+
+def seed_agreement(embedder: Any, observation: Mapping[str, Any], rows: list[dict[str, Any]], vectors: np.ndarray
+                   ) -> np.ndarray:
+    """Quality without the env: :func:`label_consistency` of each row (its ``label``, its vector) with the
+    observation's seed examples; 0.5 for all when a label has no placeable seed example."""
+    names = list(observation["labels"])
+    seeds = list(observation["seed_examples"])
+    fields = list(observation["fields"])
+    seed_vectors = embedder.encode([format_fields(s, fields) for s in seeds]) if seeds else np.zeros((0, 1))
+    ok = np.linalg.norm(seed_vectors, axis=1) > 0
+    seed_ids = [names.index(s[LABEL_KEY]) for s, k in zip(seeds, ok) if k]
+    if not set(seed_ids) >= set(range(len(names))):
+        return np.full(len(rows), 0.5)
+    return label_consistency(vectors, [names.index(r["label"]) for r in rows], seed_vectors[ok], seed_ids,
+                             len(names))

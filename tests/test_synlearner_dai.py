@@ -1,0 +1,103 @@
+"""SynLearner's DAI round through the feedback budget (issue 12): the candidate pool goes to the env as drafts,
+the pick is made from what the env passed on the env's quality, the feedback steps leave the pool its share of the
+budget, and a checkpoint between the drafts and the pick resumes to the same pick."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import streamsynth.agents.synlearner.agent as agent_module
+from streamsynth.agents.llm import request_labels
+from streamsynth.agents.synlearner.config import SynLearnerConfig
+from streamsynth.evaluation.runner import run_stream
+from tests.test_synlearner import _agent, model_dir  # noqa: F401 (model_dir: a fixture)
+
+
+def _step(env, agent, observation):
+    action = agent.act(observation)
+    observation, reward, terminated, truncated, info = env.step(action)
+    agent.observe(observation, reward, terminated, truncated, info)
+    return action, observation, reward, info
+
+
+def _pool_size(agent, observation) -> int:
+    return len(agent._dai_pool_labels(request_labels(observation, agent.config)))
+
+
+def test_the_pool_is_drafted_and_the_pick_is_made_from_what_the_env_passed(model_dir, make_env, monkeypatch):
+    env = make_env(samples_per_label=4, max_rounds=2)
+    agent = _agent(model_dir, env)
+    qualities = []
+    real_select = agent_module.greedy_select
+
+    def spy(quality, *args, **kwargs):
+        qualities.append(np.array(quality))
+        return real_select(quality, *args, **kwargs)
+
+    monkeypatch.setattr(agent_module, "greedy_select", spy)
+    obs, _ = env.reset(seed=0)
+    real_sample = agent._sample
+
+    def with_a_copy(observation, rows, seed):  # one candidate copies a seed example: the env rejects it
+        rows = real_sample(observation, rows, seed)
+        field = observation["fields"][0]
+        rows[0]["sample"] = {**rows[0]["sample"], field: observation["seed_examples"][0][field]}
+        return rows
+
+    monkeypatch.setattr(agent, "_sample", with_a_copy)
+    drafts, obs, reward, info = _step(env, agent, obs)
+    assert drafts and all(s["draft"] for s in drafts) and info["draft_only"] and reward == 0.0
+    assert len(env.unwrapped.dataset) == 0 and obs["round"] == 0 and not qualities  # nothing added, no pick yet
+    rows = info["samples"]
+    passed = [r for r in rows if r["code"] is None]
+    assert passed and len(passed) < len(rows)  # the env passed some and rejected others: the pick must tell them apart
+    assert agent.log[-1]["phase"] == "dai-draft" and agent.log[-1]["drafts"] == len(drafts) == len(rows)
+    assert agent.log[-1]["passed"] == len(passed) and "draft_reward" not in agent.log[-1]
+
+    submitted, obs, reward, info = _step(env, agent, obs)
+    assert submitted and not any(s.get("draft") for s in submitted) and obs["round"] == 1
+    field = obs["fields"][0]
+    # only what the env passed, unchanged
+    assert {s[field] for s in submitted} <= {drafts[r["index"]][field] for r in passed}
+    np.testing.assert_allclose(qualities[0], [r["fidelity"] * r["realism"] for r in passed])  # the env's quality
+    entry = agent.log[-1]
+    assert (entry["phase"], entry["scored_by"], entry["completions"]) == ("dai", "env", len(submitted))
+    assert agent.pool is None
+
+
+def test_feedback_steps_leave_the_pool_its_share_of_the_budget(model_dir, make_env):
+    probe = make_env(samples_per_label=4, max_rounds=2)
+    pool = _pool_size(_agent(model_dir, probe), probe.reset(seed=0)[0])
+    env = make_env(samples_per_label=4, max_rounds=2, feedback_budget=pool + 2 * 2 + 1)
+    agent = _agent(model_dir, env, feedback_steps=10, feedback_prompts=1, group_size=2)
+    first = run_stream(env, agent, seed=0)[0]  # (the pool is the first task's)
+    phases = [e["phase"] for e in agent.log if e["task"] == first.task]
+    # two steps of 2 drafts fit beside the pool, a third would not, and none come later
+    assert phases[:4] == ["feedback", "feedback", "dai-draft", "dai"] and "feedback" not in phases[4:]
+    assert first.drafts == 2 * 2 + agent.log[2]["drafts"] <= pool + 2 * 2 + 1
+
+
+def test_without_budget_for_the_pool_the_pick_uses_the_seed_examples(model_dir, make_env):
+    for budget, changes in [(1, {}), (1000, {"dai_drafts": False})]:  # (the pool holds more than one candidate)
+        env = make_env(samples_per_label=4, max_rounds=1, feedback_budget=budget)
+        agent = _agent(model_dir, env, **changes)
+        results = run_stream(env, agent, seed=0)
+        assert all(r.drafts == 0 for r in results)
+        assert [e["phase"] for e in agent.log] == ["dai"] * len(results)
+        assert all(e["scored_by"] == "seed examples" for e in agent.log)
+    with pytest.raises(ValueError, match="dai_drafts must be true or false"):
+        SynLearnerConfig(dai_drafts="yes")
+
+
+def test_a_checkpoint_between_the_drafts_and_the_pick_resumes_to_the_same_pick(model_dir, make_env, tmp_path):
+    env = make_env(samples_per_label=4, max_rounds=2)
+    agent = _agent(model_dir, env)
+    obs, _ = env.reset(seed=0)
+    _, obs, _, _ = _step(env, agent, obs)
+    assert agent.pool is not None
+    agent.save_state(tmp_path / "agent")
+    resumed = _agent(model_dir, env)
+    resumed.load_state(tmp_path / "agent")
+    assert resumed.pool is not None and len(resumed.pool["rows"]) == len(agent.pool["rows"])
+    assert resumed.act(obs) == agent.act(obs)
