@@ -4,11 +4,15 @@ budget, and a checkpoint between the drafts and the pick resumes to the same pic
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pytest
 
 import streamsynth.agents.synlearner.agent as agent_module
 from streamsynth.agents.llm import request_labels
+from streamsynth.agents.synlearner.agent import SynLearnerAgent
+from streamsynth.agents.synlearner.checkpoint import CheckpointError
 from streamsynth.agents.synlearner.config import SynLearnerConfig
 from streamsynth.evaluation.runner import run_stream
 from tests.test_synlearner import _agent, model_dir  # noqa: F401 (model_dir: a fixture)
@@ -101,3 +105,44 @@ def test_a_checkpoint_between_the_drafts_and_the_pick_resumes_to_the_same_pick(m
     resumed.load_state(tmp_path / "agent")
     assert resumed.pool is not None and len(resumed.pool["rows"]) == len(agent.pool["rows"])
     assert resumed.act(obs) == agent.act(obs)
+    # a checkpoint written before the pool existed loads without one; a damaged pool is refused as a whole
+    data = json.loads((tmp_path / "agent" / "agent.json").read_text())
+    (tmp_path / "agent" / "agent.json").write_text(json.dumps({k: v for k, v in data.items() if k != "pool"}))
+    resumed.load_state(tmp_path / "agent")
+    assert resumed.pool is None
+    for broken in [[], {"size": 3, "rows": [{"prompt": []}]}]:
+        (tmp_path / "agent" / "agent.json").write_text(json.dumps({**data, "pool": broken}))
+        with pytest.raises(CheckpointError, match="pool"):
+            resumed.load_state(tmp_path / "agent")
+
+
+def test_feedback_steps_come_only_at_the_task_start_even_when_the_pool_does_not_fit(model_dir, make_env):
+    """A budget smaller than the pool: the feedback steps use it at the start, DAI picks without drafts, and no
+    feedback step comes in a later round."""
+    probe = make_env(samples_per_label=4, max_rounds=2)
+    pool = _pool_size(_agent(model_dir, probe), probe.reset(seed=0)[0])
+    env = make_env(samples_per_label=4, max_rounds=2, feedback_budget=pool - 1)
+    agent = _agent(model_dir, env, feedback_steps=100, feedback_prompts=1, group_size=2)
+    first = run_stream(env, agent, seed=0)[0]
+    log = [e for e in agent.log if e["task"] == first.task]
+    phases = [e["phase"] for e in log]
+    assert phases[: (pool - 1) // 2 + 1] == ["feedback"] * ((pool - 1) // 2) + ["dai"]
+    assert "feedback" not in phases[(pool - 1) // 2:] and first.rounds == 2
+    assert log[(pool - 1) // 2]["scored_by"] == "seed examples"
+
+
+def test_when_a_feedback_step_comes():
+    """Only at the task's start: round 0, before the pool is drafted, while steps are left, and with budget for a
+    step beside the pool (2 labels x 3 requested x pool_factor 2 = 12 candidates; a step is 1 prompt x G 2)."""
+    def wants(left, round=0, pool=None, done=0, **changes):
+        agent = SynLearnerAgent(SynLearnerConfig(feedback_steps=3, feedback_prompts=1, group_size=2, **changes))
+        agent.pool, agent.feedback_done = pool, done
+        return agent._wants_feedback({"labels": ("a", "b"), "counts": np.array([0, 0]), "targets": np.array([4, 4]),
+                                      "round": round, "max_rounds": 2, "feedback_left": left})
+
+    assert SynLearnerAgent(SynLearnerConfig())._dai_pool_labels(["a"] * 3 + ["b"] * 2) == ["a", "b"] * 4 + ["a"] * 2
+    assert wants(14) and not wants(13)  # the pool's 12 are kept back
+    assert wants(11) and not wants(1)  # a budget that cannot hold the pool keeps nothing back
+    assert wants(2, dai_drafts=False)
+    assert not wants(100, pool={"rows": [], "size": 12})  # drafted, not yet picked
+    assert not wants(100, round=1) and not wants(100, done=3)

@@ -212,18 +212,23 @@ class SynLearnerAgent(Agent):
         return rows
 
     def _dai_pool_labels(self, labels: Sequence[str]) -> list[str]:
-        """The label of each DAI candidate: ``pool_factor`` x the round's request."""
-        return [lbl for lbl, n in Counter(labels).items() for _ in range(math.ceil(n * self.config.pool_factor))]
+        """The label of each DAI candidate: ``pool_factor`` x the round's request, labels taking turns (should a
+        pool outgrow the env's step limit, the candidates it cannot judge are spread over the labels)."""
+        counts = {lbl: math.ceil(n * self.config.pool_factor) for lbl, n in Counter(labels).items()}
+        return [lbl for k in range(max(counts.values(), default=0)) for lbl, n in counts.items() if k < n]
 
     def _wants_feedback(self, observation: Mapping[str, Any]) -> bool:
-        """Whether the next step is a feedback step: steps left in this task and budget for one more, after the
-        DAI pool's share (while the first round's pool is still to be drafted)."""
+        """Whether the next step is a feedback step: only at the task's start (the first round, before the DAI
+        pool), while steps are left and the budget holds one more beside the pool's share (when it can hold the
+        pool at all; otherwise DAI picks without drafts and the feedback steps keep the budget)."""
         c = self.config
-        reserve = 0
-        if c.dai_drafts and int(observation["round"]) == 0 and self.pool is None:
-            reserve = len(self._dai_pool_labels(request_labels(observation, c)))
-        return (self.feedback_done < c.feedback_steps
-                and int(observation.get("feedback_left", 0)) - reserve >= c.feedback_prompts * c.group_size)
+        if int(observation["round"]) != 0 or self.pool is not None or self.feedback_done >= c.feedback_steps:
+            return False
+        left = int(observation.get("feedback_left", 0))
+        reserve = len(self._dai_pool_labels(request_labels(observation, c))) if c.dai_drafts else 0
+        if reserve > left:
+            reserve = 0
+        return left - reserve >= c.feedback_prompts * c.group_size
 
     def _propose_feedback(self, observation: Mapping[str, Any]) -> list[Sample]:
         """One GRPO step's completions as drafts: ``feedback_prompts`` prompts (labels still missing, in turn)

@@ -75,9 +75,7 @@ def load_agent(agent: SynLearnerAgent, directory: str | Path) -> None:
                     int(data.get("feedback_done", 0)))
         proposed = {t: {k: tuple(v) for k, v in d.items()} for t, d in data["proposed"].items()}
         dims = {k: tuple(v) for k, v in data["dims"].items()}
-        pool = data.get("pool")  # absent in checkpoints written before DAI drafted its pool
-        if pool is not None and not (isinstance(pool.get("rows"), list) and isinstance(pool.get("size"), int)):
-            raise ValueError(f"pool must hold rows and size, got keys {sorted(pool)}")
+        pool = _pool_from_json(data.get("pool"))  # absent in checkpoints written before DAI drafted its pool
         log = list(data["log"])
     except (KeyError, TypeError, ValueError) as exc:
         raise CheckpointError(f"{directory / 'agent.json'} is incomplete or malformed ({exc!r}); start the run "
@@ -108,3 +106,12 @@ def _pool_to_json(pool: dict | None) -> dict | None:
     if pool is None:
         return None
     return {"size": pool["size"], "rows": [{k: row[k] for k in POOL_ROW_KEYS} for row in pool["rows"]]}
+
+
+def _pool_from_json(pool: object) -> dict | None:
+    if pool is None:
+        return None
+    if not (isinstance(pool, dict) and isinstance(pool.get("rows"), list) and isinstance(pool.get("size"), int)
+            and all(isinstance(r, dict) and set(POOL_ROW_KEYS) <= set(r) for r in pool["rows"])):
+        raise ValueError(f"the drafted DAI pool must hold 'size' and 'rows' with {POOL_ROW_KEYS}")
+    return pool
