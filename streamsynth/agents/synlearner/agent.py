@@ -256,12 +256,12 @@ class SynLearnerAgent(Agent):
         pool = self._dai_pool_labels(labels)
         prompts = self._prompt_rows(observation, pool, 1, self.dims, self.rng)
         rows = self._sample(observation, prompts, self._next_seed())
-        rows, vectors = placed(self.embedder, observation, [r for r in rows if r["sample"] is not None])
-        task, rnd = str(observation["task"]), int(observation["round"])
+        rows = [r for r in rows if r["sample"] is not None]
         if rows and self.config.dai_drafts and int(observation.get("feedback_left", 0)) >= len(rows):
-            self._pending = {"phase": "dai-draft", "rows": rows, "submitted": list(range(len(rows))), "task": task,
-                             "round": rnd, "pool": len(pool)}
-            return [{**r["sample"], DRAFT_KEY: True} for r in rows]
+            self._pending = {"phase": "dai-draft", "rows": rows, "submitted": list(range(len(rows))),
+                             "task": str(observation["task"]), "round": int(observation["round"]), "pool": len(pool)}
+            return [{**r["sample"], DRAFT_KEY: True} for r in rows]  # placed (embedded) once, at the pick
+        rows, vectors = placed(self.embedder, observation, rows)
         quality = seed_agreement(self.embedder, observation, rows, vectors) if rows else np.zeros(0)
         return self._pick(observation, labels, rows, vectors, quality, pool=len(pool), scored_by="seed examples")
 
