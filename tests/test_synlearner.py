@@ -69,7 +69,7 @@ def test_config_validates_and_round_trips():
 
 def test_completion_components_reject_feedback_that_does_not_match():
     with pytest.raises(ValueError, match="does not hold"):
-        completion_components([3], {"components": {}, "samples": [{"index": 0, "accepted": True}]})
+        completion_components([3], {"components": {}, "samples": [{"index": 0, "accepted": True}]}, 2)
 
 
 def test_groups_with_one_scored_member_do_not_train():
@@ -443,10 +443,31 @@ def test_drafts_and_in_step_duplicates_in_the_hierarchical_reward():
         {"index": 1, "draft": True, "accepted": False, "code": "duplicate_in_step"},
         {"index": 2, "draft": True, "accepted": False, "code": "over_feedback_budget"},
         {"index": 3, "draft": True, "accepted": False, "code": "too_short"}]}
-    q, d, u, scored = completion_components([0, 1, 2, 3], info)
+    q, d, u, scored = completion_components([0, 1, 2, 3], info, n_labels=2, label_gate=False)
     assert q.tolist() == [0.8, 0, 0, 0] and d.tolist() == [0.5, 0, 0, 0]
     assert u.tolist() == [-0.03, 0, 0, 0]  # the draft's own utility credit, not the set's utility
     assert scored.tolist() == [True, True, False, True]  # a duplicate within the step is penalised, not skipped
+
+
+def test_label_gate_novelty_counts_only_with_the_label():
+    """Novel text the judge reads as another label earned diversity credit, and SynLearner learned to write it
+    (docs/results/smol-feedback-3seeds.md): with the gate, quality is fidelity above chance (the env's quality)
+    and novelty counts in proportion to it."""
+    rows = [{"index": i, "draft": True, "accepted": False, "code": None, "fidelity": f, "novelty": nov,
+             "realism": 0.5, "utility_gain": 0.0}
+            for i, (f, nov) in enumerate([(0.9, 0.2), (0.4, 0.9), (0.7, 0.5)])]
+    q, d, _, _ = completion_components([0, 1, 2], {"samples": rows}, n_labels=2)
+    np.testing.assert_allclose(q, [0.8 * 0.5, 0.0, 0.4 * 0.5])  # below chance: no quality
+    np.testing.assert_allclose(d, [0.2 * 0.4, 0.0, 0.5 * 0.2])  # the most novel, off-label draft: no diversity
+    q4, _, _, _ = completion_components([0], {"samples": rows}, n_labels=4)
+    np.testing.assert_allclose(q4, [(0.9 - 0.25) / 0.75 * 0.5])  # chance is 1/K
+    q0, d0, _, _ = completion_components([0, 1, 2], {"samples": rows}, n_labels=2, label_gate=False)
+    np.testing.assert_allclose(q0, [0.45, 0.2, 0.35])
+    np.testing.assert_allclose(d0, [0.1, 0.45, 0.25])
+    # in a GRPO group the off-label novel draft now ranks last; without the gate its novelty lifted it above it
+    adv = hierarchical_rewards(q, d, np.zeros(3), np.ones(3, bool))
+    assert adv.argmin() == 1 and adv.argmax() == 0
+    assert hierarchical_rewards(q0, d0, np.zeros(3), np.ones(3, bool))[1] > adv[1]
 
 
 def test_utility_credit_depends_on_the_completion():
@@ -457,7 +478,7 @@ def test_utility_credit_depends_on_the_completion():
         info = {"components": {"utility": set_utility}, "samples": [
             {"index": i, "accepted": True, "code": None, "fidelity": 0.8, "novelty": 0.5, "realism": 1.0,
              "utility_gain": g} for i, g in enumerate(gains)]}
-        q, d, u, scored = completion_components(list(range(len(gains))), info)
+        q, d, u, scored = completion_components(list(range(len(gains))), info, n_labels=2)
         return masked_group_advantages(hierarchical_rewards(q, d, u, scored, (0.4, 0.3, 0.3)), scored, 4)[0]
 
     base = advantages([0.01, 0.02, 0.03, 0.04], 0.45)

@@ -15,6 +15,7 @@ from streamsynth.agents.synlearner.agent import SynLearnerAgent
 from streamsynth.agents.synlearner.checkpoint import CheckpointError
 from streamsynth.agents.synlearner.config import SynLearnerConfig
 from streamsynth.evaluation.runner import run_stream
+from streamsynth.rewards.blend import above_chance
 from tests.test_synlearner import _agent, model_dir  # noqa: F401 (model_dir: a fixture)
 
 
@@ -64,7 +65,8 @@ def test_the_pool_is_drafted_and_the_pick_is_made_from_what_the_env_passed(model
     field = obs["fields"][0]
     # only what the env passed, unchanged
     assert {s[field] for s in submitted} <= {drafts[r["index"]][field] for r in passed}
-    np.testing.assert_allclose(qualities[0], [r["fidelity"] * r["realism"] for r in passed])  # the env's quality
+    n = len(obs["labels"])  # the env's quality: fidelity above chance x realism
+    np.testing.assert_allclose(qualities[0], [above_chance(r["fidelity"], n) * r["realism"] for r in passed])
     entry = agent.log[-1]
     assert (entry["phase"], entry["scored_by"], entry["completions"]) == ("dai", "env", len(submitted))
     assert agent.pool is None
@@ -90,8 +92,9 @@ def test_without_budget_for_the_pool_the_pick_uses_the_seed_examples(model_dir, 
         assert all(r.drafts == 0 for r in results)
         assert [e["phase"] for e in agent.log] == ["dai"] * len(results)
         assert all(e["scored_by"] == "seed examples" for e in agent.log)
-    with pytest.raises(ValueError, match="dai_drafts must be true or false"):
-        SynLearnerConfig(dai_drafts="yes")
+    for name in ("dai_drafts", "label_gate"):
+        with pytest.raises(ValueError, match=f"{name} must be true or false"):
+            SynLearnerConfig(**{name: "yes"})
 
 
 def test_a_checkpoint_between_the_drafts_and_the_pick_resumes_to_the_same_pick(model_dir, make_env, tmp_path):

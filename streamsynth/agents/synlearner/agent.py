@@ -6,7 +6,7 @@ Per task (one episode), inside the plain Gymnasium loop:
   from the task's feedback budget without adding them or using up a round; one GRPO update per step.
 * **first round, DAI**: attribute-diverse prompts (the task's dimensions, or values the LLM proposes) with 0..k seed
   examples, ``pool_factor`` x more candidates than needed; the env scores the pool as drafts (``dai_drafts``); a
-  greedy pick on quality (the env's fidelity x realism, or, without drafts, label consistency with the seed
+  greedy pick on quality (the env's fidelity above chance x realism, or, without drafts, label consistency with the seed
   examples) plus novelty (against what is already picked and the memory's reference set) is submitted;
   then **EFT**: LoRA SFT on the accepted samples of the round plus a replay of the best samples of earlier tasks
   (loss on the completion only; the same prompt format as generation).
@@ -184,14 +184,16 @@ class SynLearnerAgent(Agent):
     def propose(self, observation: Mapping[str, Any]) -> list[Sample]:
         if self._pending is not None:
             raise RuntimeError("act() called twice without observe(): feed the env's feedback back first")
-        if self._wants_feedback(observation):
-            return self._propose_feedback(observation)
         labels = request_labels(observation, self.config)
-        if int(observation["round"]) == 0:
-            if self.pool is not None:
-                return self._submit_dai(observation, labels)
-            return self._propose_dai(observation, labels)
-        return self._propose_groups(observation, labels)
+        if self._wants_feedback(observation):
+            samples = self._propose_feedback(observation)
+        elif int(observation["round"]) == 0:
+            samples = (self._submit_dai(observation, labels) if self.pool is not None
+                       else self._propose_dai(observation, labels))
+        else:
+            samples = self._propose_groups(observation, labels)
+        self._pending["n_labels"] = len(observation["labels"])  # chance level of the judge, for the credit
+        return samples
 
     def _prompt_rows(self, observation: Mapping[str, Any], labels: Sequence[str], copies: int,
                      dims: Mapping[str, tuple[str, ...]], rng: np.random.Generator) -> list[dict[str, Any]]:
@@ -266,7 +268,7 @@ class SynLearnerAgent(Agent):
         return self._pick(observation, labels, rows, vectors, quality, pool=len(pool), scored_by="seed examples")
 
     def _submit_dai(self, observation: Mapping[str, Any], labels: Sequence[str]) -> list[Sample]:
-        """The pick from the drafted pool: candidates the env passed, quality = its fidelity x realism."""
+        """The pick from the drafted pool: candidates the env passed, quality = the reward's quality term."""
         pool, self.pool = self.pool, None
         rows, vectors = placed(self.embedder, observation, [r for r in pool["rows"] if r["quality"] is not None])
         quality = np.array([r["quality"] for r in rows], dtype=float)
@@ -309,7 +311,7 @@ class SynLearnerAgent(Agent):
             raise RuntimeError("observe() without a preceding act()")
         c = self.config
         rows = p["rows"]
-        q, d, u, scored = completion_components(p["submitted"], info)
+        q, d, u, scored = completion_components(p["submitted"], info, p["n_labels"], c.label_gate)
         raw = raw_rewards(q, d, u, c.reward_weights)
         env_rows = {int(r["index"]): r for r in info["samples"]}
         for i, r in enumerate(rows):

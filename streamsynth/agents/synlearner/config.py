@@ -57,6 +57,10 @@ class SynLearnerConfig(GenerationSettings):
     """Sequences per forward/backward pass."""
     reward_weights: tuple[float, float, float] = (0.4, 0.3, 0.3)
     """Quality, diversity and utility weights of the hierarchical reward, each component normalised first."""
+    label_gate: bool = True
+    """The hierarchical reward's quality is the judge's fidelity above chance times realism (the env's quality),
+    and novelty counts in proportion to it: text the judge reads as another label earns no diversity credit
+    however new it is. False: raw fidelity x realism and ungated novelty (SynLearner before 2026-11-29)."""
     max_grad_norm: float = 1.0
     """Gradient clipping norm."""
     pool_factor: float = 2.0
@@ -83,8 +87,9 @@ class SynLearnerConfig(GenerationSettings):
     """Prompts per feedback step, each with group_size completions."""
     dai_drafts: bool = True
     """DAI: the env scores the candidate pool as drafts (from the feedback budget, which the feedback steps leave
-    for it) and the pick trades the env's quality (fidelity x realism; rejected candidates out) against novelty;
-    false, or a budget too small for the pool: the quality is the agreement with the seed examples."""
+    for it) and the pick trades the env's quality (the reward's quality term, see label_gate; rejected candidates
+    out) against novelty; false, or a budget too small for the pool: the quality is the agreement with the seed
+    examples."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -93,8 +98,9 @@ class SynLearnerConfig(GenerationSettings):
         check_int("feedback_prompts", self.feedback_prompts, 1)
         for name in ("eft_epochs", "eft_top", "replay", "feedback_steps"):
             check_int(name, getattr(self, name), 0)
-        if not isinstance(self.dai_drafts, bool):
-            raise ValueError(f"dai_drafts must be true or false, got {self.dai_drafts!r}")
+        for name in ("dai_drafts", "label_gate"):
+            if not isinstance(getattr(self, name), bool):
+                raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
         check_int("group_size", self.group_size, 2)  # GRPO compares completions of one prompt
         for name in ("lr", "clip_eps", "kl_coef", "max_grad_norm", "lora_dropout"):
             check_number(name, getattr(self, name), 0)

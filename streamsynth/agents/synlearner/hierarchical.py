@@ -1,8 +1,11 @@
 """The hierarchical reward of each completion, from the env's feedback only (``info`` of ``env.step``).
 
-Three levels: the **sample's quality** (the env's per-sample label fidelity times its realism), its
-**contribution to set diversity** (the env's per-sample novelty against everything accepted so far, times its
-realism: like the env's set score, only what passes for real data counts) and its **share of the set's
+Three levels: the **sample's quality** (the env's per-sample label fidelity above chance times its realism, the
+env's own per-sample quality), its **contribution to set diversity** (the env's per-sample novelty against
+everything accepted so far, times its realism and its quality: like the env's set score, only what passes for real
+data counts, and new text the judge reads as another label adds no useful spread, so novelty counts only in
+proportion to the label agreement; without this gate SynLearner learned to write novel, off-label drafts whose
+data lowered the student's accuracy, ``docs/results/smol-feedback-3seeds.md``) and its **share of the set's
 utility** (the env's per-sample ``utility_gain``: how much a gradient step of the student trained on the set
 before the step would lower the student's dev log-loss, a first-order leave-one-in estimate that depends on the
 completion itself; :mod:`streamsynth.rewards.influence`). Crediting the set's utility to every accepted sample
@@ -27,22 +30,27 @@ import numpy as np
 import torch
 
 from streamsynth.agents.synlearner.grpo import group_advantages
+from streamsynth.rewards.blend import above_chance
 from streamsynth.rewards.reasons import Reason
 
 
-def completion_components(submitted: Sequence[int | None], info: Mapping[str, Any]
-                          ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+def completion_components(submitted: Sequence[int | None], info: Mapping[str, Any], n_labels: int,
+                          label_gate: bool = True) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Raw ``(quality, diversity, utility, scored)`` per completion.
 
     ``submitted[i]`` is the index in the submitted action of completion ``i``'s sample, or None when the
-    completion could not be parsed into a sample (scored, all components 0).
+    completion could not be parsed into a sample (scored, all components 0). With ``label_gate`` (the default)
+    quality is ``above_chance(fidelity, n_labels) * realism`` and diversity ``novelty * quality``; without it,
+    ``fidelity * realism`` and ``novelty * realism``.
 
     >>> info = {"samples": [
     ...     {"index": 0, "accepted": True, "fidelity": 0.9, "novelty": 0.5, "utility_gain": 0.02},
     ...     {"index": 1, "accepted": False, "code": "label_full"},
     ...     {"index": 2, "accepted": False, "code": "near_duplicate"}]}
-    >>> [a.tolist() for a in completion_components([0, 1, None, 2], info)]
-    [[0.9, 0.0, 0.0, 0.0], [0.5, 0.0, 0.0, 0.0], [0.02, 0.0, 0.0, 0.0], [True, False, True, True]]
+    >>> [a.round(6).tolist() for a in completion_components([0, 1, None, 2], info, n_labels=2)]
+    [[0.8, 0.0, 0.0, 0.0], [0.4, 0.0, 0.0, 0.0], [0.02, 0.0, 0.0, 0.0], [True, False, True, True]]
+    >>> [a.tolist() for a in completion_components([0], info, n_labels=2, label_gate=False)][:2]
+    [[0.9], [0.5]]
     """
     rows = {int(r["index"]): r for r in info["samples"]}
     in_step = {Reason.DUPLICATE_IN_STEP.value, Reason.NEAR_DUPLICATE_IN_STEP.value}
@@ -58,7 +66,11 @@ def completion_components(submitted: Sequence[int | None], info: Mapping[str, An
         draft_passed = bool(row.get("draft")) and row.get("code") is None
         if row.get("accepted") or draft_passed:
             real = float(row.get("realism", 1.0))  # grounded: only what passes for real data earns (issue 9)
-            q[i], d[i] = float(row["fidelity"]) * real, float(row["novelty"]) * real
+            if label_gate:
+                q[i] = above_chance(float(row["fidelity"]), n_labels) * real
+                d[i] = float(row["novelty"]) * q[i]
+            else:
+                q[i], d[i] = float(row["fidelity"]) * real, float(row["novelty"]) * real
             u[i] = float(row["utility_gain"])
         elif not Reason(row["code"]).judged and row["code"] not in in_step:  # codes, never wording (issue 10)
             scored[i] = False
