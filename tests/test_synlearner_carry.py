@@ -35,6 +35,27 @@ def test_carry_options_read_back_from_config_json_equal_the_requested_ones():
     assert RunOptions.from_dict(saved) == opts and settings_diff(saved, opts) == []
 
 
+def test_a_cell_from_before_a_setting_existed_compares_with_what_it_ran():
+    """A cell saved before ``dai_drafts`` and ``label_gate`` existed ran without them: reused for a request at
+    today's defaults it would mix two rewards in one table; its faithful continuation asks for the legacy values."""
+    from streamsynth import __version__
+
+    def saved(opts, agent_config):
+        return {**json.loads(json.dumps(opts.to_dict())), "versions": {"streamsynth": __version__},
+                "agent_config": agent_config}
+
+    old = {"agent": "synlearner", "learns": True, "lr": 1e-4}  # describe() of a run from before the two settings
+    now = RunOptions(agent="synlearner", agent_options={"lr": 1e-4})
+    assert settings_diff(saved(now, old), now) == ["learner.dai_drafts: False -> True",
+                                                   "learner.label_gate: False -> True"]
+    faithful = RunOptions(agent="synlearner", agent_options={"lr": 1e-4, "dai_drafts": "false", "label_gate": "false"})
+    assert settings_diff(saved(now, old), faithful) == []
+    current = {**old, "dai_drafts": True, "label_gate": True}  # a cell of today: its defaults are today's
+    assert settings_diff(saved(now, current), now) == []
+    assert settings_diff(saved(now, current), faithful) == ["learner.dai_drafts: True -> False",
+                                                            "learner.label_gate: True -> False"]
+
+
 def test_isolated_agent_starts_every_task_fresh(model_dir, make_env):
     env = make_env(samples_per_label=4, max_rounds=2)
     agent = build_agent("synlearner-isolated", backend=_backend(model_dir), learner=SynLearnerConfig(**SMALL))

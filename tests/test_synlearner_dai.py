@@ -67,6 +67,7 @@ def test_the_pool_is_drafted_and_the_pick_is_made_from_what_the_env_passed(model
     assert {s[field] for s in submitted} <= {drafts[r["index"]][field] for r in passed}
     n = len(obs["labels"])  # the env's quality: fidelity above chance x realism
     np.testing.assert_allclose(qualities[0], [above_chance(r["fidelity"], n) * r["realism"] for r in passed])
+    assert qualities[0].max() > 0  # (not all at chance: the check compares figures, not zeros)
     entry = agent.log[-1]
     assert (entry["phase"], entry["scored_by"], entry["completions"]) == ("dai", "env", len(submitted))
     assert agent.pool is None
@@ -117,6 +118,23 @@ def test_a_checkpoint_between_the_drafts_and_the_pick_resumes_to_the_same_pick(m
         (tmp_path / "agent" / "agent.json").write_text(json.dumps({**data, "pool": broken}))
         with pytest.raises(CheckpointError, match="pool"):
             resumed.load_state(tmp_path / "agent")
+
+
+def test_a_checkpoint_from_before_a_setting_existed_resumes_only_with_what_its_run_did(model_dir, make_env, tmp_path):
+    env = make_env(samples_per_label=4, max_rounds=2)
+    legacy = {"dai_drafts": False, "label_gate": False}
+    agent = _agent(model_dir, env, **legacy)
+    obs, _ = env.reset(seed=0)
+    _step(env, agent, obs)
+    agent.save_state(tmp_path / "agent")
+    data = json.loads((tmp_path / "agent" / "agent.json").read_text())
+    old = {k: v for k, v in data["config"].items() if k not in legacy}  # written before the two settings
+    (tmp_path / "agent" / "agent.json").write_text(json.dumps({**data, "config": old}))
+    with pytest.raises(CheckpointError, match="label_gate"):  # today's defaults would change the run's reward
+        _agent(model_dir, env).load_state(tmp_path / "agent")
+    resumed = _agent(model_dir, env, **legacy)
+    resumed.load_state(tmp_path / "agent")
+    assert resumed.feedback_done == agent.feedback_done and len(resumed.memory) == len(agent.memory)
 
 
 def test_feedback_steps_come_only_at_the_task_start_even_when_the_pool_does_not_fit(model_dir, make_env):

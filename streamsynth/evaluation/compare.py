@@ -125,8 +125,15 @@ def settings_diff(saved: dict[str, Any], requested: RunOptions) -> list[str]:
     agent_config = saved.get("agent_config")
     learns = not isinstance(agent_config, dict) or agent_config.get("learns", True) is not False
     ignored = IGNORED_SETTINGS if learns else IGNORED_SETTINGS + PROBE_SETTINGS
+    synlearner = requested.agent.startswith("synlearner") and isinstance(agent_config, dict)
+    if synlearner:  # compared setting by setting, with what a run from before a setting existed did
+        ignored += ("learner",)
     out = [f"{f.name}: {getattr(before, f.name)!r} -> {getattr(requested, f.name)!r}" for f in fields(RunOptions)
            if f.name not in ignored and getattr(before, f.name) != getattr(requested, f.name)]
+    if synlearner:
+        from streamsynth.agents.synlearner.config import SynLearnerConfig
+
+        out += SynLearnerConfig.learner_diff(agent_config, before.learner, requested.learner)
     version = (saved.get("versions") or {}).get("streamsynth")
     if version != __version__:
         out.append(f"streamsynth version: {version} -> {__version__}")

@@ -58,9 +58,9 @@ def load_agent(agent: SynLearnerAgent, directory: str | Path) -> None:
 
     directory = Path(directory)
     data = read_json(directory / "agent.json")
-    if isinstance(data.get("config"), dict):  # settings added since the checkpoint was written count as defaults
+    if isinstance(data.get("config"), dict):  # settings added since the checkpoint was written: what its run did
         try:
-            data = {**data, "config": SynLearnerConfig.from_dict(data["config"]).to_dict()}
+            data = {**data, "config": SynLearnerConfig.from_saved(data["config"]).to_dict()}
         except (TypeError, ValueError) as exc:
             raise CheckpointError(f"the checkpoint in {directory} holds settings this version cannot read ({exc}); "
                                   "resume with the version that wrote it, or start the run again") from exc

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Any
+from typing import Any, ClassVar, Mapping
 
 from streamsynth.config import check_int, check_number
 from streamsynth.synthesis.config import GenerationSettings
@@ -24,6 +24,10 @@ class SynLearnerConfig(GenerationSettings):
       feedback steps on drafts (issue 12) and what is carried across the stream, in that order below.
     - Checkpoints are a run setting (``RunOptions.checkpoint_every``).
     """
+
+    LEGACY_DEFAULTS: ClassVar[dict[str, Any]] = {"dai_drafts": False, "label_gate": False}
+    """Settings added with a default that changed what SynLearner does, and the value that a saved config without
+    them (written before they existed) means: the behaviour of its run. Checkpoints and compare cells read it."""
 
     vllm_gpu_memory: float = 0.4
     """backend vllm: the share of GPU memory vLLM may take; the training model needs the rest."""
@@ -60,7 +64,7 @@ class SynLearnerConfig(GenerationSettings):
     label_gate: bool = True
     """The hierarchical reward's quality is the judge's fidelity above chance times realism (the env's quality),
     and novelty counts in proportion to it: text the judge reads as another label earns no diversity credit
-    however new it is. False: raw fidelity x realism and ungated novelty (SynLearner before 2026-11-29)."""
+    however new it is. False: raw fidelity x realism and ungated novelty (the reward before commit f4537d1)."""
     max_grad_norm: float = 1.0
     """Gradient clipping norm."""
     pool_factor: float = 2.0
@@ -147,6 +151,39 @@ class SynLearnerConfig(GenerationSettings):
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
+
+    @classmethod
+    def from_saved(cls, data: Mapping[str, Any]) -> "SynLearnerConfig":
+        """A config as an earlier run saved it (its checkpoint): settings it lacks take their
+        :attr:`LEGACY_DEFAULTS` (what that run did), the others today's defaults.
+
+        >>> SynLearnerConfig.from_saved({"lr": 0.001}).label_gate, SynLearnerConfig.from_dict({"lr": 0.001}).label_gate
+        (False, True)
+        """
+        return cls.from_dict({**cls.LEGACY_DEFAULTS, **data})
+
+    @classmethod
+    def learner_diff(cls, agent_config: Mapping[str, Any], saved: Mapping[str, Any], requested: Mapping[str, Any]
+                     ) -> list[str]:
+        """What differs between the SynLearner settings a run used and the requested ones, one
+        ``"learner.NAME: saved -> requested"`` line each. ``saved`` and ``requested`` are the explicit settings
+        (``-L``); one not given is today's default, except that a run whose ``agent_config`` (all its settings)
+        lacks a :attr:`LEGACY_DEFAULTS` setting ran with the legacy value.
+
+        >>> SynLearnerConfig.learner_diff({"lr": 1e-4}, {}, {})  # a run from before both settings
+        ['learner.dai_drafts: False -> True', 'learner.label_gate: False -> True']
+        >>> SynLearnerConfig.learner_diff({"lr": 1e-4}, {}, {"dai_drafts": False, "label_gate": False})
+        []
+        """
+        default = cls()
+        out = []
+        for name in sorted(set(saved) | set(requested) | set(cls.LEGACY_DEFAULTS)):
+            legacy = name in cls.LEGACY_DEFAULTS and name not in agent_config
+            before = saved[name] if name in saved else cls.LEGACY_DEFAULTS[name] if legacy else getattr(default, name)
+            now = requested.get(name, getattr(default, name))
+            if before != now:
+                out.append(f"learner.{name}: {before!r} -> {now!r}")
+        return out
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> "SynLearnerConfig":
