@@ -48,8 +48,9 @@ def completion_components(submitted: Sequence[int | None], info: Mapping[str, An
     ...     {"index": 0, "accepted": True, "fidelity": 0.9, "novelty": 0.5, "utility_gain": 0.02},
     ...     {"index": 1, "accepted": False, "code": "label_full"},
     ...     {"index": 2, "accepted": False, "code": "near_duplicate"}]}
-    >>> [a.round(6).tolist() for a in completion_components([0, 1, None, 2], info, n_labels=2)]
-    [[0.8, 0.0, 0.0, 0.0], [0.4, 0.0, 0.0, 0.0], [0.02, 0.0, 0.0, 0.0], [True, False, True, True]]
+    >>> q, d, u, scored = completion_components([0, 1, None, 2], info, n_labels=2)
+    >>> q.round(6).tolist(), d.round(6).tolist(), u.tolist(), scored.tolist()
+    ([0.8, 0.0, 0.0, 0.0], [0.4, 0.0, 0.0, 0.0], [0.02, 0.0, 0.0, 0.0], [True, False, True, True])
     >>> [a.tolist() for a in completion_components([0], info, n_labels=2, label_gate=False)][:2]
     [[0.9], [0.5]]
     """
