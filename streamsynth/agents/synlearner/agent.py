@@ -6,8 +6,9 @@ Per task (one episode), inside the plain Gymnasium loop:
   from the task's feedback budget without adding them or using up a round; one GRPO update per step.
 * **first round, DAI**: attribute-diverse prompts (the task's dimensions, or values the LLM proposes) with 0..k seed
   examples, ``pool_factor`` x more candidates than needed; the env scores the pool as drafts (``dai_drafts``); a
-  greedy pick on quality (the env's fidelity above chance x realism, or, without drafts, label consistency with the seed
-  examples) plus novelty (against what is already picked and the memory's reference set) is submitted;
+  greedy pick on quality (the reward's quality term from the env's figures, see ``label_gate``, or, without drafts,
+  label consistency with the seed examples) plus novelty (against what is already picked and the memory's
+  reference set) is submitted;
   then **EFT**: LoRA SFT on the accepted samples of the round plus a replay of the best samples of earlier tasks
   (loss on the completion only; the same prompt format as generation).
 * **later rounds, HRO**: ``G`` completions per prompt, all submitted; the env's per-sample feedback gives each
