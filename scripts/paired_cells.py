@@ -9,6 +9,11 @@ the first agent's runs after the first task (on the first task carry-over has no
 ``--first-task`` keeps it): test accuracy of both students, the jump-start, AUC and (with feedback steps)
 within-task rise figures of :mod:`streamsynth.evaluation.paired`, each with its mean, 95% percentile bootstrap
 interval and paired t-test over seeds. Prints a Markdown table.
+
+Before the table it prints each agent's settings that differ from the first agent's (the saved ``config.json``
+of its runs, the agent's own settings as ``agent.NAME``; the seed and wall time left out), so the table says
+what it compares. Cells of one agent folder must share their settings, and agents that differ in a setting that
+decides the tasks or the budget (:data:`MUST_MATCH`) are not paired unless ``--allow-mismatch`` is given.
 """
 
 from __future__ import annotations
@@ -23,11 +28,48 @@ from streamsynth.evaluation import paired
 from streamsynth.evaluation.experiment import is_complete, load_results
 
 SEED_FOLDER = re.compile(r"seed-(\d+)")
+# settings of a run that are not settings: the seed (what pairs cells), the wall time, what the agent wrote down
+# during its run, and the explicit -L/-A options (the agent's full settings are in ``agent_config``)
+NOT_SETTINGS = ("seed", "wall_seconds", "checkpoint_every", "learner", "agent_options", "agent_config")
+AGENT_STATE = ("seed", "learning_log", "proposed_attributes")
+# settings that must be equal for a paired difference to mean anything: the tasks, the budget, the judge and students
+MUST_MATCH = ("stream", "tasks", "samples_per_label", "rounds", "student", "embedder", "reward_mode", "env",
+              "env_config", "reward_weights")
 
 
-def load_agent(folder: Path) -> tuple[dict[int, list[dict]], dict[int, list[dict]], list[str]]:
-    """``(rows, logs, tasks)`` of the finished ``seed-<s>`` runs of one agent folder, keyed by seed."""
-    rows, logs, tasks = {}, {}, []
+def run_settings(config: dict[str, Any]) -> dict[str, Any]:
+    """The settings of a run from its saved config: the run's options without the seed, and the agent's own
+    settings as ``agent.NAME`` (a SynLearner run from before a setting existed at the value it ran with).
+
+    >>> run_settings({"seed": 2, "stream": "sentiment", "agent": "synlearner", "agent_config": {"lr": 0.002}})
+    {'stream': 'sentiment', 'agent': 'synlearner', 'agent.lr': 0.002, 'agent.dai_drafts': False, \
+'agent.label_gate': False}
+    """
+    agent = {k: v for k, v in (config.get("agent_config") or {}).items() if k not in AGENT_STATE}
+    if agent and str(config.get("agent", "")).startswith("synlearner"):
+        from streamsynth.agents.synlearner.config import SynLearnerConfig
+
+        agent = {**agent, **{k: v for k, v in SynLearnerConfig.LEGACY_DEFAULTS.items() if k not in agent}}
+    return {**{k: v for k, v in config.items() if k not in NOT_SETTINGS}, **{f"agent.{k}": v for k, v in agent.items()}}
+
+
+def differences(before: dict[str, Any], after: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """``{name: (before, after)}`` for every setting that differs (``None`` where one side lacks it).
+
+    >>> differences({"rounds": 3, "agent.lr": 1e-7}, {"rounds": 3, "agent.lr": 0.002, "agent.n": 2})
+    {'agent.lr': (1e-07, 0.002), 'agent.n': (None, 2)}
+    """
+    return {k: (before.get(k), after.get(k)) for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)}
+
+
+def describe(diff: dict[str, tuple[Any, Any]]) -> str:
+    return "; ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in diff.items()) or "none"
+
+
+def load_agent(folder: Path) -> tuple[dict[int, list[dict]], dict[int, list[dict]], list[str], dict[str, Any]]:
+    """``(rows, logs, tasks, settings)`` of the finished ``seed-<s>`` runs of one agent folder, keyed by seed;
+    runs whose settings differ (other than by seed) are an error: they are not one agent."""
+    rows, logs, tasks, settings, first = {}, {}, [], None, None
     for run in sorted(folder.iterdir() if folder.is_dir() else []):
         match = SEED_FOLDER.fullmatch(run.name)
         if not match:
@@ -35,13 +77,18 @@ def load_agent(folder: Path) -> tuple[dict[int, list[dict]], dict[int, list[dict
         if not is_complete(run):
             print(f"{run}: not finished, left out", file=sys.stderr)
             continue
-        _, results = load_results(run)
+        config, results = load_results(run)
+        if settings is None:
+            settings, first = run_settings(config), run
+        elif diff := differences(settings, run_settings(config)):
+            raise SystemExit(f"{run}: its settings differ from {first.name}'s ({describe(diff)}); "
+                             "give each setting its own agent folder")
         rows[int(match.group(1))] = [r.row() for r in results]
         logs[int(match.group(1))] = paired.read_log(run / "learning.jsonl")
         tasks = tasks or [r.task for r in results]
     if not rows:
         raise SystemExit(f"{folder}: no finished seed-<s> run folder")
-    return rows, logs, tasks
+    return rows, logs, tasks, settings
 
 
 def figures(rows: dict, logs: dict, name: str, base: str, tasks: list[str]) -> dict[str, dict[str, Any]]:
@@ -65,21 +112,31 @@ def main(argv: list[str] | None = None) -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("agents", nargs="+", metavar="NAME=PATH")
     ap.add_argument("--first-task", action="store_true", help="keep the stream's first task")
+    ap.add_argument("--allow-mismatch", action="store_true",
+                    help=f"pair agents even when one of {', '.join(MUST_MATCH)} differs")
     args = ap.parse_args(argv)
     named = [a.split("=", 1) for a in args.agents]
     if len(named) < 2 or any(len(n) != 2 or not n[0] for n in named):
         ap.error("give at least two NAME=PATH agent folders")
     if len({n for n, _ in named}) != len(named):
         ap.error("every NAME must differ")
-    rows, logs, tasks = {}, {}, []
+    rows, logs, tasks, settings = {}, {}, [], {}
     for name, path in named:
-        r, lg, t = load_agent(Path(path))
+        r, lg, t, settings[name] = load_agent(Path(path))
         rows.update({(name, s): v for s, v in r.items()})
         logs.update({(name, s): v for s, v in lg.items()})
         tasks = tasks or t
     chosen = tasks if args.first_task else tasks[1:]
     base = named[0][0]
+    diffs = {name: differences(settings[base], settings[name]) for name, _ in named[1:]}
+    for name, diff in diffs.items():
+        if (bad := [k for k in diff if k in MUST_MATCH]) and not args.allow_mismatch:
+            raise SystemExit(f"{name} and {base} differ in {', '.join(bad)} ({describe({k: diff[k] for k in bad})}):"
+                             " their cells are not comparable; --allow-mismatch pairs them anyway")
     print(f"Tasks: {', '.join(chosen)}. Differences NAME - {base}, paired by seed and task.\n")
+    for name, diff in diffs.items():
+        print(f"- settings of {name} that differ from {base}'s: {describe(diff)}")
+    print()
     print("| a | b | figure | n | mean | interval | per seed | t | p |\n" + "|---" * 9 + "|")
     for name, _ in named[1:]:
         for figure, f in figures(rows, logs, name, base, chosen).items():

@@ -21,14 +21,14 @@ paired_cells = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(paired_cells)
 
 
-def _agent_folder(folder: Path, gain: float, seeds=(0, 1, 2), complete: bool = True) -> Path:
+def _agent_folder(folder: Path, gain: float, seeds=(0, 1, 2), complete: bool = True, **config) -> Path:
     """Cells on tasks a, b, c: on task i, accuracy 0.5 + gain * i * (1 + seed), first-round accuracy
     0.4 + gain * i, and a learning log of two steps with env reward 0.1 + gain * i then 0.3 + gain * i."""
     for s in seeds:
         run = folder / f"seed-{s}"
         results = [TaskResult(t, i, 1, 0.5, {}, {"test_accuracy": 0.5 + gain * i * (1 + s)}, 1, 1, {}, 1.0,
                               first_test={"test_accuracy": 0.4 + gain * i}) for i, t in enumerate("abc")]
-        write_results(run, results, {"agent": folder.name}, complete=complete)
+        write_results(run, results, {"agent": folder.name, "seed": s, **config}, complete=complete)
         write_jsonl(run / "learning.jsonl", [{"task": t, "env_reward": r + gain * i} for i, t in enumerate("abc")
                                              for r in (0.1, 0.3)])
     return folder
@@ -37,7 +37,7 @@ def _agent_folder(folder: Path, gain: float, seeds=(0, 1, 2), complete: bool = T
 def _load(**folders: Path) -> tuple[dict, dict, list[str]]:
     rows, logs, tasks = {}, {}, []
     for name, folder in folders.items():
-        r, lg, tasks = paired_cells.load_agent(folder)
+        r, lg, tasks, _ = paired_cells.load_agent(folder)
         rows.update({(name, s): v for s, v in r.items()})
         logs.update({(name, s): v for s, v in lg.items()})
     return rows, logs, tasks
@@ -105,8 +105,9 @@ def test_the_command_prints_the_table_and_leaves_out_unfinished_runs(tmp_path):
     assert "seed-5: not finished, left out" in out.stderr
     lines = out.stdout.splitlines()
     assert lines[0] == "Tasks: b, c. Differences NAME - iso, paired by seed and task."
-    assert lines[4].startswith("| carry | iso | test accuracy, linear student | 6 | +0.300 | [")
-    assert lines[4].endswith("+0.150 / +0.300 / +0.450 | 3.46 | 0.074 |")  # t = 0.3 / (0.15 / sqrt 3), df 2
+    assert lines[2] == "- settings of carry that differ from iso's: agent: 'iso' -> 'carry'"
+    assert lines[6].startswith("| carry | iso | test accuracy, linear student | 6 | +0.300 | [")
+    assert lines[6].endswith("+0.150 / +0.300 / +0.450 | 3.46 | 0.074 |")  # t = 0.3 / (0.15 / sqrt 3), df 2
 
 
 @pytest.mark.parametrize("args, message", [(["x=."], "at least two"), (["a=.", "a=."], "every NAME must differ")])
@@ -116,3 +117,29 @@ def test_bad_arguments_and_folders_without_runs_are_errors(tmp_path, args, messa
     (tmp_path / "empty").mkdir()
     with pytest.raises(SystemExit, match="no finished seed-<s> run folder"):
         paired_cells.load_agent(tmp_path / "empty")
+
+
+def test_settings_are_compared_and_cells_of_other_tasks_or_budgets_are_not_paired(tmp_path):
+    lr = {"stream": "sentiment", "samples_per_label": 16}
+    control = _agent_folder(tmp_path / "c" / "synlearner", 0.0, **lr, agent_config={"lr": 1e-7, "label_gate": True,
+                                                                                     "learning_log": [1]})
+    learned = _agent_folder(tmp_path / "l" / "synlearner", 0.1, **lr, agent_config={"lr": 2e-3, "learning_log": [2]})
+    _, _, _, settings = paired_cells.load_agent(learned)
+    assert settings == {"agent": "synlearner", "stream": "sentiment", "samples_per_label": 16, "agent.lr": 2e-3,
+                        "agent.dai_drafts": False, "agent.label_gate": False}  # a run from before both settings
+    run = [sys.executable, str(SCRIPT), f"control={control}", f"learned={learned}"]
+    out = subprocess.run(run, capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode == 0, out.stderr
+    assert ("- settings of learned that differ from control's: agent.label_gate: True -> False; agent.lr: 1e-07 -> "
+            "0.002") in out.stdout.splitlines()  # both lack dai_drafts: both ran without it
+    other = _agent_folder(tmp_path / "o" / "synlearner", 0.1, stream="offline", samples_per_label=8)
+    out = subprocess.run(run[:2] + [f"control={control}", f"other={other}"], capture_output=True, text=True, cwd=ROOT)
+    assert out.returncode != 0 and out.stdout == ""
+    assert ("other and control differ in samples_per_label, stream (samples_per_label: 16 -> 8; stream: 'sentiment' "
+            "-> 'offline')") in out.stderr
+    out = subprocess.run(run[:2] + [f"control={control}", f"other={other}", "--allow-mismatch"], capture_output=True,
+                         text=True, cwd=ROOT)
+    assert out.returncode == 0 and "| other | control | test accuracy" in out.stdout
+    _agent_folder(tmp_path / "l" / "synlearner", 0.1, seeds=(3,), **lr, agent_config={"lr": 1e-3})  # mixed folder
+    with pytest.raises(SystemExit, match=r"seed-3: its settings differ from seed-0's \(agent.lr: 0.002 -> 0.001\)"):
+        paired_cells.load_agent(learned)
