@@ -28,29 +28,56 @@ from streamsynth.evaluation import paired
 from streamsynth.evaluation.experiment import is_complete, load_results
 
 SEED_FOLDER = re.compile(r"seed-(\d+)")
-# settings of a run that are not settings: the seed (what pairs cells), the wall time, what the agent wrote down
-# during its run, and the explicit -L/-A options (the agent's full settings are in ``agent_config``)
-NOT_SETTINGS = ("seed", "wall_seconds", "checkpoint_every", "learner", "agent_options", "agent_config")
-AGENT_STATE = ("seed", "learning_log", "proposed_attributes")
+# run options and env settings that are not compared: the seed (what pairs cells) and the env's data seed that
+# follows it, the checkpoint interval, and the explicit -L/-E options (their effective values are in
+# learner.* and env_config.*); of the rest of a saved config only tasks, env_config and reward_weights are read
+NOT_SETTINGS = ("seed", "checkpoint_every", "learner", "env", "env_config.data_seed")
 # settings that must be equal for a paired difference to mean anything: the tasks, the budget, the judge and students
-MUST_MATCH = ("stream", "tasks", "samples_per_label", "rounds", "student", "embedder", "reward_mode", "env",
-              "env_config", "reward_weights")
+MUST_MATCH = ("stream", "tasks", "samples_per_label", "rounds", "student", "embedder", "reward_mode", "env_config",
+              "reward_weights")
+
+
+def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    """Nested dicts as dotted keys.
+
+    >>> flatten({"a": 1, "b": {"c": 2, "d": {"e": 3}}})
+    {'a': 1, 'b.c': 2, 'b.d.e': 3}
+    """
+    out: dict[str, Any] = {}
+    for k, v in data.items():
+        out.update(flatten(v, f"{prefix}{k}.") if isinstance(v, dict) and v else {f"{prefix}{k}": v})
+    return out
 
 
 def run_settings(config: dict[str, Any]) -> dict[str, Any]:
-    """The settings of a run from its saved config: the run's options without the seed, and the agent's own
-    settings as ``agent.NAME`` (a SynLearner run from before a setting existed at the value it ran with).
+    """The settings of a run from its saved config, flattened (``env_config.reward_weights.utility``): the run's
+    options (those it lacks at their defaults) without the seed, the env's settings, and for SynLearner all of
+    its settings as ``learner.NAME`` (one a run lacks at the value it ran with, :attr:`LEGACY_DEFAULTS`; other
+    agents' own settings are their ``agent_options``).
 
-    >>> run_settings({"seed": 2, "stream": "sentiment", "agent": "synlearner", "agent_config": {"lr": 0.002}})
-    {'stream': 'sentiment', 'agent': 'synlearner', 'agent.lr': 0.002, 'agent.dai_drafts': False, \
-'agent.label_gate': False}
+    >>> s = run_settings({"seed": 2, "stream": "sentiment", "agent": "synlearner", "agent_config": {"lr": 0.002}})
+    >>> s["stream"], s["rounds"], s["learner.lr"], s["learner.label_gate"], s["learner.group_size"], "seed" in s
+    ('sentiment', 3, 0.002, False, 4, False)
     """
-    agent = {k: v for k, v in (config.get("agent_config") or {}).items() if k not in AGENT_STATE}
-    if agent and str(config.get("agent", "")).startswith("synlearner"):
+    from dataclasses import asdict, fields
+
+    from streamsynth.evaluation.experiment import RunOptions
+
+    options = {**asdict(RunOptions()), **{f.name: config[f.name] for f in fields(RunOptions) if f.name in config}}
+    settings = {**{k: v for k, v in options.items() if k not in NOT_SETTINGS},
+                **{k: config[k] for k in ("tasks", "env_config", "reward_weights") if k in config}}
+    if str(options["agent"]).startswith("synlearner"):
         from streamsynth.agents.synlearner.config import SynLearnerConfig
 
-        agent = {**agent, **{k: v for k, v in SynLearnerConfig.LEGACY_DEFAULTS.items() if k not in agent}}
-    return {**{k: v for k, v in config.items() if k not in NOT_SETTINGS}, **{f"agent.{k}": v for k, v in agent.items()}}
+        names = {f.name for f in fields(SynLearnerConfig)}
+        saved = {k: v for k, v in (config.get("agent_config") or {}).items() if k in names}
+        settings["learner"] = SynLearnerConfig.from_saved({**saved, **options["learner"]}).to_dict()
+    return {k: v for k, v in flatten(settings).items() if k not in NOT_SETTINGS}
+
+
+def mismatched(diff: dict[str, Any]) -> list[str]:
+    """The settings of ``diff`` that decide the tasks or the budget (:data:`MUST_MATCH`, or a part of one)."""
+    return [k for k in diff if k.split(".")[0] in MUST_MATCH]
 
 
 def differences(before: dict[str, Any], after: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
@@ -130,7 +157,7 @@ def main(argv: list[str] | None = None) -> None:
     base = named[0][0]
     diffs = {name: differences(settings[base], settings[name]) for name, _ in named[1:]}
     for name, diff in diffs.items():
-        if (bad := [k for k in diff if k in MUST_MATCH]) and not args.allow_mismatch:
+        if (bad := mismatched(diff)) and not args.allow_mismatch:
             raise SystemExit(f"{name} and {base} differ in {', '.join(bad)} ({describe({k: diff[k] for k in bad})}):"
                              " their cells are not comparable; --allow-mismatch pairs them anyway")
     print(f"Tasks: {', '.join(chosen)}. Differences NAME - {base}, paired by seed and task.\n")

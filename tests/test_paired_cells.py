@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 
 from streamsynth.evaluation import paired
+from streamsynth.evaluation.experiment import RunOptions
 from streamsynth.evaluation.report import write_results
 from streamsynth.evaluation.runner import TaskResult
 from streamsynth.io import write_jsonl
@@ -21,14 +22,20 @@ paired_cells = importlib.util.module_from_spec(_spec)
 _spec.loader.exec_module(paired_cells)
 
 
-def _agent_folder(folder: Path, gain: float, seeds=(0, 1, 2), complete: bool = True, **config) -> Path:
+def _agent_folder(folder: Path, gain: float, seeds=(0, 1, 2), complete: bool = True, agent_config=None,
+                  **options) -> Path:
     """Cells on tasks a, b, c: on task i, accuracy 0.5 + gain * i * (1 + seed), first-round accuracy
-    0.4 + gain * i, and a learning log of two steps with env reward 0.1 + gain * i then 0.3 + gain * i."""
+    0.4 + gain * i, and a learning log of two steps with env reward 0.1 + gain * i then 0.3 + gain * i. Each run
+    saves its config as a real run does, with what depends on the seed (the env's data seed, the agent's log)."""
     for s in seeds:
         run = folder / f"seed-{s}"
         results = [TaskResult(t, i, 1, 0.5, {}, {"test_accuracy": 0.5 + gain * i * (1 + s)}, 1, 1, {}, 1.0,
                               first_test={"test_accuracy": 0.4 + gain * i}) for i, t in enumerate("abc")]
-        write_results(run, results, {"agent": folder.name, "seed": s, **config}, complete=complete)
+        opts = RunOptions(**{"agent": folder.name, **options}, seed=s)
+        config = {**opts.to_dict(), "tasks": list("abc"), "env_config": opts.env_config().to_dict(),
+                  "agent_config": {**(agent_config or {}), "seed": s, "learning_log": [s], "proposed_attributes": {
+                      "a": [str(s)]}}, "versions": {"torch": f"2.{s}"}, "wall_seconds": 10.0 + s}
+        write_results(run, results, config, complete=complete)
         write_jsonl(run / "learning.jsonl", [{"task": t, "env_reward": r + gain * i} for i, t in enumerate("abc")
                                              for r in (0.1, 0.3)])
     return folder
@@ -120,26 +127,33 @@ def test_bad_arguments_and_folders_without_runs_are_errors(tmp_path, args, messa
 
 
 def test_settings_are_compared_and_cells_of_other_tasks_or_budgets_are_not_paired(tmp_path):
-    lr = {"stream": "sentiment", "samples_per_label": 16}
-    control = _agent_folder(tmp_path / "c" / "synlearner", 0.0, **lr, agent_config={"lr": 1e-7, "label_gate": True,
-                                                                                     "learning_log": [1]})
-    learned = _agent_folder(tmp_path / "l" / "synlearner", 0.1, **lr, agent_config={"lr": 2e-3, "learning_log": [2]})
-    _, _, _, settings = paired_cells.load_agent(learned)
-    assert settings == {"agent": "synlearner", "stream": "sentiment", "samples_per_label": 16, "agent.lr": 2e-3,
-                        "agent.dai_drafts": False, "agent.label_gate": False}  # a run from before both settings
+    common = {"stream": "sentiment", "env": {"cycle": False}}
+    control = _agent_folder(tmp_path / "c" / "synlearner", 0.0, agent_config={"lr": 1e-7, "label_gate": True},
+                            learner={"lr": 1e-7}, **common)
+    learned = _agent_folder(tmp_path / "l" / "synlearner", 0.1, agent_config={"lr": 2e-3}, learner={"lr": 2e-3},
+                            stream="sentiment")  # no -E: the same env settings
+    _, _, _, settings = paired_cells.load_agent(learned)  # seeds differ in seed, data seed, log, versions, time
+    assert settings["learner.lr"] == 2e-3 and settings["env_config.samples_per_label"] == 16
+    left_out = ("seed", "env_config.data_seed", "learner", "env")
+    assert not [k for k in settings if k in left_out or k.startswith(("versions", "wall", "env.", "agent_config"))]
     run = [sys.executable, str(SCRIPT), f"control={control}", f"learned={learned}"]
     out = subprocess.run(run, capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr
-    assert ("- settings of learned that differ from control's: agent.label_gate: True -> False; agent.lr: 1e-07 -> "
-            "0.002") in out.stdout.splitlines()  # both lack dai_drafts: both ran without it
-    other = _agent_folder(tmp_path / "o" / "synlearner", 0.1, stream="offline", samples_per_label=8)
+    # a run from before the settings existed ran without them: both lack dai_drafts, only the control set the gate
+    assert ("- settings of learned that differ from control's: learner.label_gate: True -> False; learner.lr: 1e-07"
+            " -> 0.002") in out.stdout.splitlines()
+    other = _agent_folder(tmp_path / "o" / "synlearner", 0.1, stream="offline", samples_per_label=8,
+                          env={"reward_weights.utility": 0.5})
     out = subprocess.run(run[:2] + [f"control={control}", f"other={other}"], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode != 0 and out.stdout == ""
-    assert ("other and control differ in samples_per_label, stream (samples_per_label: 16 -> 8; stream: 'sentiment' "
-            "-> 'offline')") in out.stderr
+    assert out.stderr.startswith("other and control differ in env_config.reward_weights.utility, "
+                                 "env_config.samples_per_label, samples_per_label, stream (env_config.reward_weights."
+                                 "utility: 0.4 -> 0.5; ")  # the tasks are a, b, c in both
+    assert out.stderr.rstrip().endswith("--allow-mismatch pairs them anyway")
     out = subprocess.run(run[:2] + [f"control={control}", f"other={other}", "--allow-mismatch"], capture_output=True,
                          text=True, cwd=ROOT)
     assert out.returncode == 0 and "| other | control | test accuracy" in out.stdout
-    _agent_folder(tmp_path / "l" / "synlearner", 0.1, seeds=(3,), **lr, agent_config={"lr": 1e-3})  # mixed folder
-    with pytest.raises(SystemExit, match=r"seed-3: its settings differ from seed-0's \(agent.lr: 0.002 -> 0.001\)"):
+    _agent_folder(tmp_path / "l" / "synlearner", 0.1, seeds=(3,), agent_config={"lr": 1e-3}, learner={"lr": 1e-3},
+                  stream="sentiment")  # a folder that mixes two settings
+    with pytest.raises(SystemExit, match=r"seed-3: its settings differ from seed-0's \(learner.lr: 0.002 -> 0.001\)"):
         paired_cells.load_agent(learned)
