@@ -113,7 +113,7 @@ def evaluate(
     output: Optional[Path] = typer.Option(None, help="Run folder (default: runs/<agent>-<stream>-<time>)."),
     resume: Optional[Path] = typer.Option(
         None, help="Continue the interrupted run in this folder from its last checkpoint, with the options saved "
-        "there (the other options are ignored); agents with checkpoints (synlearner)."),
+        "there (the other options are ignored); agents with checkpoints (synlearner, sb3-*)."),
     config: Optional[Path] = CONFIG,
 ) -> None:
     """Run one agent over a stream of tasks; print a per-task table and write a run folder."""

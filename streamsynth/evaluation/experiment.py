@@ -57,7 +57,8 @@ class RunOptions:
     """Students of the test reports: ``"linear"`` (logistic regression on frozen embeddings, cheap) or
     ``"finetune"`` (also MiniLM fine-tuned end to end, the realistic student; both are reported)."""
     checkpoint_every: int = 0
-    """Checkpoint every N rounds inside a task (0: only after each task); agents that support checkpoints only."""
+    """Checkpoint every N env steps inside a task (rounds and drafts-only steps; 0: only after each task); agents
+    that support checkpoints only."""
     env: dict[str, Any] = field(default_factory=dict)
     """Env settings beyond the options above (``-E KEY=VALUE``): dotted keys of
     :class:`~streamsynth.envs.config.EnvConfig`, e.g. ``{"reward_weights.utility": 0.5}``; stored typed."""

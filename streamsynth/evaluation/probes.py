@@ -1,4 +1,4 @@
-"""Probe runs for the transfer matrix R of agents that learn across the stream (DESIGN.md §4).
+"""Probe runs for the transfer matrix R of agents that learn across the stream (see stream_metrics).
 
 After each task i (and once before the first task, for ``b``), the agent synthesizes data for every task j of the
 stream *as it is* (``agent.synthesize``: no learning, no state change) in a separate probe environment; the score

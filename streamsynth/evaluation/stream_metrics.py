@@ -1,4 +1,4 @@
-"""Continual-learning metrics over a task stream (Lopez-Paz & Ranzato, 2017; DESIGN.md §4).
+"""Continual-learning metrics over a task stream (Lopez-Paz & Ranzato, 2017, Gradient Episodic Memory).
 
 ``R`` is a T x T matrix: ``R[i, j]`` is the score (student test accuracy) of the data the agent synthesizes for
 task j after it has finished tasks 0..i. ``b[j]`` is the score of the untrained agent on task j.

@@ -1,4 +1,4 @@
-"""Seeded, stratified, disjoint splits of a task's real data (DESIGN.md §3).
+"""Seeded, stratified, disjoint splits of a task's real data (README, "Tasks and streams").
 
 Every task's real samples are cut once, by seed, into four disjoint sets:
 
