@@ -38,14 +38,14 @@ MUST_MATCH = ("stream", "tasks", "samples_per_label", "rounds", "student", "embe
 
 
 def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
-    """Nested dicts as dotted keys.
+    """Nested dicts as dotted keys (an empty one adds none).
 
-    >>> flatten({"a": 1, "b": {"c": 2, "d": {"e": 3}}})
+    >>> flatten({"a": 1, "b": {"c": 2, "d": {"e": 3}}, "f": {}})
     {'a': 1, 'b.c': 2, 'b.d.e': 3}
     """
     out: dict[str, Any] = {}
     for k, v in data.items():
-        out.update(flatten(v, f"{prefix}{k}.") if isinstance(v, dict) and v else {f"{prefix}{k}": v})
+        out.update(flatten(v, f"{prefix}{k}.") if isinstance(v, dict) else {f"{prefix}{k}": v})
     return out
 
 
@@ -89,8 +89,25 @@ def differences(before: dict[str, Any], after: dict[str, Any]) -> dict[str, tupl
     return {k: (before.get(k), after.get(k)) for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)}
 
 
-def describe(diff: dict[str, tuple[Any, Any]]) -> str:
-    return "; ".join(f"{k}: {a!r} -> {b!r}" for k, (a, b) in diff.items()) or "none"
+def describe(diff: dict[str, tuple[Any, Any]], before: str = "before", after: str = "after") -> str:
+    """One line: ``name: before -> after; ...``; a group of settings only one side has (SynLearner's ``learner.*``
+    against another agent) as one item.
+
+    >>> describe({"agent": ("zerogen", "synlearner"), "learner.lr": (None, 1e-4), "learner.group_size": (None, 4)},
+    ...          "zerogen", "synlearner")
+    "agent: 'zerogen' -> 'synlearner'; learner.* (2 settings): synlearner's only"
+    """
+    groups: dict[str, list[str]] = {}
+    for k in diff:
+        groups.setdefault(k.split(".")[0] if "." in k else k, []).append(k)
+    items = []
+    for group, keys in groups.items():
+        sides = [side for side in (0, 1) if all(diff[k][side] is None for k in keys)]
+        if len(keys) > 1 and sides:
+            items.append(f"{group}.* ({len(keys)} settings): {after if sides == [0] else before}'s only")
+        else:
+            items.extend(f"{k}: {diff[k][0]!r} -> {diff[k][1]!r}" for k in keys)
+    return "; ".join(items) or "none"
 
 
 def load_agent(folder: Path) -> tuple[dict[int, list[dict]], dict[int, list[dict]], list[str], dict[str, Any]]:
@@ -108,7 +125,8 @@ def load_agent(folder: Path) -> tuple[dict[int, list[dict]], dict[int, list[dict
         if settings is None:
             settings, first = run_settings(config), run
         elif diff := differences(settings, run_settings(config)):
-            raise SystemExit(f"{run}: its settings differ from {first.name}'s ({describe(diff)}); "
+            raise SystemExit(f"{run}: its settings differ from {first.name}'s "
+                             f"({describe(diff, first.name, run.name)}); "
                              "give each setting its own agent folder")
         rows[int(match.group(1))] = [r.row() for r in results]
         logs[int(match.group(1))] = paired.read_log(run / "learning.jsonl")
@@ -158,11 +176,12 @@ def main(argv: list[str] | None = None) -> None:
     diffs = {name: differences(settings[base], settings[name]) for name, _ in named[1:]}
     for name, diff in diffs.items():
         if (bad := mismatched(diff)) and not args.allow_mismatch:
-            raise SystemExit(f"{name} and {base} differ in {', '.join(bad)} ({describe({k: diff[k] for k in bad})}):"
+            shown = describe({k: diff[k] for k in bad}, base, name)
+            raise SystemExit(f"{name} and {base} differ in {', '.join(bad)} ({shown}):"
                              " their cells are not comparable; --allow-mismatch pairs them anyway")
     print(f"Tasks: {', '.join(chosen)}. Differences NAME - {base}, paired by seed and task.\n")
     for name, diff in diffs.items():
-        print(f"- settings of {name} that differ from {base}'s: {describe(diff)}")
+        print(f"- settings of {name} that differ from {base}'s: {describe(diff, base, name)}")
     print()
     print("| a | b | figure | n | mean | interval | per seed | t | p |\n" + "|---" * 9 + "|")
     for name, _ in named[1:]:

@@ -157,3 +157,10 @@ def test_settings_are_compared_and_cells_of_other_tasks_or_budgets_are_not_paire
                   stream="sentiment")  # a folder that mixes two settings
     with pytest.raises(SystemExit, match=r"seed-3: its settings differ from seed-0's \(learner.lr: 0.002 -> 0.001\)"):
         paired_cells.load_agent(learned)
+
+
+def test_the_scripts_doctests_pass():  # pytest collects doctests under streamsynth/ only
+    import doctest
+
+    result = doctest.testmod(paired_cells, optionflags=doctest.NORMALIZE_WHITESPACE)
+    assert result.attempted >= 4 and result.failed == 0
