@@ -10,10 +10,11 @@ the first agent's runs after the first task (on the first task carry-over has no
 within-task rise figures of :mod:`streamsynth.evaluation.paired`, each with its mean, 95% percentile bootstrap
 interval and paired t-test over seeds. Prints a Markdown table.
 
-Before the table it prints each agent's settings that differ from the first agent's (the saved ``config.json``
-of its runs, the agent's own settings as ``agent.NAME``; the seed and wall time left out), so the table says
-what it compares. Cells of one agent folder must share their settings, and agents that differ in a setting that
-decides the tasks or the budget (:data:`MUST_MATCH`) are not paired unless ``--allow-mismatch`` is given.
+Before the table it prints each agent's settings that differ from the first agent's (from the config saved with
+its runs, flattened: the run options, ``env_config.*``, SynLearner's settings as ``learner.*``; the seed and what
+follows from it left out, see :func:`run_settings`), so the table says what it compares. Cells of one agent
+folder must share their settings, and agents that differ in a setting that decides the tasks or the budget
+(:data:`MUST_MATCH`) are not paired unless ``--allow-mismatch`` is given.
 """
 
 from __future__ import annotations
@@ -83,8 +84,8 @@ def mismatched(diff: dict[str, Any]) -> list[str]:
 def differences(before: dict[str, Any], after: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
     """``{name: (before, after)}`` for every setting that differs (``None`` where one side lacks it).
 
-    >>> differences({"rounds": 3, "agent.lr": 1e-7}, {"rounds": 3, "agent.lr": 0.002, "agent.n": 2})
-    {'agent.lr': (1e-07, 0.002), 'agent.n': (None, 2)}
+    >>> differences({"rounds": 3, "learner.lr": 1e-7}, {"rounds": 3, "learner.lr": 0.002, "agent_options.n": 2})
+    {'agent_options.n': (None, 2), 'learner.lr': (1e-07, 0.002)}
     """
     return {k: (before.get(k), after.get(k)) for k in sorted(set(before) | set(after)) if before.get(k) != after.get(k)}
 
@@ -122,9 +123,14 @@ def load_agent(folder: Path) -> tuple[dict[int, list[dict]], dict[int, list[dict
             print(f"{run}: not finished, left out", file=sys.stderr)
             continue
         config, results = load_results(run)
+        try:
+            these = run_settings(config)
+        except (TypeError, ValueError) as exc:  # a setting this version does not know, or a bad value
+            raise SystemExit(f"{run}: its saved settings cannot be read by this version of StreamSynth ({exc}); "
+                             "pair it with the version that wrote it") from exc
         if settings is None:
-            settings, first = run_settings(config), run
-        elif diff := differences(settings, run_settings(config)):
+            settings, first = these, run
+        elif diff := differences(settings, these):
             raise SystemExit(f"{run}: its settings differ from {first.name}'s "
                              f"({describe(diff, first.name, run.name)}); "
                              "give each setting its own agent folder")

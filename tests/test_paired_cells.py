@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import importlib.util
+import json
 import subprocess
 import sys
 from pathlib import Path
@@ -124,6 +125,14 @@ def test_bad_arguments_and_folders_without_runs_are_errors(tmp_path, args, messa
     (tmp_path / "empty").mkdir()
     with pytest.raises(SystemExit, match="no finished seed-<s> run folder"):
         paired_cells.load_agent(tmp_path / "empty")
+    future = _agent_folder(tmp_path / "future" / "synlearner", 0.0, agent_config={"lr": 1e-4},
+                           learner={"lr": 1e-4})
+    metrics = future / "seed-1" / "metrics.json"  # written by a version with a setting this one lacks
+    saved = json.loads(metrics.read_text())
+    saved["config"]["learner"]["warp"] = 9
+    metrics.write_text(json.dumps(saved))
+    with pytest.raises(SystemExit, match=r"seed-1: its saved settings cannot be read .*unknown SynLearner setting"):
+        paired_cells.load_agent(future)
 
 
 def test_settings_are_compared_and_cells_of_other_tasks_or_budgets_are_not_paired(tmp_path):
