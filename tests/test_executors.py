@@ -201,3 +201,22 @@ def test_ray_rerun_after_removing_one_cell_recomputes_only_that_cell(ray_cache, 
     assert sorted(again.skipped) == [("copy-seed", 0), ("copy-seed", 1), ("oracle", 0)]
     assert _figures(tmp_path, "oracle", 1) == _figures(tmp_path / "local", "oracle", 1)
     assert table(again) == table(local)
+
+
+@needs_ray
+def test_a_cluster_that_refuses_the_driver_gets_a_message_naming_token_authentication(monkeypatch):
+    import ray
+
+    def refuse(**kwargs):
+        assert kwargs["address"] == "10.0.0.1:6379"
+        raise ConnectionError("Failed to connect to Ray cluster at 10.0.0.1:6379")
+
+    monkeypatch.setattr(ray, "is_initialized", lambda: False)
+    monkeypatch.setattr(ray, "init", refuse)
+    monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
+    with pytest.raises(StreamSynthError, match=r"at '10.0.0.1:6379' \(Failed to connect.*export RAY_AUTH_MODE=token"):
+        RayExecutor(1, address="10.0.0.1:6379")._init()
+    monkeypatch.setenv("RAY_AUTH_MODE", "token")  # already on: the hint would mislead, only the cause is named
+    with pytest.raises(StreamSynthError) as info:
+        RayExecutor(1, address="10.0.0.1:6379")._init()
+    assert "RAY_AUTH_MODE" not in str(info.value) and "ray start --head" in str(info.value)

@@ -111,6 +111,25 @@ class LocalExecutor:
         return out
 
 
+def connect_error(address: str | None, exc: Exception, auth_mode: str | None) -> str:
+    """The message for a Ray cluster this driver cannot join; names token authentication when this shell has not
+    turned it on, since ``ray start`` checks a token by default from Ray 2.59 and a driver without
+    ``RAY_AUTH_MODE=token`` is then refused with the same ConnectionError as when nothing listens.
+
+    >>> connect_error("10.0.0.1:6379", ConnectionError("refused"), "token")[:63]
+    "cannot connect to the Ray cluster at '10.0.0.1:6379' (refused);"
+    >>> "export RAY_AUTH_MODE=token" in connect_error("10.0.0.1:6379", ConnectionError("refused"), None)
+    True
+    """
+    message = (f"cannot connect to the Ray cluster at {address!r} ({exc}); start it with `ray start --head` on the "
+               "head node, or drop --address for a local Ray")
+    if auth_mode != "token":
+        message += ("; if the cluster checks a token (what `ray start` does by default since Ray 2.59), run "
+                    "`export RAY_AUTH_MODE=token` in this shell first (the token is read from ~/.ray/auth_token on "
+                    "the head node, elsewhere from RAY_AUTH_TOKEN: see `ray get-auth-token`)")
+    return message
+
+
 class RayExecutor:
     """Cells as Ray tasks: ``cpus_per_cell`` CPUs (and torch/BLAS threads) and ``gpus_per_cell`` GPUs each; on the
     cluster at ``address``, or on a local Ray started here with this machine's cores."""
@@ -141,8 +160,7 @@ class RayExecutor:
         try:
             ray.init(**kwargs)
         except ConnectionError as exc:
-            raise StreamSynthError(f"cannot connect to the Ray cluster at {self.address!r} ({exc}); start it with "
-                                   "`ray start --head` on the head node, or drop --address for a local Ray") from exc
+            raise StreamSynthError(connect_error(self.address, exc, os.environ.get("RAY_AUTH_MODE"))) from exc
         return True
 
     def run(self, cells: Sequence[Cell], log: Callable[[str], None],
