@@ -9,8 +9,15 @@ Each round takes two env steps:
    ``n`` completions are generated and parsed; all candidates go to the env as drafts (``"draft": true``, at most
    ``observation["feedback_left"]`` of them), which scores each one (reason code, fidelity, realism, novelty, its
    sample score) without adding it and without using up the round;
-2. **submit**: for each label, the best-scoring candidates that passed screening (``code`` None), greedily by the
-   env's sample score (quality x realism and novelty), up to the round's share of the label's missing samples.
+2. **submit**: for each label, the best candidates that passed screening (``code`` None), up to the round's share
+   of the label's missing samples. ``pick`` says how "best" is read:
+
+   - ``"score"`` (default): greedily by the env's per-sample score (quality x realism and novelty; the novelty
+     counts whatever the judge reads as the label);
+   - ``"dai"``: SynLearner's DAI pick on the same figures (:func:`dai_pick`): quality is the label-gated quality
+     of SynLearner's reward (judge fidelity above chance x realism), and greedy max-marginal relevance
+     (``select_weight``) adds novelty against the candidates already picked and the task's accepted samples, in
+     the env's embedding. With it, best-of-n and SynLearner differ in learning, not in how a pool is read.
 
 Drafted candidates are never changed, so everything submitted was scored first. When the feedback budget is used
 up, the round's candidates are submitted unranked (as a prompting baseline would), and ``describe()`` counts such
@@ -23,12 +30,16 @@ import math
 from collections import defaultdict
 from typing import Any, Mapping
 
+import numpy as np
+
 from streamsynth.agents.attrprompt import AttrPromptAgent, draw_attributes
 from streamsynth.agents.fewshot import pick_examples
 from streamsynth.agents.llm import LLMConfig
-from streamsynth.config import check_int
+from streamsynth.agents.synlearner.selection import greedy_select, placed
+from streamsynth.config import check_int, check_number
 from streamsynth.envs.screening import DRAFT_KEY
 from streamsynth.generation.base import GenerationBackend
+from streamsynth.rewards.blend import above_chance
 from streamsynth.synthesis.config import remaining_per_label
 from streamsynth.synthesis.prompting import label_prompt
 from streamsynth.tasks.spec import LABEL_KEY, Sample
@@ -58,6 +69,34 @@ def best_per_label(candidates: list[Sample], rows: list[Mapping[str, Any]], want
     return [candidates[i] for i in sorted(chosen)]
 
 
+PICKS = ("score", "dai")
+
+
+def dai_pick(embedder: Any, observation: Mapping[str, Any], candidates: list[Sample], rows: list[Mapping[str, Any]],
+             want: Mapping[str, int], reference: np.ndarray | None = None, weight: float = 0.5) -> list[Sample]:
+    """SynLearner's DAI pick over drafted candidates: among those the env would accept (``code`` None), greedy
+    max-marginal relevance (:func:`~streamsynth.agents.synlearner.selection.greedy_select`) with quality
+    ``above_chance(fidelity) x realism`` (the label-gated quality of SynLearner's reward) and novelty against the
+    picked candidates and ``reference`` (embeddings of the task's accepted samples), up to ``want[label]`` per
+    label; in candidate order."""
+    if len(rows) != len(candidates):
+        raise ValueError(f"{len(rows)} feedback rows for {len(candidates)} drafted candidates: the env's answer "
+                         "does not match the drafts")
+    names = list(observation["labels"])
+    passed = [{"sample": s, "label": s[LABEL_KEY], "row": r} for s, r in zip(candidates, rows) if r["code"] is None]
+    passed, vectors = placed(embedder, observation, passed)
+    if not passed:
+        return []
+    quality = np.array([above_chance(float(p["row"]["fidelity"]), len(names)) * float(p["row"].get("realism", 1.0))
+                        for p in passed])
+    quota = {names.index(k): max(0, int(v)) for k, v in want.items() if k in names}
+    ref = reference if reference is not None and len(reference) else None
+    picked = greedy_select(quality, vectors, [names.index(p["label"]) for p in passed], quota, reference=ref,
+                           weight=weight)
+    chosen = {id(passed[i]["sample"]) for i in picked}
+    return [s for s in candidates if id(s) in chosen]
+
+
 class BestOfNAgent(AttrPromptAgent):
     """Diversity-aware prompts, ``n`` candidates per wanted sample, the best submitted after the env scored them
     as drafts. See the module docstring.
@@ -67,24 +106,43 @@ class BestOfNAgent(AttrPromptAgent):
             round asks for, ``n`` how many candidates each of them gets.
         n: candidates per requested sample.
         n_examples: real seed examples per prompt (0: attributes only).
+        pick: ``"score"`` (the env's per-sample score) or ``"dai"`` (SynLearner's DAI pick, :func:`dai_pick`).
+        select_weight: with ``pick="dai"``, the weight of quality against novelty (SynLearner's default, 0.5).
+        embedder: with ``pick="dai"``, the embeddings of its novelty term (the factory passes the env's; default:
+            the packaged MiniLM, loaded at the first pick).
         backend, seed, n_dimensions, n_values, proposal_tokens: as :class:`AttrPromptAgent`.
     """
 
     name = "best-of-n"
 
     def __init__(self, config: LLMConfig | None = None, *, backend: GenerationBackend | None = None, seed: int = 0,
-                 n: int = 4, n_examples: int = 2, **attr: Any) -> None:
+                 n: int = 4, n_examples: int = 2, pick: str = "score", select_weight: float = 0.5,
+                 embedder: Any = None, **attr: Any) -> None:
         super().__init__(config, backend=backend, seed=seed, **attr)
         self.n = check_int("n", n, 1)
         self.n_examples = check_int("n_examples", n_examples, 0)
+        self.pick = check_pick(pick)
+        self.select_weight = check_number("select_weight", select_weight, 0.0, 1.0)
+        self._embedder = embedder
+        self._reference: list[np.ndarray] = []  # embeddings of this task's accepted samples (pick="dai")
+        self._submitted: list[Sample] | None = None
         self._candidates: list[Sample] | None = None
         self._rows: list[Mapping[str, Any]] | None = None
         self.drafted = 0
         self.unranked_rounds = 0
 
+    @property
+    def embedder(self) -> Any:
+        if self._embedder is None:
+            from streamsynth.rewards.embeddings import get_embedder
+
+            self._embedder = get_embedder("minilm")
+        return self._embedder
+
     def begin_task(self, observation: Mapping[str, Any]) -> None:
         super().begin_task(observation)
-        self._candidates, self._rows = None, None
+        self._candidates, self._rows, self._submitted = None, None, None
+        self._reference = []
 
     def propose(self, observation: Mapping[str, Any]) -> list[Sample]:
         if self._candidates is not None:  # the env has scored this round's candidates: submit the best
@@ -93,7 +151,12 @@ class BestOfNAgent(AttrPromptAgent):
             if rows is None:
                 raise RuntimeError(f"{self.name}: act() after drafting without observe(); the agent needs the "
                                    "env's scores of its drafts")
-            return best_per_label(candidates, rows, self.round_share(observation))
+            if self.pick == "score":
+                return best_per_label(candidates, rows, self.round_share(observation))
+            reference = np.concatenate(self._reference) if self._reference else None
+            self._submitted = dai_pick(self.embedder, observation, candidates, rows, self.round_share(observation),
+                                       reference, self.select_weight)
+            return self._submitted
         labels = [lbl for lbl in self.requests(observation) for _ in range(self.n)]
         candidates = self.generate_samples(observation, [self.prompt(observation, lbl) for lbl in labels], labels)
         budget = int(observation.get("feedback_left", 0))
@@ -108,6 +171,12 @@ class BestOfNAgent(AttrPromptAgent):
                 info: Mapping[str, Any]) -> None:
         if self._candidates is not None and info.get("draft_only"):
             self._rows = list(info["samples"])
+        elif self._submitted is not None:  # pick="dai": what the env accepted becomes the novelty reference
+            accepted = [self._submitted[int(r["index"])] for r in info["samples"] if r.get("accepted")]
+            _, vectors = placed(self.embedder, observation, [{"sample": s} for s in accepted])
+            if len(vectors):
+                self._reference.append(vectors)
+            self._submitted = None
 
     def prompt(self, observation: Mapping[str, Any], label: str) -> list[dict[str, str]]:
         """One diversity-aware prompt: drawn attribute values and ``n_examples`` seed examples."""
@@ -124,8 +193,14 @@ class BestOfNAgent(AttrPromptAgent):
         return {lbl: math.ceil(need / rounds_left) for lbl, need in remaining_per_label(observation).items()}
 
     def describe(self) -> dict[str, Any]:
-        return {**super().describe(), "n": self.n, "n_examples": self.n_examples, "drafted": self.drafted,
-                "unranked_rounds": self.unranked_rounds}
+        return {**super().describe(), "n": self.n, "n_examples": self.n_examples, "pick": self.pick,
+                "select_weight": self.select_weight, "drafted": self.drafted, "unranked_rounds": self.unranked_rounds}
 
 
-__all__ = ["BestOfNAgent", "best_per_label"]
+def check_pick(pick: Any) -> str:
+    if pick not in PICKS:
+        raise ValueError(f"pick must be one of {list(PICKS)}, got {pick!r}")
+    return str(pick)
+
+
+__all__ = ["BestOfNAgent", "PICKS", "best_per_label", "check_pick", "dai_pick"]

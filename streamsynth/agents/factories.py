@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from streamsynth.config import check_int
+from streamsynth.config import check_int, check_number
 
 
 @dataclass(frozen=True)
@@ -61,11 +61,20 @@ class BestOfNOptions(AttrPromptOptions):
     """Candidates per requested sample, scored as drafts; the best are submitted."""
     n_examples: int = 2
     """Seed examples per prompt."""
+    pick: str = "score"
+    """How the best are read: score (the env's per-sample score) or dai (SynLearner's DAI pick: label-gated
+    quality and greedy max-marginal relevance in the env's embedding)."""
+    select_weight: float = 0.5
+    """pick=dai: weight of quality against novelty, as SynLearner's select_weight."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
+        from streamsynth.agents.best_of_n import check_pick
+
         check_int("n", self.n, 1)
         check_int("n_examples", self.n_examples, 0)
+        check_pick(self.pick)
+        check_number("select_weight", self.select_weight, 0.0, 1.0)
 
 
 def _needs_env(name: str, env: Any, why: str) -> None:
@@ -94,7 +103,9 @@ def attrprompt(*, env: Any, llm: Any, backend: Any, seed: int, options: AttrProm
 def best_of_n(*, env: Any, llm: Any, backend: Any, seed: int, options: BestOfNOptions | None) -> Any:
     from streamsynth.agents.best_of_n import BestOfNAgent
 
-    return BestOfNAgent(llm, backend=backend, seed=seed, **asdict(options or BestOfNOptions()))
+    opts = options or BestOfNOptions()
+    embedder = env.unwrapped.embedder if env is not None and opts.pick == "dai" else None
+    return BestOfNAgent(llm, backend=backend, seed=seed, embedder=embedder, **asdict(opts))
 
 
 def progen(*, env: Any, llm: Any, backend: Any, seed: int, options: ProGenOptions | None) -> Any:
