@@ -485,3 +485,21 @@ def test_utility_credit_depends_on_the_completion():
     assert np.all(np.diff(base) > 0)  # equal quality and novelty: the completion with more credit leads
     assert not np.allclose(base, advantages([0.04, 0.03, 0.02, 0.01], 0.45))
     np.testing.assert_array_equal(base, advantages([0.01, 0.02, 0.03, 0.04], 0.95))  # the set figure is not used
+
+
+@pytest.mark.parametrize("prior, share_of_seen", [("mean", (0.25, 0.42)), ("fixed", (0.0, 0.05))])
+def test_prompt_patterns_follow_the_memory_prior(model_dir, make_env, prior, share_of_seen):
+    """Rewards near 0.15 (the gated reward's scale): with the kind's mean as prior an unseen pattern is worth the
+    same as the seen one (each drawn about a third of the time); a fixed 0.5 prior makes the seen one rare."""
+    env = make_env()
+    obs, _ = env.reset(seed=0)
+    agent = _agent(model_dir, env, preference_prior=prior, n_examples=(0, 1, 2))
+    for _ in range(20):
+        agent.memory.record("pattern", "examples=0", 0.15)
+    dims = agent._dimensions(obs, propose=False)
+    rng = np.random.default_rng(0)
+    patterns = [agent._prompt(obs, obs["labels"][0], dims, rng)[1] for _ in range(300)]
+    low, high = share_of_seen
+    assert low <= patterns.count("examples=0") / 300 <= high
+    with pytest.raises(ValueError, match="preference_prior must be 'mean' or 'fixed'"):
+        SynLearnerConfig(preference_prior="0.5")

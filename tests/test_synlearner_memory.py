@@ -137,13 +137,13 @@ def test_preference_exact_values():
     memory.record("attribute", "a", 1.0)
     memory.record("attribute", "a", 1.0)  # (2, 1.0) -> shrunk (2 + 1) / 4 = 0.75
     memory.record("attribute", "b", 0.0)  # (1, 0.0) -> shrunk 1 / 3; "c" unseen -> 0.5
-    pref = memory.preference("attribute", ["a", "b", "c"])
+    pref = memory.preference("attribute", ["a", "b", "c"], prior=0.5)
     logits = np.array([0.75, 1.0 / 3.0, 0.5]) / 0.1
     expected = np.exp(logits) / np.exp(logits).sum()
     np.testing.assert_allclose(pref, expected, rtol=1e-12)
     np.testing.assert_allclose(pref, [0.9110879706683747, 0.014125374513060973, 0.07478665481856428], rtol=1e-9)
     # two keys, temperature 1: p(a) = 1 / (1 + exp(0.5 - 0.75))
-    np.testing.assert_allclose(memory.preference("attribute", ["a", "c"], temperature=1.0),
+    np.testing.assert_allclose(memory.preference("attribute", ["a", "c"], prior=0.5, temperature=1.0),
                                [1 / (1 + math.exp(-0.25)), 1 / (1 + math.exp(0.25))], rtol=1e-12)
     # no shrinkage: the raw means; unseen keys still get the prior
     np.testing.assert_allclose(memory.preference("attribute", ["a", "b", "z"], prior=0.0, prior_count=0.0,
@@ -151,6 +151,22 @@ def test_preference_exact_values():
                                np.exp([2.0, 0.0, 0.0]) / np.exp([2.0, 0.0, 0.0]).sum(), rtol=1e-12)
     np.testing.assert_allclose(memory.preference("pattern", ["x", "y", "z", "w"]), [0.25] * 4, rtol=1e-12)
     assert memory.preference("attribute", ["a"]).tolist() == [1.0]
+
+
+def test_preference_shrinks_toward_the_kind_mean_by_default():
+    memory = ExperienceMemory()
+    assert memory.kind_mean("attribute") == 0.5  # nothing recorded: the neutral 0.5
+    for key, reward in [("a", 0.2), ("a", 0.2), ("b", 0.05)]:
+        memory.record("attribute", key, reward)
+    memory.record("pattern", "x", 0.9)  # another kind: not part of the attribute mean
+    assert memory.kind_mean("attribute") == pytest.approx(0.15)
+    # a: (2 * 0.2 + 2 * 0.15) / 4 = 0.175, b: (0.05 + 0.3) / 3 = 0.11667, unseen c: 0.15 (not 0.5)
+    expected = np.exp(np.array([0.175, 0.35 / 3, 0.15]) / 0.1)
+    np.testing.assert_allclose(memory.preference("attribute", ["a", "b", "c"]), expected / expected.sum(),
+                               rtol=1e-12)
+    assert memory.preference("attribute", ["a", "c"], prior=0.5).argmax() == 1  # a fixed 0.5 favours the unseen
+    with pytest.raises(ValueError, match="prior must be a finite number or None"):
+        memory.preference("attribute", ["a"], prior=float("nan"))
 
 
 def test_preference_validation():

@@ -156,12 +156,13 @@ class SynLearnerAgent(Agent):
         memory's preferences (what earned reward before)."""
         ks = list(self.config.n_examples)
         keys = [f"examples={k}" for k in ks]
-        k = ks[int(rng.choice(len(ks), p=self.memory.preference("pattern", keys)))]
+        prior = None if self.config.preference_prior == "mean" else 0.5
+        k = ks[int(rng.choice(len(ks), p=self.memory.preference("pattern", keys, prior=prior)))]
         seeds = [s for s in observation["seed_examples"] if s[LABEL_KEY] == label] or list(observation["seed_examples"])
         examples = [seeds[int(i)] for i in rng.permutation(len(seeds))[:k]]
         attrs = {}
         for name, values in dims.items():
-            p = self.memory.preference("attribute", [f"{name}={v}" for v in values])
+            p = self.memory.preference("attribute", [f"{name}={v}" for v in values], prior=prior)
             attrs[name] = values[int(rng.choice(len(values), p=p))]
         return label_prompt(observation, label, examples=examples, attributes=attrs), f"examples={k}", attrs
 

@@ -25,7 +25,7 @@ class SynLearnerConfig(GenerationSettings):
     - Checkpoints are a run setting (``RunOptions.checkpoint_every``).
     """
 
-    LEGACY_DEFAULTS: ClassVar[dict[str, Any]] = {"dai_drafts": False, "label_gate": False}
+    LEGACY_DEFAULTS: ClassVar[dict[str, Any]] = {"dai_drafts": False, "label_gate": False, "preference_prior": "fixed"}
     """Settings added with a default that changed what SynLearner does, and the value that a saved config without
     them (written before they existed) means: the behaviour of its run. Checkpoints and compare cells read it."""
 
@@ -73,6 +73,10 @@ class SynLearnerConfig(GenerationSettings):
     """DAI: weight of quality against novelty in the greedy selection, in [0, 1]."""
     n_examples: tuple[int, ...] = (0, 1, 2)
     """Seed examples per prompt to choose from: the prompt patterns the memory learns to prefer."""
+    preference_prior: str = "mean"
+    """What the memory's preferences shrink a prompt pattern's or attribute value's mean reward toward, and what
+    an unseen one is worth: mean (the kind's mean reward so far, empirical Bayes) or fixed (0.5, which favours
+    unseen ones when rewards run lower; the behaviour before this setting)."""
     embedder: str = "minilm"
     """Embedder of DAI selection (set by the shared --embedder option)."""
     isolated: bool = False
@@ -134,6 +138,8 @@ class SynLearnerConfig(GenerationSettings):
             raise ValueError(f"pool_factor must be >= 1, got {self.pool_factor!r}")
         if not 0 <= self.select_weight <= 1:
             raise ValueError(f"select_weight must be in [0, 1], got {self.select_weight!r}")
+        if self.preference_prior not in ("mean", "fixed"):
+            raise ValueError(f"preference_prior must be 'mean' or 'fixed', got {self.preference_prior!r}")
         if not self.n_examples or any(isinstance(k, bool) or not isinstance(k, int) or k < 0 for k in self.n_examples):
             raise ValueError(f"n_examples must be a non-empty tuple of ints >= 0, got {self.n_examples!r}")
 
@@ -170,9 +176,11 @@ class SynLearnerConfig(GenerationSettings):
         (``-L``); one not given is today's default, except that a run whose ``agent_config`` (all its settings)
         lacks a :attr:`LEGACY_DEFAULTS` setting ran with the legacy value.
 
-        >>> SynLearnerConfig.learner_diff({"lr": 1e-4}, {}, {})  # a run from before both settings
-        ['learner.dai_drafts: False -> True', 'learner.label_gate: False -> True']
-        >>> SynLearnerConfig.learner_diff({"lr": 1e-4}, {}, {"dai_drafts": False, "label_gate": False})
+        >>> SynLearnerConfig.learner_diff({"lr": 1e-4}, {}, {})  # a run from before these settings
+        ['learner.dai_drafts: False -> True', 'learner.label_gate: False -> True',
+         "learner.preference_prior: 'fixed' -> 'mean'"]
+        >>> SynLearnerConfig.learner_diff({"lr": 1e-4}, {}, {"dai_drafts": False, "label_gate": False,
+        ...                                                   "preference_prior": "fixed"})
         []
         """
         default = cls()

@@ -85,9 +85,12 @@ class ExperienceMemory:
     ...                    for c, s in [("x", 0.2), ("y", 0.9), ("z", 0.5)]])
     >>> [item.completion for item in memory.replay(5)]
     ['y', 'z']
-    >>> memory.record("pattern", "examples=2", 1.0)
-    >>> memory.preference("pattern", ["examples=2", "examples=0"], temperature=1.0).round(4).tolist()
-    [0.5416, 0.4584]
+    >>> memory.record("pattern", "examples=2", 0.2)
+    >>> memory.record("pattern", "examples=1", 0.1)
+    >>> memory.preference("pattern", ["examples=2", "examples=1", "examples=0"], temperature=1.0).round(4).tolist()
+    [0.3389, 0.3278, 0.3333]
+    >>> memory.preference("pattern", ["examples=2", "examples=0"], prior=0.5, temperature=1.0).round(4).tolist()
+    [0.475, 0.525]
     """
 
     def __init__(self, replay_per_task: int = 32, reference_capacity: int = 4096) -> None:
@@ -167,11 +170,21 @@ class ExperienceMemory:
         """``{key: (count, mean reward)}`` of ``kind`` (a copy; empty for an unknown kind)."""
         return dict(self._stats.get(kind, {}))
 
-    def preference(self, kind: str, keys: Sequence[str], *, prior: float = 0.5, prior_count: float = 2.0,
+    def kind_mean(self, kind: str, default: float = 0.5) -> float:
+        """The mean of every reward recorded for ``kind`` (all its keys, weighted by their counts); ``default``
+        before the first."""
+        table = self._stats.get(kind, {})
+        total = sum(count for count, _ in table.values())
+        return default if total == 0 else sum(count * mean for count, mean in table.values()) / total
+
+    def preference(self, kind: str, keys: Sequence[str], *, prior: float | None = None, prior_count: float = 2.0,
                    temperature: float = 0.1) -> np.ndarray:
         """Probability vector over ``keys``: ``softmax(shrunk_mean / temperature)``.
 
         ``shrunk_mean = (count * mean + prior_count * prior) / (count + prior_count)``; an unseen key gets ``prior``.
+        ``prior`` None (default) is :meth:`kind_mean`, an empirical-Bayes prior on the scale of the rewards
+        recorded: an unseen key is as good as the kind's average, neither favoured (as a fixed 0.5 favours it
+        when rewards run near 0.15) nor avoided.
         """
         if isinstance(keys, str) or len(keys) == 0:
             raise ValueError(f"keys must be a non-empty sequence of str, got {keys!r}")
@@ -179,8 +192,10 @@ class ExperienceMemory:
             raise ValueError(f"temperature must be a finite number > 0, got {temperature!r}")
         if not prior_count >= 0 or not math.isfinite(prior_count):
             raise ValueError(f"prior_count must be a finite number >= 0, got {prior_count!r}")
-        if not math.isfinite(prior):
-            raise ValueError(f"prior must be finite, got {prior!r}")
+        if prior is None:
+            prior = self.kind_mean(kind)
+        if not _is_finite_number(prior):
+            raise ValueError(f"prior must be a finite number or None, got {prior!r}")
         table = self._stats.get(kind, {})
         values = np.empty(len(keys), dtype=np.float64)
         for i, key in enumerate(keys):
