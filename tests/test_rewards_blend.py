@@ -215,10 +215,10 @@ def test_above_chance_exact():
 
 def test_sample_score_exact():
     w = RewardWeights(quality=0.4, realism=0.2, diversity=0.2)
-    # fidelity 0.8 of 2 labels -> 0.6 above chance; realism 0.5: 0.5 * (0.4 * 0.6 + 0.2 + 0.2 * 0.4) / 0.8
-    assert sample_score(0.8, 0.4, 0.5, 2, w) == pytest.approx(0.5 * 0.52 / 0.8, abs=TOL)
+    # fidelity 0.8 of 2 labels -> 0.6 above chance; realism 0.5: 0.5 * (0.4 * 0.6 + 0.2 + 0.2 * 0.4 * 0.6) / 0.8
+    assert sample_score(0.8, 0.4, 0.5, 2, w) == pytest.approx(0.5 * 0.488 / 0.8, abs=TOL)
     assert sample_score(0.8, 0.4, 1.0, 2, RewardWeights(quality=1.0, realism=0.0, diversity=0.0)) == pytest.approx(0.6)
-    assert sample_score(0.8, 0.4, 1.0, 2, RewardWeights(quality=0.0, realism=0.0, diversity=2.0)) == pytest.approx(0.4)
+    assert sample_score(0.8, 0.4, 1.0, 2, RewardWeights(quality=0.0, realism=0.0, diversity=2.0)) == pytest.approx(0.24)
     assert sample_score(0.9, 0.9, 0.0, 2, RewardWeights()) == 0.0  # recognisably synthetic: nothing
 
 
@@ -232,6 +232,10 @@ def test_sample_score_zero_and_one():
     w = RewardWeights()
     # a real-looking sample the judge reads as the other label still earns its realism share
     assert sample_score(0.0, 0.0, 1.0, 2, w) == pytest.approx(w.realism / (w.quality + w.realism + w.diversity))
+    # and no novelty credit however new its text: novelty counts with the label agreement
+    assert sample_score(0.0, 1.0, 1.0, 2, w) == sample_score(0.0, 0.0, 1.0, 2, w)
+    assert sample_score(0.75, 1.0, 1.0, 2, w) - sample_score(0.75, 0.0, 1.0, 2, w) == pytest.approx(
+        0.5 * w.diversity / (w.quality + w.realism + w.diversity))
     assert sample_score(0.0, 0.0, 0.0, 2, w) == 0.0
     assert sample_score(1.0, 1.0, 1.0, 2, RewardWeights()) == pytest.approx(1.0, abs=TOL)
 

@@ -12,8 +12,8 @@ Each round takes two env steps:
 2. **submit**: for each label, the best candidates that passed screening (``code`` None), up to the round's share
    of the label's missing samples. ``pick`` says how "best" is read:
 
-   - ``"score"`` (default): greedily by the env's per-sample score (quality x realism and novelty; the novelty
-     counts whatever the judge reads as the label);
+   - ``"score"`` (default): greedily by the env's per-sample score (:func:`~streamsynth.rewards.blend.sample_score`:
+     grounded quality, realism, and novelty in proportion to the label agreement), each candidate on its own;
    - ``"dai"``: SynLearner's DAI pick on the same figures (:func:`dai_pick`): quality is the label-gated quality
      of SynLearner's reward (judge fidelity above chance x realism), and greedy max-marginal relevance
      (``select_weight``) adds novelty against the candidates already picked and the task's accepted samples, in

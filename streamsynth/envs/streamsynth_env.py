@@ -128,9 +128,10 @@ class StreamSynthEnv(gym.Env):
     (:mod:`streamsynth.rewards.blend`). With ``reward_mode="delta"`` (default) a step returns the change
     in score, so an episode's return is the final set's score; ``"absolute"`` returns the score itself.
     ``info`` holds every component, each sample's own figures (``info["samples"]``: fidelity, novelty, realism,
-    score, and ``utility_gain``, the sample's own utility credit against the set before the step: how much a
-    gradient step of that set's student on it lowers the student's dev log-loss, a first-order leave-one-in
-    estimate, :mod:`streamsynth.rewards.influence`) and each rejected sample with
+    score (:func:`~streamsynth.rewards.blend.sample_score`, whose novelty counts with the label agreement), and
+    ``utility_gain``, the sample's own utility credit against the set before the step: how much a gradient step of
+    that set's student on it lowers the student's dev log-loss, a first-order leave-one-in estimate,
+    :mod:`streamsynth.rewards.influence`) and each rejected sample with
     its reason code and message (``info["rejected"]``); the rows are typed in :mod:`streamsynth.envs.feedback`.
     Drafts earn no reward; their rows carry the figures and score they would have earned. The env uses (and holds) only the seed, judge and dev splits of each task's
     real data; the test split is evaluation-only and belongs to the harness

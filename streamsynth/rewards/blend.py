@@ -133,17 +133,21 @@ def above_chance(fidelity, n_labels: int):
 
 def sample_score(fidelity: float, novelty: float, realism: float, n_labels: int, w: RewardWeights) -> float:
     """A sample's own score, for credit assignment, from the per-sample terms of the set score:
-    ``realism * (w_q * above_chance(fidelity) + w_r + w_d * novelty) / (w_q + w_r + w_d)`` (a rejected sample
-    scores 0): the sample's share of grounded quality, realism and novelty. Falls back to
-    ``above_chance(fidelity) * realism`` when the three weights are 0.
+    ``realism * (w_q * q + w_r + w_d * novelty * q) / (w_q + w_r + w_d)`` with ``q = above_chance(fidelity)`` (a
+    rejected sample scores 0): the sample's share of grounded quality, realism and novelty. Novelty counts in
+    proportion to the label agreement: new text that the judge reads as another label adds no useful spread (an
+    agent that picks or learns on an ungated novelty drifts off the label; ``docs/results/smol-feedback-3seeds.md``).
+    Falls back to ``q * realism`` when the three weights are 0.
 
     >>> sample_score(0.9, 0.4, 1.0, 2, RewardWeights(quality=0.5, realism=0.0, diversity=0.5))
-    0.6
+    0.56
     >>> sample_score(0.9, 0.4, 0.5, 2, RewardWeights(quality=0.5, realism=0.0, diversity=0.5))
-    0.3
+    0.28
+    >>> sample_score(0.2, 1.0, 1.0, 2, RewardWeights(quality=0.5, realism=0.0, diversity=0.5))  # read as the other
+    0.0
     """
     q = above_chance(fidelity, n_labels)
     den = w.quality + w.realism + w.diversity
     if den <= 0:
         return float(q * realism)
-    return float(realism * (w.quality * q + w.realism + w.diversity * novelty) / den)
+    return float(realism * (w.quality * q + w.realism + w.diversity * novelty * q) / den)
