@@ -122,13 +122,13 @@ def test_a_checkpoint_between_the_drafts_and_the_pick_resumes_to_the_same_pick(m
 
 def test_a_checkpoint_from_before_a_setting_existed_resumes_only_with_what_its_run_did(model_dir, make_env, tmp_path):
     env = make_env(samples_per_label=4, max_rounds=2)
-    legacy = {"dai_drafts": False, "label_gate": False}
+    legacy = dict(SynLearnerConfig.LEGACY_DEFAULTS)
     agent = _agent(model_dir, env, **legacy)
     obs, _ = env.reset(seed=0)
     _step(env, agent, obs)
     agent.save_state(tmp_path / "agent")
     data = json.loads((tmp_path / "agent" / "agent.json").read_text())
-    old = {k: v for k, v in data["config"].items() if k not in legacy}  # written before the two settings
+    old = {k: v for k, v in data["config"].items() if k not in legacy}  # written before the settings
     (tmp_path / "agent" / "agent.json").write_text(json.dumps({**data, "config": old}))
     with pytest.raises(CheckpointError, match="label_gate"):  # today's defaults would change the run's reward
         _agent(model_dir, env).load_state(tmp_path / "agent")

@@ -17,7 +17,8 @@ Each round takes two env steps:
    - ``"dai"``: SynLearner's DAI pick on the same figures (:func:`dai_pick`): quality is the label-gated quality
      of SynLearner's reward (judge fidelity above chance x realism), and greedy max-marginal relevance
      (``select_weight``) adds novelty against the candidates already picked and the task's accepted samples, in
-     the env's embedding. With it, best-of-n and SynLearner differ in learning, not in how a pool is read.
+     the env's embedding. SynLearner's novelty reference also holds earlier tasks' accepted data (carried
+     experience); otherwise a pool is read the same way.
 
 Drafted candidates are never changed, so everything submitted was scored first. When the feedback budget is used
 up, the round's candidates are submitted unranked (as a prompting baseline would), and ``describe()`` counts such

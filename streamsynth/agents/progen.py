@@ -4,7 +4,8 @@ In-context Feedback*, Findings of EMNLP 2022).
 ProGen generates a dataset in rounds: the first round from a zero-shot label prompt, each later round with the
 most helpful samples generated so far (ranked by a feedback signal; the paper uses influence scores of a small task
 model) as in-context examples of the same label. Here the feedback is the environment's own per-sample score
-(``info["samples"][i]["score"]``, a blend of judge fidelity and novelty), so no extra model is trained.
+(``info["samples"][i]["score"]``: grounded label quality, realism, and novelty in proportion to the label
+agreement), so no extra model is trained.
 
 - **Round 1 of a task** is zero-shot, exactly like ``zerogen`` (as in the paper): the in-context examples of this
   agent are only ever its own feedback-selected samples, never the real seed examples (``fewshot`` covers those),

@@ -113,8 +113,9 @@ class LocalExecutor:
 
 def connect_error(address: str | None, exc: Exception, auth_mode: str | None) -> str:
     """The message for a Ray cluster this driver cannot join; names token authentication when this shell has not
-    turned it on, since ``ray start`` checks a token by default from Ray 2.59 and a driver without
-    ``RAY_AUTH_MODE=token`` is then refused with the same ConnectionError as when nothing listens.
+    turned it on: from Ray 2.59 ``ray start --head`` checks a token whenever ``~/.ray/auth_token`` exists (any
+    local ``ray.init()`` writes one), and a driver without ``RAY_AUTH_MODE=token`` is then refused with the same
+    ConnectionError as when nothing listens.
 
     >>> connect_error("10.0.0.1:6379", ConnectionError("refused"), "token")[:63]
     "cannot connect to the Ray cluster at '10.0.0.1:6379' (refused);"
@@ -124,9 +125,10 @@ def connect_error(address: str | None, exc: Exception, auth_mode: str | None) ->
     message = (f"cannot connect to the Ray cluster at {address!r} ({exc}); start it with `ray start --head` on the "
                "head node, or drop --address for a local Ray")
     if auth_mode != "token":
-        message += ("; if the cluster checks a token (what `ray start` does by default since Ray 2.59), run "
-                    "`export RAY_AUTH_MODE=token` in this shell first (the token is read from ~/.ray/auth_token on "
-                    "the head node, elsewhere from RAY_AUTH_TOKEN: see `ray get-auth-token`)")
+        message += ("; if the cluster checks a token (`ray start --head` does from Ray 2.59 whenever "
+                    "~/.ray/auth_token exists), run `export RAY_AUTH_MODE=token` in this shell first (the token is "
+                    "read from ~/.ray/auth_token on the head node, elsewhere from RAY_AUTH_TOKEN: see "
+                    "`ray get-auth-token`)")
     return message
 
 

@@ -132,11 +132,12 @@ def above_chance(fidelity, n_labels: int):
 
 
 def sample_score(fidelity: float, novelty: float, realism: float, n_labels: int, w: RewardWeights) -> float:
-    """A sample's own score, for credit assignment, from the per-sample terms of the set score:
-    ``realism * (w_q * q + w_r + w_d * novelty * q) / (w_q + w_r + w_d)`` with ``q = above_chance(fidelity)`` (a
-    rejected sample scores 0): the sample's share of grounded quality, realism and novelty. Novelty counts in
-    proportion to the label agreement: new text that the judge reads as another label adds no useful spread (an
-    agent that picks or learns on an ungated novelty drifts off the label; ``docs/results/smol-feedback-3seeds.md``).
+    """A sample's own score, for credit assignment, with the weights of the set score's quality, realism and
+    diversity terms: ``realism * (w_q * q + w_r + w_d * novelty * q) / (w_q + w_r + w_d)`` with
+    ``q = above_chance(fidelity)`` (a rejected sample scores 0). Unlike the set's diversity, a sample's novelty
+    counts in proportion to its label agreement, on purpose: new text that the judge reads as another label adds
+    no useful spread, and an agent that picks or learns on ungated novelty drifts off the label
+    (``docs/results/smol-feedback-3seeds.md``).
     Falls back to ``q * realism`` when the three weights are 0.
 
     >>> sample_score(0.9, 0.4, 1.0, 2, RewardWeights(quality=0.5, realism=0.0, diversity=0.5))
