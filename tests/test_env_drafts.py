@@ -205,3 +205,36 @@ def test_runner_reports_budgets_and_keeps_drafts_out_of_submissions(make_env):
         assert (r.steps, r.rounds, r.drafts, r.submitted, r.accepted) == (2, 1, 7, 5, 4)
         assert r.rejected_reasons == {"duplicate_in_step": 1} and r.completions == 10
         assert r.row()["drafts"] == 7 and r.row()["completions"] == 10
+
+
+def _bags(labels, n, seed=0):
+    """Recognisably synthetic samples: keyword bags (no stop words, no punctuation), all different."""
+    rng = np.random.default_rng(seed)
+    words = "stellar dreadful plot actor score visuals pacing script ending cast scene sequel villain".split()
+    return [{"text": " ".join(rng.choice(words, size=6, replace=False)) + f" {i}", "label": labels[i % len(labels)]}
+            for i in range(n)]
+
+
+def test_draft_realism_counts_everything_seen_in_the_task(make_env, tmp_path):
+    """A draft's realism does not hinge on how many drafts share its step: the task's earlier drafts and accepted
+    samples train the two-sample classifier too (4 bags alone cannot teach it what synthetic text looks like)."""
+    env, fresh = make_env(), make_env()
+    obs, _ = env.reset(seed=0)
+    fresh.reset(seed=0)
+    bags = _bags(list(obs["labels"]), 40)
+    first = env.step(drafts(bags[:24]))[4]
+    assert all(r["code"] is None for r in first["samples"])
+    env.unwrapped.save_state(tmp_path / "env")
+    seen = [r["realism"] for r in env.step(drafts(bags[24:28]))[4]["samples"]]
+    alone = [r["realism"] for r in fresh.step(drafts(bags[24:28]))[4]["samples"]]
+    # measured: 0.06 with the 24 bags seen before, 0.79 alone, 0.12 for the 24 themselves
+    assert np.mean(seen) < np.mean(alone) - 0.2
+    assert np.mean(seen) <= np.mean([r["realism"] for r in first["samples"]]) + 0.1
+    resumed = make_env()
+    resumed.unwrapped.load_state(tmp_path / "env")  # the drafted context is part of the state
+    assert [r["realism"] for r in resumed.step(drafts(bags[24:28]))[4]["samples"]] == seen
+    # submitted samples keep the set's own test: their figures do not depend on the drafts before them
+    submitted = env.step(bags[28:32])[4]["samples"]
+    twin = make_env()
+    twin.reset(seed=0)
+    assert [r["realism"] for r in twin.step(bags[28:32])[4]["samples"]] == [r["realism"] for r in submitted]

@@ -11,8 +11,10 @@ embedder):
 - ``position``: the stream position (index of the current task, -1 before the first ``reset``).
 - ``task``: the current episode (``None`` before the first ``reset``): task index, round, done, drafts used of the
   feedback budget (0 when a state from before drafts lacks it), score, last
-  figures, accepted samples, their keys and per-sample fidelity / novelty lists, and ``encoded``: the accepted
-  samples' vectors, classifier features, label indices and texts as they were computed at step time.
+  figures, accepted samples, their keys and per-sample fidelity / novelty lists, ``encoded``: the accepted
+  samples' vectors, classifier features, label indices and texts as they were computed at step time, and
+  ``drafted``: the same for the task's scored drafts, the context of the next drafts' realism (empty when a state
+  from before it lacks it).
 - ``memory``: the novelty reference memory (:meth:`~streamsynth.rewards.novelty.ReferenceMemory.state_dict`).
 - ``rng``: the env's ``np_random`` (state and seed) and the action space's generator (``action_space.sample()``).
 
@@ -91,7 +93,9 @@ def env_state_dict(env: StreamSynthEnv) -> dict[str, Any]:
     st = env._state
     task = None
     if st is not None:
-        enc = EncodedSet.concat(st.parts) if st.parts else env._context(st.index).scorer.encode([])
+        empty = env._context(st.index).scorer.encode([])
+        enc = EncodedSet.concat(st.parts) if st.parts else empty
+        drafted = EncodedSet.concat(st.drafted) if st.drafted else empty
         task = {
             "index": st.index,
             "round": st.round,
@@ -104,12 +108,8 @@ def env_state_dict(env: StreamSynthEnv) -> dict[str, Any]:
             "keys": sorted(st.keys),
             "fidelity": [float(x) for x in st.fidelity],
             "novelty": [float(x) for x in st.novelty],
-            "encoded": {
-                "vectors": np.array(enc.vectors, dtype=np.float32),
-                "features": np.array(enc.features, dtype=np.float32),
-                "labels": np.array(enc.labels, dtype=np.int64),
-                "texts": list(enc.texts),
-            },
+            "encoded": _encoding_dict(enc),
+            "drafted": _encoding_dict(drafted),
         }
     memory = None
     if env._memory is not None:
@@ -224,7 +224,9 @@ def _task_state(env: StreamSynthEnv, raw: Any, cls: type) -> Any:
         raise EnvStateError("the env state's task.figures must map names to numbers")
     if not isinstance(raw["done"], bool) or not _is_number(raw["score"]):
         raise EnvStateError("the env state's task.done must be a bool and task.score a number")
-    parts = _encoded(raw["encoded"], samples, ctx)
+    expected = [ctx.task.label_names.index(s[LABEL_KEY]) for s in samples]
+    parts = _encoded(raw["encoded"], "encoded", ctx, expected)
+    drafted = _encoded(raw["drafted"], "drafted", ctx) if "drafted" in raw else []
     return cls(
         index=index,
         round=_int(raw["round"], "task.round", 0, env.max_rounds),
@@ -238,22 +240,32 @@ def _task_state(env: StreamSynthEnv, raw: Any, cls: type) -> Any:
         done=raw["done"],
         drafts_used=_int(raw.get("drafts_used", 0), "task.drafts_used", 0, env._budget_of(index)),
         steps=_int(raw.get("steps", raw["round"]), "task.steps", 0, 2**31 - 1),
+        drafted=drafted,
     )
 
 
-def _encoded(raw: Any, samples: list, ctx: Any) -> list[EncodedSet]:
+def _encoding_dict(enc: EncodedSet) -> dict[str, Any]:
+    return {"vectors": np.array(enc.vectors, dtype=np.float32), "features": np.array(enc.features, dtype=np.float32),
+            "labels": np.array(enc.labels, dtype=np.int64), "texts": list(enc.texts)}
+
+
+def _encoded(raw: Any, name: str, ctx: Any, expected: list[int] | None = None) -> list[EncodedSet]:
+    """The encodings stored under ``task.<name>``; ``expected``: the label index of each row (the accepted
+    samples'), else any of the task's labels and as many rows as stored."""
     if not isinstance(raw, Mapping) or {"vectors", "features", "labels", "texts"} - set(raw):
-        raise EnvStateError("the env state's task.encoded must hold vectors, features, labels and texts")
+        raise EnvStateError(f"the env state's task.{name} must hold vectors, features, labels and texts")
     empty = ctx.scorer.encode([])
-    n = len(samples)
     vectors, features, labels = (np.asarray(raw[k]) for k in ("vectors", "features", "labels"))
     texts = raw["texts"]
-    expected = [ctx.task.label_names.index(s[LABEL_KEY]) for s in samples]
+    n = len(expected) if expected is not None else (labels.shape[0] if labels.ndim == 1 else -1)
+    labels_ok = (labels.tolist() == expected if expected is not None
+                 else labels.shape == (n,) and all(0 <= int(x) < len(ctx.task.labels) for x in labels.tolist()))
     if (vectors.shape != (n, empty.vectors.shape[1]) or features.shape != (n, empty.features.shape[1])
-            or labels.shape != (n,) or labels.tolist() != expected
+            or labels.shape != (n,) or not labels_ok
             or not isinstance(texts, list) or len(texts) != n or not all(isinstance(t, str) for t in texts)):
+        what = f"its {n} samples" if expected is not None else "its labels"
         raise EnvStateError(
-            f"the env state's task.encoded does not fit its {n} samples and this env's embedder "
+            f"the env state's task.{name} does not fit {what} and this env's embedder "
             f"(vectors {vectors.shape}, features {features.shape}, labels {labels.shape}); the state is broken"
         )
     if n == 0:

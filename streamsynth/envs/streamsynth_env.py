@@ -62,6 +62,7 @@ class _TaskState:
     done: bool = False
     drafts_used: int = 0
     steps: int = 0
+    drafted: list[EncodedSet] = field(default_factory=list)  # encodings of the task's scored drafts
 
 
 class StreamSynthEnv(gym.Env):
@@ -97,9 +98,11 @@ class StreamSynthEnv(gym.Env):
     says so (``draft`` True, ``accepted`` False, ``code`` None when it would have been accepted), but it is **not
     added** to the dataset and changes neither the set score, the step reward nor the novelty memory. Drafts are
     judged against the accepted set as it was before the step and against the step's other drafts (not against
-    its submitted samples); a draft of a label already at its target is rejected ``label_full``, but drafts do not
-    fill labels among themselves. Each task has a **feedback budget** of ``feedback_budget`` drafts (default 8x the
-    task's target size; 0: no drafts); every draft within the per-step limit uses one unit, valid or not, and
+    its submitted samples); a draft's realism is tested with every synthetic sample the task has seen (accepted
+    samples and earlier drafts) as training rows of the two-sample classifier, so that it does not depend on how
+    many drafts share the step (:mod:`streamsynth.rewards.realism`); a draft of a label already at its target is
+    rejected ``label_full``, but drafts do not fill labels among themselves. Each task has a **feedback budget**
+    of ``feedback_budget`` drafts (default 8x the task's target size; 0: no drafts); every draft within the per-step limit uses one unit, valid or not, and
     drafts beyond the budget are rejected ``over_feedback_budget``. A step whose action holds only drafts does not
     use up a round: reward 0, the set unchanged, ``info["draft_only"]`` True. So ``max_rounds`` is the budget of
     submissions and ``feedback_budget`` the budget of feedback: a learner can take many feedback steps per task.
@@ -384,8 +387,15 @@ class StreamSynthEnv(gym.Env):
         fidelity = ctx.scorer.fidelity(enc)
         novelty = self._memory.novelty(enc.vectors) if len(enc) else np.zeros(0)
         whole = EncodedSet.concat([*st.parts, enc]) if (st.parts or len(enc)) else enc
-        realism = ctx.scorer.realism(whole) if (len(enc) or not draft) else np.zeros(0)
-        new_realism = realism[len(whole) - len(enc):]
+        if draft:  # against everything synthetic seen in the task, whatever the number of drafts in this step
+            seen = [p for p in (*st.parts, *st.drafted) if len(p)]
+            realism = ctx.scorer.realism(enc, EncodedSet.concat(seen) if seen else None)
+            new_realism = realism
+            if len(enc):
+                st.drafted.append(enc)
+        else:  # the set's test: the accepted set and this step's samples, each scored out of fold
+            realism = ctx.scorer.realism(whole)
+            new_realism = realism[len(whole) - len(enc):]
         gains = ctx.scorer.utility_gains(whole.take(np.arange(len(whole) - len(enc))), enc) if len(enc) else []
         for j, i in enumerate(kept):
             rows[i].update(accepted=not draft, fidelity=float(fidelity[j]), novelty=float(novelty[j]),

@@ -20,6 +20,12 @@ real held-out data 0.86-0.99, keyword bags, templates, repetitions, random strin
 other-language text 0.01-0.10 (``docs/results/reward-validity.md``).
 
 A set of fewer than 2 rows cannot be tested (no synthetic row is left to train on): each row gets realism 1.
+
+**Context rows.** ``context`` (synthetic rows the env has already seen in the task: the accepted set and earlier
+drafts) joins every fold's training set and is never scored. This is how drafts are scored: without it a draft's
+realism depends on how many drafts share its step, since a classifier trained on the 3 other rows of a 4-draft
+step cannot tell synthetic from real. Measured on 32 samples SynLearner wrote for movie-sentiment (MiniLM): mean
+realism 0.62 drafted 4 at a time, 0.20 drafted all at once; product-sentiment 0.17 against 0.02.
 """
 
 from __future__ import annotations
@@ -80,10 +86,13 @@ def realism_features(vectors: np.ndarray, texts: Sequence[str]) -> np.ndarray:
     return np.hstack([np.asarray(vectors, dtype=np.float64), style_features(texts)])
 
 
-def two_sample_realism(real: np.ndarray, synthetic: np.ndarray, *, folds: int = DEFAULT_FOLDS, C: float = DEFAULT_C,
-                       seed: int = 0, max_train: int = MAX_TRAIN) -> np.ndarray:
+def two_sample_realism(real: np.ndarray, synthetic: np.ndarray, *, context: np.ndarray | None = None,
+                       folds: int = DEFAULT_FOLDS, C: float = DEFAULT_C, seed: int = 0,
+                       max_train: int = MAX_TRAIN) -> np.ndarray:
     """Per-row realism of ``synthetic`` against ``real`` (both (rows, features)): ``min(1, 2 P(real | x_i))``
-    from an out-of-fold logistic regression (see the module docstring). Deterministic for a given ``seed``.
+    from an out-of-fold logistic regression (see the module docstring); ``context`` rows are synthetic training
+    rows of every fold, never scored (None or empty: exactly the test without them). Deterministic for a given
+    ``seed``.
 
     >>> rng = np.random.default_rng(0)
     >>> real = rng.normal(size=(200, 5))
@@ -91,6 +100,11 @@ def two_sample_realism(real: np.ndarray, synthetic: np.ndarray, *, folds: int = 
     >>> shifted = two_sample_realism(real, rng.normal(loc=3.0, size=(40, 5)))
     >>> bool(same.mean() > 0.8), bool(shifted.mean() < 0.2)
     (True, True)
+    >>> few = rng.normal(loc=1.0, size=(4, 5))  # 4 rows alone: too few to learn from; with 60 seen before: found
+    >>> bool(two_sample_realism(real, few).mean() > 0.5)
+    True
+    >>> bool(two_sample_realism(real, few, context=rng.normal(loc=1.0, size=(60, 5))).mean() < 0.5)
+    True
     """
     from sklearn.linear_model import LogisticRegression
 
@@ -102,22 +116,27 @@ def two_sample_realism(real: np.ndarray, synthetic: np.ndarray, *, folds: int = 
         raise ValueError(f"the real reference needs at least 2 rows, got {len(real)}")
     check_int("folds", folds, 2)
     check_int("max_train", max_train, 2)
-    n, m = len(synthetic), len(real)
-    if n < 2:
+    ctx = np.zeros((0, real.shape[1])) if context is None else np.asarray(context, dtype=np.float64)
+    if ctx.ndim != 2 or ctx.shape[1] != real.shape[1]:
+        raise ValueError(f"context must be 2-D with the columns of real ({real.shape[1]}), got {ctx.shape}")
+    n, m, c = len(synthetic), len(real), len(ctx)
+    if n == 0 or (n < 2 and c == 0):
         return np.ones(n)
-    X = np.vstack([real, synthetic])
+    X = np.vstack([real, ctx, synthetic])
     X = (X - X.mean(axis=0)) / (X.std(axis=0) + 1e-6)
-    y = np.r_[np.ones(m), np.zeros(n)]
-    k = min(folds, n)
+    y = np.r_[np.ones(m), np.zeros(c + n)]
+    k = min(folds, n) if n >= 2 else 1  # one row with context: one model trained on the real rows and the context
     rng = np.random.default_rng(seed)
-    fold = np.r_[rng.permutation(m) % k, rng.permutation(n) % k]
+    real_fold = rng.permutation(m) % k if k > 1 else np.full(m, -1)
+    fold = np.r_[real_fold, np.full(c, -1), rng.permutation(n) % k]  # -1: in every fold's training set
+    first = m + c  # index of the first scored row
     p_real = np.empty(n)
     for f in range(k):
         train = fold != f
         syn_train = np.flatnonzero(train[m:]) + m
         if len(syn_train) > max_train:
             train[rng.choice(syn_train, size=len(syn_train) - max_train, replace=False)] = False
-        held = np.flatnonzero(fold[m:] == f) + m
+        held = np.flatnonzero(fold[first:] == f) + first
         model = LogisticRegression(C=C, class_weight="balanced", max_iter=500).fit(X[train], y[train])
-        p_real[held - m] = model.predict_proba(X[held])[:, 1]
+        p_real[held - first] = model.predict_proba(X[held])[:, 1]
     return np.minimum(1.0, 2.0 * p_real)

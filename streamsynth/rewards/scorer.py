@@ -124,14 +124,17 @@ class TaskScorer:
         proba = self.judge.predict_proba(enc.features)
         return proba[np.arange(len(enc)), enc.labels]
 
-    def realism(self, enc: EncodedSet) -> np.ndarray:
+    def realism(self, enc: EncodedSet, context: EncodedSet | None = None) -> np.ndarray:
         """Per-sample realism of the set ``enc`` against the judge split (classifier two-sample test, seeded by
-        the scorer's seed; see :mod:`streamsynth.rewards.realism`): in [0, 1], 1 = indistinguishable from real."""
+        the scorer's seed; see :mod:`streamsynth.rewards.realism`): in [0, 1], 1 = indistinguishable from real.
+        ``context``: synthetic samples seen before, training rows of the test that are not scored."""
         if len(enc) == 0:
             return np.zeros(0)
         if self._real_features is None:
             self._real_features = realism_features(self._judge_set.vectors, self._judge_set.texts)
-        return two_sample_realism(self._real_features, realism_features(enc.vectors, enc.texts), seed=self.seed)
+        seen = realism_features(context.vectors, context.texts) if context is not None and len(context) else None
+        return two_sample_realism(self._real_features, realism_features(enc.vectors, enc.texts), context=seen,
+                                  seed=self.seed)
 
     def _student_scores(self, train: EncodedSet, evalset: EncodedSet) -> tuple[float, float]:
         student = LinearClassifier(self.label_set, C=self.C).fit(train.features, self._names(train))
