@@ -13,8 +13,8 @@ embedder):
   feedback budget (0 when a state from before drafts lacks it), score, last
   figures, accepted samples, their keys and per-sample fidelity / novelty lists, ``encoded``: the accepted
   samples' vectors, classifier features, label indices and texts as they were computed at step time, and
-  ``drafted``: the same for the task's scored drafts, the context of the next drafts' realism (empty when a state
-  from before it lacks it).
+  ``drafted``: the same for the task's most recent scored drafts (as many as its target size), the context of the
+  next drafts' realism (empty when a state from before it lacks it).
 - ``memory``: the novelty reference memory (:meth:`~streamsynth.rewards.novelty.ReferenceMemory.state_dict`).
 - ``rng``: the env's ``np_random`` (state and seed) and the action space's generator (``action_space.sample()``).
 

@@ -98,15 +98,16 @@ class StreamSynthEnv(gym.Env):
     (``draft`` True, ``accepted`` False, ``code`` None when it would have been accepted), but it is **not added** to
     the dataset and changes neither the set score, the step reward nor the novelty memory. Drafts are judged against
     the accepted set as it was before the step and against the step's other drafts (not against its submitted
-    samples); a draft's realism is tested with every synthetic sample the task has seen (accepted samples and earlier
-    drafts) as training rows of the two-sample classifier, so that it does not depend on how many drafts share the
-    step (:mod:`streamsynth.rewards.realism`); a draft of a label already at its target is rejected ``label_full``,
-    but drafts do not fill labels among themselves. Each task has a **feedback budget** of ``feedback_budget`` drafts
-    (default 8x the task's target size; 0: no drafts); every draft within the per-step limit uses one unit, valid or
-    not, and drafts beyond the budget are rejected ``over_feedback_budget``. A step whose action holds only drafts
-    does not use up a round: reward 0, the set unchanged, ``info["draft_only"]`` True. So ``max_rounds`` is the budget
-    of submissions and ``feedback_budget`` the budget of feedback: a learner can take many feedback steps per task.
-    ``info`` reports ``drafts`` (draft items in the action), ``feedback_used`` and ``feedback_left``.
+    samples); a draft's realism is tested with the synthetic samples the task has seen (the accepted samples and the
+    most recent drafts, as many as the task's target size) as training rows of the two-sample classifier, so that it
+    does not depend on how many drafts share the step (:mod:`streamsynth.rewards.realism`); a draft of a label already
+    at its target is rejected ``label_full``, but drafts do not fill labels among themselves. Each task has a
+    **feedback budget** of ``feedback_budget`` drafts (default 8x the task's target size; 0: no drafts); every draft
+    within the per-step limit uses one unit, valid or not, and drafts beyond the budget are rejected
+    ``over_feedback_budget``. A step whose action holds only drafts does not use up a round: reward 0, the set
+    unchanged, ``info["draft_only"]`` True. So ``max_rounds`` is the budget of submissions and ``feedback_budget`` the
+    budget of feedback: a learner can take many feedback steps per task. ``info`` reports ``drafts`` (draft items in
+    the action), ``feedback_used`` and ``feedback_left``.
 
     ## Observation Space
 
@@ -387,12 +388,14 @@ class StreamSynthEnv(gym.Env):
         fidelity = ctx.scorer.fidelity(enc)
         novelty = self._memory.novelty(enc.vectors) if len(enc) else np.zeros(0)
         whole = EncodedSet.concat([*st.parts, enc]) if (st.parts or len(enc)) else enc
-        if draft:  # against everything synthetic seen in the task, whatever the number of drafts in this step
+        if draft:  # against the accepted set and recent drafts, whatever the number of drafts in this step
             seen = [p for p in (*st.parts, *st.drafted) if len(p)]
             realism = ctx.scorer.realism(enc, EncodedSet.concat(seen) if seen else None)
             new_realism = realism
-            if len(enc):
-                st.drafted.append(enc)
+            if len(enc):  # keep the most recent drafts, as many as the task's target size
+                recent = EncodedSet.concat([*st.drafted, enc])
+                window = self.samples_per_label * len(task.labels)
+                st.drafted = [recent.take(np.arange(max(0, len(recent) - window), len(recent)))]
         else:  # the set's test: the accepted set and this step's samples, each scored out of fold
             realism = ctx.scorer.realism(whole)
             new_realism = realism[len(whole) - len(enc):]

@@ -159,11 +159,15 @@ class RunHooks:
 
 
 def versions() -> dict[str, str]:
-    """Versions of Python and the main libraries (recorded in every run's config)."""
+    """Versions of Python and the main libraries (recorded in every run's config). StreamSynth's is that of the
+    code running (``streamsynth.__version__``), not the installed metadata, which an editable install leaves at
+    the version it was installed with."""
     from importlib.metadata import PackageNotFoundError, version
 
-    out = {"python": platform.python_version()}
-    for pkg in ("streamsynth", "gymnasium", "torch", "transformers", "sentence-transformers", "scikit-learn", "peft"):
+    from streamsynth import __version__
+
+    out = {"python": platform.python_version(), "streamsynth": __version__}
+    for pkg in ("gymnasium", "torch", "transformers", "sentence-transformers", "scikit-learn", "peft"):
         try:
             out[pkg] = version(pkg)
         except PackageNotFoundError:

@@ -21,7 +21,7 @@ other-language text 0.01-0.10 (``docs/results/reward-validity.md``).
 
 A set of fewer than 2 rows cannot be tested (no synthetic row is left to train on): each row gets realism 1.
 
-**Context rows.** ``context`` (synthetic rows the env has already seen in the task: the accepted set and earlier
+**Context rows.** ``context`` (synthetic rows the env has already seen in the task: the accepted set and recent
 drafts) joins every fold's training set and is never scored. This is how drafts are scored: without it a draft's
 realism depends on how many drafts share its step, since a classifier trained on the 3 other rows of a 4-draft
 step cannot tell synthetic from real. Measured on 32 samples SynLearner wrote for movie-sentiment (MiniLM): mean
