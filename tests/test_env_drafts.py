@@ -215,9 +215,10 @@ def _bags(labels, n, seed=0):
             for i in range(n)]
 
 
-def test_draft_realism_counts_everything_seen_in_the_task(make_env, tmp_path):
-    """A draft's realism does not hinge on how many drafts share its step: the task's earlier drafts and accepted
-    samples train the two-sample classifier too (4 bags alone cannot teach it what synthetic text looks like)."""
+def test_draft_realism_counts_what_the_task_has_seen(make_env, tmp_path):
+    """A draft's realism does not hinge on how many drafts share its step: the task's accepted samples and most
+    recent drafts (16 here, the target size) train the two-sample classifier too (4 bags alone cannot teach it
+    what synthetic text looks like)."""
     env, fresh = make_env(), make_env()
     obs, _ = env.reset(seed=0)
     fresh.reset(seed=0)
@@ -227,7 +228,7 @@ def test_draft_realism_counts_everything_seen_in_the_task(make_env, tmp_path):
     env.unwrapped.save_state(tmp_path / "env")
     seen = [r["realism"] for r in env.step(drafts(bags[24:28]))[4]["samples"]]
     alone = [r["realism"] for r in fresh.step(drafts(bags[24:28]))[4]["samples"]]
-    # measured: 0.06 with the 24 bags seen before, 0.79 alone, 0.12 for the 24 themselves
+    # measured: 0.06 with the last 16 of the 24 bags seen before, 0.79 alone, 0.12 for the 24 themselves
     assert np.mean(seen) < np.mean(alone) - 0.2
     assert np.mean(seen) <= np.mean([r["realism"] for r in first["samples"]]) + 0.1
     resumed = make_env()
@@ -238,3 +239,29 @@ def test_draft_realism_counts_everything_seen_in_the_task(make_env, tmp_path):
     twin = make_env()
     twin.reset(seed=0)
     assert [r["realism"] for r in twin.step(bags[28:32])[4]["samples"]] == [r["realism"] for r in submitted]
+
+
+def test_the_realism_window_keeps_the_most_recent_drafts_and_no_copy_of_what_is_scored(make_env):
+    from streamsynth.envs.state import EnvStateError
+    from streamsynth.envs.streamsynth_env import realism_context
+
+    env = make_env()  # target size 16 (8 per label, 2 labels)
+    obs, _ = env.reset(seed=0)
+    bags = _bags(list(obs["labels"]), 40, seed=1)
+    env.step(drafts(bags[:12]))
+    env.step(bags[30:34] + drafts(bags[12:22]))  # a mixed step: its drafts join the window, its submissions do not
+    st = env.unwrapped._state
+    assert [t for p in st.drafted for t in p.texts] == [b["text"] for b in bags[6:22]]  # the last 16 drafts
+    assert len(st.parts[0]) == 4
+    context = realism_context([*st.parts, *st.drafted, *st.drafted], [bags[20]["text"], "not seen"])
+    assert context.texts == [b["text"] for b in bags[30:34] + bags[6:20] + bags[21:22]]  # each once, none scored
+    assert realism_context([], ["x"]) is None
+    again = make_env()  # the same drafts drafted twice: the second time they are not tested against themselves
+    again.reset(seed=0)
+    twice = [[r["realism"] for r in again.step(drafts(bags[:4]))[4]["samples"]] for _ in range(2)]
+    assert twice[0] == twice[1]
+    state = env.unwrapped.state_dict()
+    for broken in (np.array(["a"] * 16), np.full(16, 0.5), np.full(16, 7)):
+        bad = {**state, "task": {**state["task"], "drafted": {**state["task"]["drafted"], "labels": broken}}}
+        with pytest.raises(EnvStateError, match="task.drafted does not fit its labels"):
+            make_env().unwrapped.load_state_dict(bad)

@@ -255,11 +255,16 @@ def _encoded(raw: Any, name: str, ctx: Any, expected: list[int] | None = None) -
     if not isinstance(raw, Mapping) or {"vectors", "features", "labels", "texts"} - set(raw):
         raise EnvStateError(f"the env state's task.{name} must hold vectors, features, labels and texts")
     empty = ctx.scorer.encode([])
-    vectors, features, labels = (np.asarray(raw[k]) for k in ("vectors", "features", "labels"))
+    try:
+        vectors, features, labels = (np.asarray(raw[k]) for k in ("vectors", "features", "labels"))
+    except (ValueError, TypeError) as exc:
+        raise EnvStateError(f"the env state's task.{name} holds arrays that cannot be read ({exc}); the state is "
+                            "broken") from None
     texts = raw["texts"]
     n = len(expected) if expected is not None else (labels.shape[0] if labels.ndim == 1 else -1)
     labels_ok = (labels.tolist() == expected if expected is not None
-                 else labels.shape == (n,) and all(0 <= int(x) < len(ctx.task.labels) for x in labels.tolist()))
+                 else labels.shape == (n,) and labels.dtype.kind in "iu"
+                 and all(0 <= int(x) < len(ctx.task.labels) for x in labels.tolist()))
     if (vectors.shape != (n, empty.vectors.shape[1]) or features.shape != (n, empty.features.shape[1])
             or labels.shape != (n,) or not labels_ok
             or not isinstance(texts, list) or len(texts) != n or not all(isinstance(t, str) for t in texts)):

@@ -65,6 +65,22 @@ class _TaskState:
     drafted: list[EncodedSet] = field(default_factory=list)  # encodings of the task's scored drafts
 
 
+def realism_context(parts: Sequence[EncodedSet], scored: Sequence[str]) -> EncodedSet | None:
+    """The synthetic rows that train a draft's realism test: ``parts`` (the accepted set, recent drafts) with each
+    text once and none of the ``scored`` texts (a draft drafted again is not tested against its own copy, which
+    would call it synthetic for being repeated); None when nothing is left."""
+    rows = [p for p in parts if len(p)]
+    if not rows:
+        return None
+    seen = EncodedSet.concat(rows)
+    skip, keep = set(scored), []
+    for i, text in enumerate(seen.texts):
+        if text not in skip:
+            keep.append(i)
+            skip.add(text)
+    return seen.take(keep) if keep else None
+
+
 class StreamSynthEnv(gym.Env):
     """A stream of data-synthesis tasks; each episode is one task, each step one round of generated data.
 
@@ -93,11 +109,11 @@ class StreamSynthEnv(gym.Env):
     ``max_samples_per_step`` items.
 
     **Drafts.** A sample written with ``"draft": true`` (JSONL too) asks for feedback only: it is screened and scored
-    exactly as if it were submitted in this step (validity with a reason code, judge fidelity, realism, novelty
-    against the reference memory and the accepted set, its own score), and its row in ``info["samples"]`` says so
-    (``draft`` True, ``accepted`` False, ``code`` None when it would have been accepted), but it is **not added** to
-    the dataset and changes neither the set score, the step reward nor the novelty memory. Drafts are judged against
-    the accepted set as it was before the step and against the step's other drafts (not against its submitted
+    as if it were submitted in this step (validity with a reason code, judge fidelity, novelty against the reference
+    memory and the accepted set, its own score; realism differs, see below), and its row in ``info["samples"]`` says
+    so (``draft`` True, ``accepted`` False, ``code`` None when it would have been accepted), but it is **not added**
+    to the dataset and changes neither the set score, the step reward nor the novelty memory. Drafts are judged
+    against the accepted set as it was before the step and against the step's other drafts (not against its submitted
     samples); a draft's realism is tested with the synthetic samples the task has seen (the accepted samples and the
     most recent drafts, as many as the task's target size) as training rows of the two-sample classifier, so that it
     does not depend on how many drafts share the step (:mod:`streamsynth.rewards.realism`); a draft of a label already
@@ -389,8 +405,7 @@ class StreamSynthEnv(gym.Env):
         novelty = self._memory.novelty(enc.vectors) if len(enc) else np.zeros(0)
         whole = EncodedSet.concat([*st.parts, enc]) if (st.parts or len(enc)) else enc
         if draft:  # against the accepted set and recent drafts, whatever the number of drafts in this step
-            seen = [p for p in (*st.parts, *st.drafted) if len(p)]
-            realism = ctx.scorer.realism(enc, EncodedSet.concat(seen) if seen else None)
+            realism = ctx.scorer.realism(enc, realism_context([*st.parts, *st.drafted], enc.texts))
             new_realism = realism
             if len(enc):  # keep the most recent drafts, as many as the task's target size
                 recent = EncodedSet.concat([*st.drafted, enc])
