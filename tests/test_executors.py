@@ -111,7 +111,7 @@ def ray_cache(tmp_path_factory):
     cache = tmp_path_factory.mktemp("ray-cache")
     old = os.environ.get("STREAMSYNTH_CACHE")
     os.environ["STREAMSYNTH_CACHE"] = str(cache)
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False)
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False)
     yield cache
     ray.shutdown()
     if old is None:
@@ -216,6 +216,11 @@ def test_a_cluster_that_refuses_the_driver_gets_a_message_naming_token_authentic
     monkeypatch.delenv("RAY_AUTH_MODE", raising=False)
     with pytest.raises(StreamSynthError, match=r"at '10.0.0.1:6379' \(Failed to connect.*export RAY_AUTH_MODE=token"):
         RayExecutor(1, address="10.0.0.1:6379")._init()
+    started = {}
+    monkeypatch.setattr(ray, "init", lambda **kwargs: started.update(kwargs))
+    assert RayExecutor(1)._init() and started["address"] == "local"  # no --address: our own, beside any other
+    assert started["num_cpus"] == os.cpu_count()
+    monkeypatch.setattr(ray, "init", refuse)
     monkeypatch.setenv("RAY_AUTH_MODE", "token")  # already on: the hint would mislead, only the cause is named
     with pytest.raises(StreamSynthError) as info:
         RayExecutor(1, address="10.0.0.1:6379")._init()

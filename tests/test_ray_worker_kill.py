@@ -30,7 +30,7 @@ def test_a_killed_worker_is_replaced_and_its_cell_resumes_from_the_checkpoint(tm
     opts = BASE.with_(agent="kill-once", samples_per_label=3, rounds=4, checkpoint_every=1)
     if ray.is_initialized():
         ray.shutdown()
-    ray.init(num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env={
+    ray.init(address="local", num_cpus=2, include_dashboard=False, log_to_driver=False, runtime_env={
         "worker_process_setup_hook": "tests.kill_agent.register",
         "env_vars": {"PYTHONPATH": os.pathsep.join([str(ROOT), os.environ.get("PYTHONPATH", "")]),
                      "STREAMSYNTH_KILL_MARKER": str(marker), "STREAMSYNTH_CACHE": str(tmp_path / "cache")}})

@@ -98,10 +98,10 @@ def test_agent_runs_the_stream_with_vllm_sampling(model_dir, vllm, make_env):
     from streamsynth.generation.vllm_backend import VLLMBackend
 
     env = make_env(samples_per_label=4, max_rounds=2)
-    # (DAI picks on the seed examples and novelty is ungated: the run this test was written for, whose last step
-    # is a GRPO update; with the label gate this run's last step trains nothing)
+    # (the settings from before the drafted DAI pool, the label gate and the kind-mean preference prior: the run
+    # this test was written for, whose last step is a GRPO update; with today's defaults it trains nothing)
     config = SynLearnerConfig(backend="vllm", max_new_tokens=16, train_batch_size=8, eft_top=8, replay=4,
-                              dai_drafts=False, label_gate=False)
+                              **SynLearnerConfig.LEGACY_DEFAULTS)
     served = VLLMBackend(str(model_dir), enable_lora=True, max_lora_rank=8)
     agent = SynLearnerAgent(config, backend=TransformersBackend(str(model_dir), device="cpu"),
                             sampling_backend=served, embedder=env.embedder, seed=0)

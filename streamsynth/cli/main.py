@@ -266,8 +266,9 @@ def compare(
         None, min=1, help="CPUs of each cell, which also sets its torch/BLAS threads (ray: default 1; local: "
         "default all cores)."),
     gpus_per_cell: float = typer.Option(0.0, min=0.0, help="GPUs of each Ray cell (with --device cuda)."),
-    address: Optional[str] = typer.Option(None, help="Ray cluster to join (from `ray start --head`); default: a "
-                                          "local Ray on this machine's cores."),
+    address: Optional[str] = typer.Option(None, help="Ray cluster to join: HOST:PORT (from `ray start --head`), or "
+                                          "auto for the one running on this machine; default: a local Ray of its "
+                                          "own on this machine's cores."),
     force: bool = typer.Option(False, help="Recompute finished cells whose saved settings differ from these."),
     config: Optional[Path] = CONFIG,
 ) -> None:

@@ -157,8 +157,8 @@ class RayExecutor:
         kwargs: dict[str, Any] = {"include_dashboard": False, "log_to_driver": False}
         if self.address:
             kwargs["address"] = self.address
-        else:
-            kwargs["num_cpus"] = os.cpu_count() or 1
+        else:  # a Ray of our own, even beside one that `ray start` runs here (that one: --address auto)
+            kwargs.update(address="local", num_cpus=os.cpu_count() or 1)
         try:
             ray.init(**kwargs)
         except ConnectionError as exc:
