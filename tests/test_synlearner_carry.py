@@ -44,19 +44,16 @@ def test_a_cell_from_before_a_setting_existed_compares_with_what_it_ran():
         return {**json.loads(json.dumps(opts.to_dict())), "versions": {"streamsynth": __version__},
                 "agent_config": agent_config}
 
-    old = {"agent": "synlearner", "learns": True, "lr": 1e-4}  # describe() of a run from before the settings
+    old = {"agent": "synlearner", "learns": True, "lr": 1e-4}  # describe() of a run from before the two settings
     now = RunOptions(agent="synlearner", agent_options={"lr": 1e-4})
     assert settings_diff(saved(now, old), now) == ["learner.dai_drafts: False -> True",
-                                                   "learner.label_gate: False -> True",
-                                                   "learner.preference_prior: 'fixed' -> 'mean'"]
-    faithful = RunOptions(agent="synlearner", agent_options={"lr": 1e-4, "dai_drafts": "false", "label_gate": "false",
-                                                              "preference_prior": "fixed"})
+                                                   "learner.label_gate: False -> True"]
+    faithful = RunOptions(agent="synlearner", agent_options={"lr": 1e-4, "dai_drafts": "false", "label_gate": "false"})
     assert settings_diff(saved(now, old), faithful) == []
-    current = {**old, "dai_drafts": True, "label_gate": True, "preference_prior": "mean"}  # a cell of today
+    current = {**old, "dai_drafts": True, "label_gate": True}  # a cell of today: its defaults are today's
     assert settings_diff(saved(now, current), now) == []
     assert settings_diff(saved(now, current), faithful) == ["learner.dai_drafts: True -> False",
-                                                            "learner.label_gate: True -> False",
-                                                            "learner.preference_prior: 'mean' -> 'fixed'"]
+                                                            "learner.label_gate: True -> False"]
 
 
 def test_isolated_agent_starts_every_task_fresh(model_dir, make_env):

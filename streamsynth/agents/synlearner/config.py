@@ -25,7 +25,7 @@ class SynLearnerConfig(GenerationSettings):
     - Checkpoints are a run setting (``RunOptions.checkpoint_every``).
     """
 
-    LEGACY_DEFAULTS: ClassVar[dict[str, Any]] = {"dai_drafts": False, "label_gate": False, "preference_prior": "fixed"}
+    LEGACY_DEFAULTS: ClassVar[dict[str, Any]] = {"dai_drafts": False, "label_gate": False}
     """Settings added with a default that changed what SynLearner does, and the value that a saved config without
     them (written before they existed) means: the behaviour of its run. Checkpoints and compare cells read it."""
 
@@ -73,10 +73,11 @@ class SynLearnerConfig(GenerationSettings):
     """DAI: weight of quality against novelty in the greedy selection, in [0, 1]."""
     n_examples: tuple[int, ...] = (0, 1, 2)
     """Seed examples per prompt to choose from: the prompt patterns the memory learns to prefer."""
-    preference_prior: str = "mean"
+    preference_prior: str = "fixed"
     """What the memory's preferences shrink a prompt pattern's or attribute value's mean reward toward, and what
-    an unseen one is worth: mean (the kind's mean reward so far, empirical Bayes) or fixed (0.5, which favours
-    unseen ones when rewards run lower; the behaviour before this setting)."""
+    an unseen one is worth: fixed (0.5, which favours unseen ones while rewards run near 0.15) or mean (the kind's
+    mean reward so far, empirical Bayes). mean was the default at 3dd68c0 and scored lower on the sentiment
+    stream (docs/results/sentiment-feedback-3seeds.md), so fixed is again."""
     embedder: str = "minilm"
     """Embedder of DAI selection (set by the shared --embedder option)."""
     isolated: bool = False
@@ -176,11 +177,9 @@ class SynLearnerConfig(GenerationSettings):
         (``-L``); one not given is today's default, except that a run whose ``agent_config`` (all its settings)
         lacks a :attr:`LEGACY_DEFAULTS` setting ran with the legacy value.
 
-        >>> SynLearnerConfig.learner_diff({"lr": 1e-4}, {}, {})  # a run from before these settings
-        ['learner.dai_drafts: False -> True', 'learner.label_gate: False -> True',
-         "learner.preference_prior: 'fixed' -> 'mean'"]
-        >>> SynLearnerConfig.learner_diff({"lr": 1e-4}, {}, {"dai_drafts": False, "label_gate": False,
-        ...                                                   "preference_prior": "fixed"})
+        >>> SynLearnerConfig.learner_diff({"lr": 1e-4}, {}, {})  # a run from before both settings
+        ['learner.dai_drafts: False -> True', 'learner.label_gate: False -> True']
+        >>> SynLearnerConfig.learner_diff({"lr": 1e-4}, {}, {"dai_drafts": False, "label_gate": False})
         []
         """
         default = cls()
