@@ -25,16 +25,32 @@ def drafted(env, batch):
     return [(r["realism"], r["score"]) for r in info["samples"] if r.get("code") is None]
 
 
-def main(path: str, task: str) -> None:
-    samples = [json.loads(line) for line in open(path, encoding="utf-8") if line.strip()]
-    envs = [gym.make("StreamSynth-v0", stream=task, max_rounds=3).unwrapped for _ in range(2)]
+def read_samples(path: str) -> list[dict]:
+    """The samples of a JSONL file; a missing, broken or empty file is a clear error (SystemExit)."""
+    try:
+        with open(path, encoding="utf-8") as f:
+            samples = [json.loads(line) for line in f if line.strip()]
+    except OSError as exc:
+        sys.exit(f"cannot read {path}: {exc.strerror}; give a run folder's datasets/<task>.jsonl")
+    except json.JSONDecodeError as exc:
+        sys.exit(f"{path} is not JSONL (line {exc.lineno}: {exc.msg}); give a run folder's datasets/<task>.jsonl")
+    if not samples or not all(isinstance(s, dict) for s in samples):
+        sys.exit(f"{path} holds no samples (one JSON object per line, with the task's fields and 'label')")
+    return samples
+
+
+def main(path: str, task: str, embedder: str = "minilm") -> str:
+    samples = read_samples(path)
+    envs = [gym.make("StreamSynth-v0", stream=task, max_rounds=3, embedder=embedder).unwrapped for _ in range(2)]
     for env in envs:
         env.reset(seed=0)
     small = [row for i in range(0, len(samples), 4) for row in drafted(envs[0], samples[i:i + 4])]
     whole = drafted(envs[1], samples)
     mean = lambda rows, k: float(np.mean([r[k] for r in rows])) if rows else float("nan")  # noqa: E731
-    print(f"{task}: {len(samples)} samples; realism 4 at a time {mean(small, 0):.3f}, all at once "
-          f"{mean(whole, 0):.3f}; sample score {mean(small, 1):.3f} and {mean(whole, 1):.3f}")
+    line = (f"{envs[0].current_task.name}: {len(samples)} samples; realism 4 at a time {mean(small, 0):.3f}, "
+            f"all at once {mean(whole, 0):.3f}; sample score {mean(small, 1):.3f} and {mean(whole, 1):.3f}")
+    print(line)
+    return line
 
 
 if __name__ == "__main__":

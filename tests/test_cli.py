@@ -12,6 +12,8 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
+import streamsynth
+
 from streamsynth.cli.main import app
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -38,7 +40,8 @@ def test_evaluate_oracle_on_a_task_file_writes_the_run_folder(tmp_path):
     lines = (out / "datasets" / "customer-intent.jsonl").read_text().splitlines()
     assert len(lines) == 9 and {json.loads(x)["label"] for x in lines} == {"refund", "order-status", "product-question"}
     assert (out / "plot.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-    assert json.loads((out / "config.json").read_text())["versions"]["gymnasium"]
+    versions = json.loads((out / "config.json").read_text())["versions"]
+    assert versions["gymnasium"] and versions["streamsynth"] == streamsynth.__version__  # the code that ran
     # the same output folder again is refused instead of overwritten
     again = runner.invoke(app, ["evaluate", "--agent", "oracle", "--stream", str(task), "--embedder", "hashing",
                                 "--output", str(out)])
