@@ -40,7 +40,7 @@ from streamsynth.agents.synlearner.selection import greedy_select, placed
 from streamsynth.config import check_int, check_number
 from streamsynth.envs.screening import DRAFT_KEY
 from streamsynth.generation.base import GenerationBackend
-from streamsynth.rewards.blend import above_chance
+from streamsynth.rewards.blend import grounded_quality
 from streamsynth.synthesis.config import remaining_per_label
 from streamsynth.synthesis.prompting import label_prompt
 from streamsynth.tasks.spec import LABEL_KEY, Sample
@@ -88,7 +88,7 @@ def dai_pick(embedder: Any, observation: Mapping[str, Any], candidates: list[Sam
     passed, vectors = placed(embedder, observation, passed)
     if not passed:
         return []
-    quality = np.array([above_chance(float(p["row"]["fidelity"]), len(names)) * float(p["row"].get("realism", 1.0))
+    quality = np.array([grounded_quality(float(p["row"]["fidelity"]), float(p["row"].get("realism", 1.0)), len(names))
                         for p in passed])
     quota = {names.index(k): max(0, int(v)) for k, v in want.items() if k in names}
     ref = reference if reference is not None and len(reference) else None

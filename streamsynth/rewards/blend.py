@@ -131,6 +131,16 @@ def above_chance(fidelity, n_labels: int):
     return float(out) if out.ndim == 0 else out
 
 
+def grounded_quality(fidelity, realism, n_labels: int):
+    """A sample's label-gated quality, the per-sample term of the set's quality: ``above_chance(fidelity) x
+    realism`` (the intended label, on text that passes for real). Works on floats and arrays.
+
+    >>> grounded_quality(0.75, 0.5, 2)
+    0.25
+    """
+    return above_chance(fidelity, n_labels) * realism
+
+
 def sample_score(fidelity: float, novelty: float, realism: float, n_labels: int, w: RewardWeights) -> float:
     """A sample's own score, for credit assignment, with the weights of the set score's quality, realism and
     diversity terms: ``realism * (w_q * q + w_r + w_d * novelty * q) / (w_q + w_r + w_d)`` with

@@ -6,7 +6,7 @@ from typing import Sequence
 
 import numpy as np
 
-from streamsynth.rewards.blend import RewardWeights, above_chance, blend, diversity_mix
+from streamsynth.rewards.blend import RewardWeights, blend, diversity_mix, grounded_quality
 from streamsynth.rewards.diversity import label_balance, semantic_diversity
 from streamsynth.rewards.lexical import lexical_diversity
 from streamsynth.rewards.scorer import EncodedSet, TaskScorer
@@ -46,7 +46,7 @@ def set_figures(
         util_acc, util = scorer.utility(enc)
         gold_acc, gold = scorer.gold_utility(n)
         comp = {
-            "quality": float(np.mean(above_chance(np.asarray(fidelity, dtype=np.float64), len(label_set)) * real)),
+            "quality": float(np.mean(grounded_quality(np.asarray(fidelity, dtype=np.float64), real, len(label_set)))),
             "fidelity": float(np.mean(fidelity)),
             "realism": float(np.mean(real)),
             "semantic": float(semantic_diversity(enc.vectors, names)),

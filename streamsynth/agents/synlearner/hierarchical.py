@@ -31,7 +31,7 @@ import numpy as np
 import torch
 
 from streamsynth.agents.synlearner.grpo import group_advantages
-from streamsynth.rewards.blend import above_chance
+from streamsynth.rewards.blend import grounded_quality
 from streamsynth.rewards.reasons import Reason
 
 
@@ -69,7 +69,7 @@ def completion_components(submitted: Sequence[int | None], info: Mapping[str, An
         if row.get("accepted") or draft_passed:
             real = float(row.get("realism", 1.0))  # grounded: only what passes for real data earns (issue 9)
             if label_gate:
-                q[i] = above_chance(float(row["fidelity"]), n_labels) * real
+                q[i] = grounded_quality(float(row["fidelity"]), real, n_labels)
                 d[i] = float(row["novelty"]) * q[i]
             else:
                 q[i], d[i] = float(row["fidelity"]) * real, float(row["novelty"]) * real
