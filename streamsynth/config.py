@@ -79,6 +79,19 @@ def check_number(name: str, value: Any, low: float = 0.0, high: float = math.inf
     return float(value)
 
 
+def check_bool(name: str, value: Any) -> bool:
+    """``value`` if it is a bool (not 0/1 or a string).
+
+    >>> check_bool("cycle", "yes")
+    Traceback (most recent call last):
+    ...
+    ValueError: cycle must be true or false, got 'yes'
+    """
+    if not isinstance(value, bool):
+        raise ValueError(f"{name} must be true or false, got {value!r}")
+    return value
+
+
 def check_choice(name: str, value: Any, choices: Iterable[Any]) -> Any:
     """``value`` if it is one of ``choices``.
 

@@ -118,6 +118,10 @@ def test_dai_pick_gates_quality_by_the_label_and_spreads_the_pick():
     gate = [{**row(0.55), "realism": 1.0}, {**row(0.9), "realism": 0.5}] + [row(0.9, code="invalid")] * 4
     assert [c["text"] for c in dai_pick(emb, obs, cands, gate, {"pos": 1}, weight=1.0)] == ["a2"]
     assert dai_pick(emb, obs, cands, [row(0.9, code="invalid")] * 6, {"pos": 2}) == []
+    # a third pos: "w" (quality 0, orthogonal to "a2" and "b": 0.5) beats "a" (0.45 + 0.5 x 0.01) unless novelty
+    # counts in proportion to quality (gate: "w" 0, "a" 0.45 + 0.5 x 0.9 x 0.01)
+    assert [c["text"] for c in dai_pick(emb, obs, cands, rows, {"pos": 3})] == ["a2", "b", "w"]
+    assert [c["text"] for c in dai_pick(emb, obs, cands, rows, {"pos": 3}, gate=True)] == ["a", "a2", "b"]
     with pytest.raises(ValueError, match="does not match the drafts"):
         dai_pick(emb, obs, cands, rows[:2], {"pos": 1})
 
@@ -140,3 +144,8 @@ def test_best_of_n_dai_pick_submits_drafted_samples_and_remembers_what_was_accep
         build_agent("best-of-n", options={"pick": "best"})
     with pytest.raises(ValueError, match="select_weight"):
         build_agent("best-of-n", options={"select_weight": 1.5})
+    with pytest.raises(ValueError, match="select_gate='maybe': expected true or false"):
+        build_agent("best-of-n", options={"select_gate": "maybe"})
+    with pytest.raises(ValueError, match="select_gate must be true or false, got 1"):
+        BestOfNAgent(select_gate=1)
+    assert build_agent("best-of-n", options={"pick": "dai", "select_gate": True}).describe()["select_gate"] is True

@@ -97,6 +97,19 @@ def test_greedy_weight_zero_skips_near_duplicate():
     assert greedy_select(quality, vectors, [0, 0, 0], {0: 2}, weight=1.0) == [1, 0]
 
 
+def test_greedy_gate_counts_novelty_in_proportion_to_quality():
+    quality = np.array([0.9, 0.8, 0.5, 0.0])
+    # ungated, step 2: v1 0.4 + 0.1, v2 0.25 + 0.2, v3 0 + 0.5 -> v3 (quality 0) ties v1 and wins on... index: v1
+    # gated: v1 0.4 + 0.5 x 0.8 x 0.2 = 0.48, v2 0.25 + 0.5 x 0.5 x 0.4 = 0.35, v3 0 -> v1; v3 comes last
+    assert greedy_select(quality, V, [0, 0, 0, 0], {0: 4}, gate=True) == [0, 1, 2, 3]
+    assert greedy_select(quality, V, [0, 0, 0, 0], {0: 4}, weight=0.4) == [0, 3, 1, 2]
+    assert greedy_select(quality, V, [0, 0, 0, 0], {0: 4}, weight=0.4, gate=True) == [0, 1, 2, 3]
+    assert greedy_select(quality, V, [0, 0, 0, 0], {0: 4}, weight=1.0, gate=True) == [0, 1, 2, 3]
+    with pytest.raises(ValueError, match=r"with gate, quality must lie in \[0, 1\]"):
+        greedy_select(np.array([0.9, 1.2, 0.5, 0.3]), V, [0, 0, 0, 0], {0: 1}, gate=True)
+    assert greedy_select(np.array([0.9, 1.2, 0.5, 0.3]), V, [0, 0, 0, 0], {0: 1}) == [1]  # no range without gate
+
+
 def test_greedy_quotas_respected():
     rng = np.random.default_rng(0)
     vectors = rng.normal(size=(12, 5))

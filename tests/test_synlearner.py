@@ -60,7 +60,8 @@ def test_config_validates_and_round_trips():
     assert SynLearnerConfig.from_dict(json.loads(json.dumps(c.to_dict()))) == c
     for bad, match in [({"group_size": 1}, "group_size"), ({"lr": 0}, "lr"), ({"loss_type": "ppo"}, "loss_type"),
                        ({"reward_weights": (1, 1)}, "reward_weights"), ({"select_weight": 2}, "select_weight"),
-                       ({"lora_rank": 0}, "lora_rank"), ({"temperature": -1}, "temperature")]:
+                       ({"select_gate": 1}, "select_gate"), ({"lora_rank": 0}, "lora_rank"),
+                       ({"temperature": -1}, "temperature")]:
         with pytest.raises(ValueError, match=match):
             SynLearnerConfig(**bad)
     with pytest.raises(ValueError, match="unknown SynLearner setting"):

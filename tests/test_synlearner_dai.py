@@ -30,14 +30,17 @@ def _pool_size(agent, observation) -> int:
     return len(agent._dai_pool_labels(request_labels(observation, agent.config)))
 
 
-def test_the_pool_is_drafted_and_the_pick_is_made_from_what_the_env_passed(model_dir, make_env, monkeypatch):
+@pytest.mark.parametrize("select_gate", [False, True])
+def test_the_pool_is_drafted_and_the_pick_is_made_from_what_the_env_passed(model_dir, make_env, monkeypatch,
+                                                                          select_gate):
     env = make_env(samples_per_label=4, max_rounds=2)
-    agent = _agent(model_dir, env)
-    qualities = []
+    agent = _agent(model_dir, env, select_gate=select_gate)
+    qualities, gates = [], []
     real_select = agent_module.greedy_select
 
     def spy(quality, *args, **kwargs):
         qualities.append(np.array(quality))
+        gates.append(kwargs["gate"])
         return real_select(quality, *args, **kwargs)
 
     monkeypatch.setattr(agent_module, "greedy_select", spy)
@@ -67,6 +70,7 @@ def test_the_pool_is_drafted_and_the_pick_is_made_from_what_the_env_passed(model
     assert {s[field] for s in submitted} <= {drafts[r["index"]][field] for r in passed}
     n = len(obs["labels"])  # the env's quality: fidelity above chance x realism
     np.testing.assert_allclose(qualities[0], [above_chance(r["fidelity"], n) * r["realism"] for r in passed])
+    assert gates == [select_gate]  # the pick counts novelty as the setting says
     assert qualities[0].max() > 0  # (not all at chance: the check compares figures, not zeros)
     entry = agent.log[-1]
     assert (entry["phase"], entry["scored_by"], entry["completions"]) == ("dai", "env", len(submitted))

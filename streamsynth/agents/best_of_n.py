@@ -37,7 +37,7 @@ from streamsynth.agents.attrprompt import AttrPromptAgent, draw_attributes
 from streamsynth.agents.fewshot import pick_examples
 from streamsynth.agents.llm import LLMConfig
 from streamsynth.agents.synlearner.selection import greedy_select, placed
-from streamsynth.config import check_int, check_number
+from streamsynth.config import check_bool, check_int, check_number
 from streamsynth.envs.screening import DRAFT_KEY
 from streamsynth.generation.base import GenerationBackend
 from streamsynth.rewards.blend import grounded_quality
@@ -74,12 +74,13 @@ PICKS = ("score", "dai")
 
 
 def dai_pick(embedder: Any, observation: Mapping[str, Any], candidates: list[Sample], rows: list[Mapping[str, Any]],
-             want: Mapping[str, int], reference: np.ndarray | None = None, weight: float = 0.5) -> list[Sample]:
+             want: Mapping[str, int], reference: np.ndarray | None = None, weight: float = 0.5,
+             gate: bool = False) -> list[Sample]:
     """SynLearner's DAI pick over drafted candidates: among those the env would accept (``code`` None), greedy
     max-marginal relevance (:func:`~streamsynth.agents.synlearner.selection.greedy_select`) with quality
     ``above_chance(fidelity) x realism`` (the label-gated quality of SynLearner's reward) and novelty against the
-    picked candidates and ``reference`` (embeddings of the task's accepted samples), up to ``want[label]`` per
-    label; in candidate order."""
+    picked candidates and ``reference`` (embeddings of the task's accepted samples), in proportion to the quality
+    with ``gate`` (SynLearner's ``select_gate``), up to ``want[label]`` per label; in candidate order."""
     if len(rows) != len(candidates):
         raise ValueError(f"{len(rows)} feedback rows for {len(candidates)} drafted candidates: the env's answer "
                          "does not match the drafts")
@@ -93,7 +94,7 @@ def dai_pick(embedder: Any, observation: Mapping[str, Any], candidates: list[Sam
     quota = {names.index(k): max(0, int(v)) for k, v in want.items() if k in names}
     ref = reference if reference is not None and len(reference) else None
     picked = greedy_select(quality, vectors, [names.index(p["label"]) for p in passed], quota, reference=ref,
-                           weight=weight)
+                           weight=weight, gate=gate)
     chosen = {id(passed[i]["sample"]) for i in picked}
     return [s for s in candidates if id(s) in chosen]
 
@@ -109,6 +110,7 @@ class BestOfNAgent(AttrPromptAgent):
         n_examples: real seed examples per prompt (0: attributes only).
         pick: ``"score"`` (the env's per-sample score) or ``"dai"`` (SynLearner's DAI pick, :func:`dai_pick`).
         select_weight: with ``pick="dai"``, the weight of quality against novelty (SynLearner's default, 0.5).
+        select_gate: with ``pick="dai"``, novelty counts in proportion to quality (SynLearner's ``select_gate``).
         embedder: with ``pick="dai"``, the embeddings of its novelty term (the factory passes the env's; default:
             the packaged MiniLM, loaded at the first pick).
         backend, seed, n_dimensions, n_values, proposal_tokens: as :class:`AttrPromptAgent`.
@@ -118,12 +120,13 @@ class BestOfNAgent(AttrPromptAgent):
 
     def __init__(self, config: LLMConfig | None = None, *, backend: GenerationBackend | None = None, seed: int = 0,
                  n: int = 4, n_examples: int = 2, pick: str = "score", select_weight: float = 0.5,
-                 embedder: Any = None, **attr: Any) -> None:
+                 select_gate: bool = False, embedder: Any = None, **attr: Any) -> None:
         super().__init__(config, backend=backend, seed=seed, **attr)
         self.n = check_int("n", n, 1)
         self.n_examples = check_int("n_examples", n_examples, 0)
         self.pick = check_pick(pick)
         self.select_weight = check_number("select_weight", select_weight, 0.0, 1.0)
+        self.select_gate = check_bool("select_gate", select_gate)
         self._embedder = embedder
         self._reference: list[np.ndarray] = []  # embeddings of this task's accepted samples (pick="dai")
         self._submitted: list[Sample] | None = None
@@ -156,7 +159,7 @@ class BestOfNAgent(AttrPromptAgent):
                 return best_per_label(candidates, rows, self.round_share(observation))
             reference = np.concatenate(self._reference) if self._reference else None
             self._submitted = dai_pick(self.embedder, observation, candidates, rows, self.round_share(observation),
-                                       reference, self.select_weight)
+                                       reference, self.select_weight, self.select_gate)
             return self._submitted
         labels = [lbl for lbl in self.requests(observation) for _ in range(self.n)]
         candidates = self.generate_samples(observation, [self.prompt(observation, lbl) for lbl in labels], labels)
@@ -195,7 +198,8 @@ class BestOfNAgent(AttrPromptAgent):
 
     def describe(self) -> dict[str, Any]:
         return {**super().describe(), "n": self.n, "n_examples": self.n_examples, "pick": self.pick,
-                "select_weight": self.select_weight, "drafted": self.drafted, "unranked_rounds": self.unranked_rounds}
+                "select_weight": self.select_weight, "select_gate": self.select_gate, "drafted": self.drafted,
+                "unranked_rounds": self.unranked_rounds}
 
 
 def check_pick(pick: Any) -> str:

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from streamsynth.config import check_int, check_number
+from streamsynth.config import check_bool, check_int, check_number
 
 
 @dataclass(frozen=True)
@@ -66,6 +66,8 @@ class BestOfNOptions(AttrPromptOptions):
     quality and greedy max-marginal relevance in the env's embedding)."""
     select_weight: float = 0.5
     """pick=dai: weight of quality against novelty, as SynLearner's select_weight."""
+    select_gate: bool = False
+    """pick=dai: novelty counts in proportion to quality, as SynLearner's select_gate."""
 
     def __post_init__(self) -> None:
         super().__post_init__()
@@ -75,6 +77,7 @@ class BestOfNOptions(AttrPromptOptions):
         check_int("n_examples", self.n_examples, 0)
         check_pick(self.pick)
         check_number("select_weight", self.select_weight, 0.0, 1.0)
+        check_bool("select_gate", self.select_gate)
 
 
 def _needs_env(name: str, env: Any, why: str) -> None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from streamsynth.config import check_choice, check_int, check_number
+from streamsynth.config import check_bool, check_choice, check_int, check_number
 from streamsynth.rewards.blend import RewardWeights
 from streamsynth.tasks.splits import SplitSizes
 
@@ -63,8 +63,7 @@ class EnvConfig:
         check_choice("reward_mode", self.reward_mode, REWARD_MODES)
         check_number("near_duplicate", self.near_duplicate, 0, 1, low_open=True)
         check_number("near_copy_overlap", self.near_copy_overlap, 0, 1, low_open=True)
-        if not isinstance(self.cycle, bool):
-            raise ValueError(f"cycle must be true or false, got {self.cycle!r}")
+        check_bool("cycle", self.cycle)
         weights = self.reward_weights
         if not isinstance(weights, RewardWeights):
             object.__setattr__(self, "reward_weights", RewardWeights.from_mapping(weights))

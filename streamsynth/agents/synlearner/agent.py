@@ -285,7 +285,7 @@ class SynLearnerAgent(Agent):
             reference = self.memory.reference if len(self.memory.reference) else None
             picked = greedy_select(quality, vectors, [names.index(r["label"]) for r in rows],
                                    {names.index(k): v for k, v in Counter(labels).items()}, reference=reference,
-                                   weight=self.config.select_weight)
+                                   weight=self.config.select_weight, gate=self.config.select_gate)
         chosen = [rows[i] for i in picked]
         self._pending = {"phase": "dai", "rows": chosen, "submitted": list(range(len(chosen))),
                          "task": str(observation["task"]), "round": int(observation["round"]), "pool": pool,

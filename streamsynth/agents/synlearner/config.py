@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, ClassVar, Mapping
 
-from streamsynth.config import check_int, check_number
+from streamsynth.config import check_bool, check_int, check_number
 from streamsynth.synthesis.config import GenerationSettings
 
 CARRY_PARTS = ("adapter", "replay", "preferences", "reference")
@@ -71,6 +71,10 @@ class SynLearnerConfig(GenerationSettings):
     """DAI: candidates generated per sample to submit in the first round."""
     select_weight: float = 0.5
     """DAI: weight of quality against novelty in the greedy selection, in [0, 1]."""
+    select_gate: bool = False
+    """DAI: novelty counts in the pick in proportion to the candidate's quality (as in the env's per-sample score
+    and the label_gate reward), so a candidate the judge reads as another label earns nothing for being new;
+    false: novelty whatever the quality."""
     n_examples: tuple[int, ...] = (0, 1, 2)
     """Seed examples per prompt to choose from: the prompt patterns the memory learns to prefer."""
     preference_prior: str = "fixed"
@@ -107,9 +111,8 @@ class SynLearnerConfig(GenerationSettings):
         check_int("feedback_prompts", self.feedback_prompts, 1)
         for name in ("eft_epochs", "eft_top", "replay", "feedback_steps"):
             check_int(name, getattr(self, name), 0)
-        for name in ("dai_drafts", "label_gate"):
-            if not isinstance(getattr(self, name), bool):
-                raise ValueError(f"{name} must be true or false, got {getattr(self, name)!r}")
+        for name in ("dai_drafts", "label_gate", "select_gate"):
+            check_bool(name, getattr(self, name))
         check_int("group_size", self.group_size, 2)  # GRPO compares completions of one prompt
         for name in ("lr", "clip_eps", "kl_coef", "max_grad_norm", "lora_dropout"):
             check_number(name, getattr(self, name), 0)

@@ -86,19 +86,25 @@ def label_consistency(vectors: np.ndarray, labels: Sequence[int], seed_vectors: 
 
 
 def greedy_select(quality: np.ndarray, vectors: np.ndarray, labels: Sequence[int], quota: Mapping[int, int], *,
-                  reference: np.ndarray | None = None, weight: float = 0.5) -> list[int]:
+                  reference: np.ndarray | None = None, weight: float = 0.5, gate: bool = False) -> list[int]:
     """Greedy max-marginal-relevance selection under per-label quotas; returns candidate indices in pick order.
 
     Each step picks, among unpicked candidates whose label still has quota left, the one maximising
     ``weight * quality + (1 - weight) * (1 - max cosine similarity to the picked ones and to reference)``
     (the novelty term is 1 while nothing is picked and the reference is empty); ties go to the lower index.
     It stops when every quota is met or no eligible candidate is left. Labels absent from ``quota`` get none.
+    With ``gate`` the novelty term counts in proportion to the quality (which must then lie in [0, 1]):
+    ``weight * quality + (1 - weight) * quality * novelty``, so a candidate of quality 0 earns nothing however new
+    it is (as in the env's per-sample score and SynLearner's ``label_gate`` reward).
 
     >>> v = np.array([[1.0, 0.0], [0.8, 0.6], [0.0, 1.0]])
     >>> greedy_select(np.array([0.9, 0.8, 0.3]), v, [0, 0, 0], {0: 2})
     [0, 2]
     >>> greedy_select(np.array([0.9, 0.8, 0.3]), v, [0, 0, 0], {0: 2}, weight=1.0)
     [0, 1]
+    >>> greedy_select(np.array([0.9, 0.7, 0.0]), v, [0, 0, 0], {0: 2}), greedy_select(
+    ...     np.array([0.9, 0.7, 0.0]), v, [0, 0, 0], {0: 2}, gate=True)
+    ([0, 2], [0, 1])
     """
     if not 0.0 <= weight <= 1.0:
         raise ValueError(f"weight must be in [0, 1], got {weight!r}")
@@ -109,6 +115,8 @@ def greedy_select(quality: np.ndarray, vectors: np.ndarray, labels: Sequence[int
         raise ValueError(f"quality must hold one value per row of vectors ({n}), got shape {q.shape}")
     if not np.isfinite(q).all():
         raise ValueError("quality must be finite (found NaN or inf)")
+    if gate and not ((q >= 0) & (q <= 1)).all():
+        raise ValueError("with gate, quality must lie in [0, 1] (novelty counts in proportion to it)")
     lab = _labels("labels", labels, n)
     left: dict[int, int] = {}
     for key, count in quota.items():
@@ -127,7 +135,7 @@ def greedy_select(quality: np.ndarray, vectors: np.ndarray, labels: Sequence[int
     picked: list[int] = []
     while any(v > 0 for v in left.values()) and eligible.any():
         novelty = np.where(np.isneginf(max_sim), 1.0, 1.0 - max_sim)
-        score = np.where(eligible, weight * q + (1.0 - weight) * novelty, -np.inf)
+        score = np.where(eligible, weight * q + (1.0 - weight) * (q * novelty if gate else novelty), -np.inf)
         best = int(np.argmax(score))  # first maximum: ties go to the lower index
         picked.append(best)
         eligible[best] = False
