@@ -5,6 +5,7 @@ budget, and a checkpoint between the drafts and the pick resumes to the same pic
 from __future__ import annotations
 
 import json
+from collections import Counter
 
 import numpy as np
 import pytest
@@ -102,17 +103,47 @@ def test_without_budget_for_the_pool_the_pick_uses_the_seed_examples(model_dir, 
             SynLearnerConfig(**{name: "yes"})
 
 
-def test_a_checkpoint_between_the_drafts_and_the_pick_resumes_to_the_same_pick(model_dir, make_env, tmp_path):
+def test_dai_select_score_submits_the_best_of_each_label_by_the_env_score(model_dir, make_env, monkeypatch):
     env = make_env(samples_per_label=4, max_rounds=2)
-    agent = _agent(model_dir, env)
+    agent = _agent(model_dir, env, dai_select="score")
+    monkeypatch.setattr(agent_module, "greedy_select", None)  # the score pick has no novelty term
+    obs, _ = env.reset(seed=0)
+    drafts, obs, _, info = _step(env, agent, obs)
+    rows = info["samples"]
+    want = Counter(request_labels(obs, agent.config))
+    field = obs["fields"][0]
+    best = {lbl: sorted((-r["score"], r["index"]) for r in rows if r["code"] is None
+                        and drafts[r["index"]]["label"] == lbl)[:n] for lbl, n in want.items()}
+    expected = sorted(drafts[i][field] for picks in best.values() for _, i in picks)
+    assert len(set(r["score"] for r in rows if r["code"] is None)) > 1  # (scores that order the pool)
+    submitted, obs, _, _ = _step(env, agent, obs)
+    assert sorted(s[field] for s in submitted) == expected
+    assert agent.log[-1]["scored_by"] == "env"
+    with pytest.raises(ValueError, match=r"dai_select must be one of \['mmr', 'score'\]"):
+        SynLearnerConfig(dai_select="best")
+
+
+@pytest.mark.parametrize("dai_select", ["mmr", "score"])
+def test_a_checkpoint_between_the_drafts_and_the_pick_resumes_to_the_same_pick(model_dir, make_env, tmp_path,
+                                                                               dai_select):
+    env = make_env(samples_per_label=4, max_rounds=2)
+    agent = _agent(model_dir, env, dai_select=dai_select)
     obs, _ = env.reset(seed=0)
     _, obs, _, _ = _step(env, agent, obs)
     assert agent.pool is not None
     agent.save_state(tmp_path / "agent")
-    resumed = _agent(model_dir, env)
+    resumed = _agent(model_dir, env, dai_select=dai_select)
     resumed.load_state(tmp_path / "agent")
     assert resumed.pool is not None and len(resumed.pool["rows"]) == len(agent.pool["rows"])
     assert resumed.act(obs) == agent.act(obs)
+    if dai_select == "score":  # a pool saved before the env's scores were kept cannot be picked on them
+        data = json.loads((tmp_path / "agent" / "agent.json").read_text())
+        rows = [{k: v for k, v in r.items() if k != "score"} for r in data["pool"]["rows"]]
+        (tmp_path / "agent" / "agent.json").write_text(json.dumps({**data, "pool": {**data["pool"], "rows": rows}}))
+        resumed.load_state(tmp_path / "agent")
+        with pytest.raises(RuntimeError, match="dai_select=score: the drafted pool holds no env scores"):
+            resumed.act(obs)
+        return
     # a checkpoint written before the pool existed loads without one; a damaged pool is refused as a whole
     data = json.loads((tmp_path / "agent" / "agent.json").read_text())
     (tmp_path / "agent" / "agent.json").write_text(json.dumps({k: v for k, v in data.items() if k != "pool"}))

@@ -28,7 +28,6 @@ rounds (``unranked_rounds``).
 from __future__ import annotations
 
 import math
-from collections import defaultdict
 from typing import Any, Mapping
 
 import numpy as np
@@ -36,7 +35,7 @@ import numpy as np
 from streamsynth.agents.attrprompt import AttrPromptAgent, draw_attributes
 from streamsynth.agents.fewshot import pick_examples
 from streamsynth.agents.llm import LLMConfig
-from streamsynth.agents.synlearner.selection import greedy_select, placed
+from streamsynth.agents.synlearner.selection import greedy_select, placed, top_per_label
 from streamsynth.config import check_bool, check_int, check_number
 from streamsynth.envs.screening import DRAFT_KEY
 from streamsynth.generation.base import GenerationBackend
@@ -59,15 +58,10 @@ def best_per_label(candidates: list[Sample], rows: list[Mapping[str, Any]], want
     if len(rows) != len(candidates):
         raise ValueError(f"{len(rows)} feedback rows for {len(candidates)} drafted candidates: the env's answer "
                          "does not match the drafts")
-    by_label: dict[str, list[int]] = defaultdict(list)
-    for i, (sample, row) in enumerate(zip(candidates, rows)):
-        if row["code"] is None:
-            by_label[sample[LABEL_KEY]].append(i)
-    chosen: list[int] = []
-    for label, idx in by_label.items():
-        idx.sort(key=lambda i: (-float(rows[i]["score"]), i))
-        chosen.extend(idx[: max(0, int(want.get(label, 0)))])
-    return [candidates[i] for i in sorted(chosen)]
+    passed = [i for i, row in enumerate(rows) if row["code"] is None]
+    picked = top_per_label([float(rows[i]["score"]) for i in passed], [candidates[i][LABEL_KEY] for i in passed],
+                           want)
+    return [candidates[passed[j]] for j in picked]
 
 
 PICKS = ("score", "dai")

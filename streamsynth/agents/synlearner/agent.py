@@ -39,7 +39,7 @@ from streamsynth.agents.synlearner.config import CARRY_PARTS, SynLearnerConfig
 from streamsynth.agents.synlearner.hierarchical import (completion_components, env_reward, hierarchical_rewards,
                                                         masked_group_advantages, raw_rewards)
 from streamsynth.agents.synlearner.memory import ExperienceMemory, ReplayItem
-from streamsynth.agents.synlearner.selection import greedy_select, placed, seed_agreement
+from streamsynth.agents.synlearner.selection import greedy_select, placed, seed_agreement, top_per_label
 from streamsynth.envs.screening import DRAFT_KEY
 from streamsynth.generation.base import Message, SamplingParams
 from streamsynth.tasks.spec import LABEL_KEY, Sample
@@ -270,9 +270,17 @@ class SynLearnerAgent(Agent):
         return self._pick(observation, labels, rows, vectors, quality, pool=len(pool), scored_by="seed examples")
 
     def _submit_dai(self, observation: Mapping[str, Any], labels: Sequence[str]) -> list[Sample]:
-        """The pick from the drafted pool: candidates the env passed, quality = the reward's quality term."""
+        """The pick from the drafted pool: candidates the env passed, quality = the reward's quality term (or, with
+        ``dai_select="score"``, the best of each label by the env's per-sample score)."""
         pool, self.pool = self.pool, None
-        rows, vectors = placed(self.embedder, observation, [r for r in pool["rows"] if r["quality"] is not None])
+        passed = [r for r in pool["rows"] if r["quality"] is not None]
+        if self.config.dai_select == "score":
+            if any("score" not in r for r in passed):
+                raise RuntimeError("dai_select=score: the drafted pool holds no env scores (a checkpoint from before "
+                                   "the setting); resume with dai_select=mmr or start the run again")
+            picked = top_per_label([r["score"] for r in passed], [r["label"] for r in passed], Counter(labels))
+            return self._submit_pick(observation, [passed[i] for i in picked], pool=pool["size"], scored_by="env")
+        rows, vectors = placed(self.embedder, observation, passed)
         quality = np.array([r["quality"] for r in rows], dtype=float)
         return self._pick(observation, labels, rows, vectors, quality, pool=pool["size"], scored_by="env")
 
@@ -286,7 +294,10 @@ class SynLearnerAgent(Agent):
             picked = greedy_select(quality, vectors, [names.index(r["label"]) for r in rows],
                                    {names.index(k): v for k, v in Counter(labels).items()}, reference=reference,
                                    weight=self.config.select_weight, gate=self.config.select_gate)
-        chosen = [rows[i] for i in picked]
+        return self._submit_pick(observation, [rows[i] for i in picked], pool=pool, scored_by=scored_by)
+
+    def _submit_pick(self, observation: Mapping[str, Any], chosen: list[dict[str, Any]], *, pool: int,
+                     scored_by: str) -> list[Sample]:
         self._pending = {"phase": "dai", "rows": chosen, "submitted": list(range(len(chosen))),
                          "task": str(observation["task"]), "round": int(observation["round"]), "pool": pool,
                          "scored_by": scored_by}
@@ -353,6 +364,7 @@ class SynLearnerAgent(Agent):
         if p["phase"] == "dai-draft":  # the pool waits for its pick; quality per candidate, None if rejected
             for i, r in enumerate(rows):
                 r["quality"] = float(q[i]) if env_rows[p["submitted"][i]].get("code") is None else None
+                r["score"] = float(env_rows[p["submitted"][i]]["score"])
             self.pool = {"rows": rows, "size": p["pool"]}
             entry["pool"] = p["pool"]
         elif p["phase"] == "dai":

@@ -105,7 +105,9 @@ POOL_ROW_KEYS = ("prompt", "pattern", "attrs", "label", "sample", "quality")
 def _pool_to_json(pool: dict | None) -> dict | None:
     if pool is None:
         return None
-    return {"size": pool["size"], "rows": [{k: row[k] for k in POOL_ROW_KEYS} for row in pool["rows"]]}
+    # "score" (the env's per-sample score, for dai_select=score) is absent from checkpoints written before it
+    return {"size": pool["size"], "rows": [{k: row[k] for k in (*POOL_ROW_KEYS, "score") if k in row}
+                                           for row in pool["rows"]]}
 
 
 def _pool_from_json(pool: object) -> dict | None:

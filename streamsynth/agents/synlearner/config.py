@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, fields, replace
 from typing import Any, ClassVar, Mapping
 
-from streamsynth.config import check_bool, check_int, check_number
+from streamsynth.config import check_bool, check_choice, check_int, check_number
 from streamsynth.synthesis.config import GenerationSettings
 
 CARRY_PARTS = ("adapter", "replay", "preferences", "reference")
@@ -71,6 +71,10 @@ class SynLearnerConfig(GenerationSettings):
     """DAI: candidates generated per sample to submit in the first round."""
     select_weight: float = 0.5
     """DAI: weight of quality against novelty in the greedy selection, in [0, 1]."""
+    dai_select: str = "mmr"
+    """DAI: how the pick reads the drafted pool: mmr (greedy quality + novelty, select_weight and select_gate) or
+    score (the best of each label by the env's per-sample score, best-of-n's pick; needs the env's draft scores,
+    so without dai_drafts or budget for the pool it picks as mmr on the seed-example agreement)."""
     select_gate: bool = False
     """DAI: novelty counts in the pick in proportion to the candidate's quality (as in the env's per-sample score
     and the label_gate reward), so a candidate the judge reads as another label earns nothing for being new;
@@ -140,6 +144,7 @@ class SynLearnerConfig(GenerationSettings):
                              f"sum, got {w!r}")
         if not self.pool_factor >= 1:
             raise ValueError(f"pool_factor must be >= 1, got {self.pool_factor!r}")
+        check_choice("dai_select", self.dai_select, ("mmr", "score"))
         if not 0 <= self.select_weight <= 1:
             raise ValueError(f"select_weight must be in [0, 1], got {self.select_weight!r}")
         if self.preference_prior not in ("mean", "fixed"):

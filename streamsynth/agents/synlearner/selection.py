@@ -4,6 +4,7 @@
   seed examples' label centroids (a cheap quality proxy in ``[0, 1]``);
 * :func:`greedy_select` runs greedy max-marginal-relevance selection under per-label quotas, trading that quality
   against novelty (cosine distance to what is already selected and to a reference set, e.g. earlier tasks' data);
+* :func:`top_per_label` picks the best scores of each label (no novelty term);
 * :func:`placed` and :func:`seed_agreement` apply them to SynLearner's candidate rows (dicts with ``sample`` and
   ``label``); with the env's draft scores (``dai_drafts``) the quality is the env's instead.
 """
@@ -145,6 +146,25 @@ def greedy_select(quality: np.ndarray, vectors: np.ndarray, labels: Sequence[int
             eligible &= lab != label
         max_sim = np.maximum(max_sim, unit @ unit[best])
     return picked
+
+
+def top_per_label(scores: Sequence[float], labels: Sequence[Any], quota: Mapping[Any, int]) -> list[int]:
+    """Indices of the ``quota[label]`` highest ``scores`` of each label (ties to the lower index), ascending; labels
+    absent from ``quota`` get none. The pick of best-of-n and of SynLearner's ``dai_select=score``.
+
+    >>> top_per_label([0.2, 0.9, 0.5, 0.7], ["x", "x", "y", "x"], {"x": 2, "y": 0})
+    [1, 3]
+    """
+    if len(scores) != len(labels):
+        raise ValueError(f"{len(scores)} scores for {len(labels)} labels")
+    by_label: dict[Any, list[int]] = {}
+    for i, label in enumerate(labels):
+        by_label.setdefault(label, []).append(i)
+    chosen: list[int] = []
+    for label, idx in by_label.items():
+        idx.sort(key=lambda i: (-float(scores[i]), i))
+        chosen.extend(idx[: max(0, int(quota.get(label, 0)))])
+    return sorted(chosen)
 
 
 def placed(embedder: Any, observation: Mapping[str, Any], rows: list[dict[str, Any]]
