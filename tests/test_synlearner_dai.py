@@ -9,6 +9,7 @@ from collections import Counter
 
 import numpy as np
 import pytest
+import torch
 
 import streamsynth.agents.synlearner.agent as agent_module
 from streamsynth.agents.llm import request_labels
@@ -202,3 +203,46 @@ def test_when_a_feedback_step_comes():
     assert wants(2, dai_drafts=False)
     assert not wants(100, pool={"rows": [], "size": 12})  # drafted, not yet picked
     assert not wants(100, round=1) and not wants(100, done=3)
+
+
+@pytest.mark.parametrize("dai_select", ["mmr", "score"])
+def test_group_drafts_draft_train_and_pick_in_later_rounds(model_dir, make_env, tmp_path, dai_select):
+    env = make_env(samples_per_label=4, max_rounds=3)
+    agent = _agent(model_dir, env, group_drafts=True, dai_select=dai_select)
+    obs, _ = env.reset(seed=0)
+    for _ in range(2):  # the DAI pool, drafted, then its pick: round 0 done
+        _, obs, _, _ = _step(env, agent, obs)
+    assert obs["round"] == 1 and agent.pool is None
+    size = len(env.unwrapped.dataset)
+    before = {k: v.clone() for k, v in agent.policy.adapter_state().items()}
+    drafts, obs, reward, info = _step(env, agent, obs)
+    assert drafts and all(s["draft"] for s in drafts) and info["draft_only"] and reward == 0.0
+    assert obs["round"] == 1 and len(env.unwrapped.dataset) == size  # no round used, nothing added
+    entry = agent.log[-1]
+    assert entry["phase"] == "group-draft" and entry["drafts"] == len(drafts) and entry["trained"] > 0
+    assert any(not torch.equal(before[k], v) for k, v in agent.policy.adapter_state().items())  # trained on drafts
+    want = sum(Counter(request_labels(obs, agent.config)).values())
+    assert len(drafts) >= want * agent.config.pool_factor - agent.config.group_size  # (unparsed ones aside)
+    field = obs["fields"][0]
+    passed = {drafts[r["index"]][field] for r in info["samples"] if r["code"] is None}
+    agent.save_state(tmp_path / "agent")  # between the drafts and their pick
+    resumed = _agent(model_dir, env, group_drafts=True, dai_select=dai_select)
+    resumed.load_state(tmp_path / "agent")
+    expected = resumed.act(obs)
+    submitted, obs, _, _ = _step(env, agent, obs)
+    assert submitted == expected  # the resumed agent picks the same
+    assert submitted and not any(s.get("draft") for s in submitted) and {s[field] for s in submitted} <= passed
+    assert len(submitted) <= want and obs["round"] == 2
+    pick = agent.log[-1]
+    assert (pick["phase"], pick["scored_by"]) == ("pick", "env") and "eft_sequences" not in pick
+    assert "trained" not in pick  # the update came with the drafts
+
+
+def test_group_drafts_without_budget_submit_the_groups_as_sampled(model_dir, make_env):
+    probe = make_env(samples_per_label=4, max_rounds=2)
+    pool = _pool_size(_agent(model_dir, probe), probe.reset(seed=0)[0])
+    env = make_env(samples_per_label=4, max_rounds=2, feedback_budget=pool)  # the DAI pool's share, no more
+    agent = _agent(model_dir, env, group_drafts=True)
+    run_stream(env, agent, seed=0)
+    first = [e["phase"] for e in agent.log if e["task"] == agent.log[0]["task"]]
+    assert first == ["dai-draft", "dai", "grpo"]

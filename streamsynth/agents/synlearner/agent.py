@@ -192,6 +192,8 @@ class SynLearnerAgent(Agent):
         elif int(observation["round"]) == 0:
             samples = (self._submit_dai(observation, labels) if self.pool is not None
                        else self._propose_dai(observation, labels))
+        elif self.pool is not None:  # group_drafts: the pick from the round's drafted groups
+            samples = self._submit_dai(observation, labels)
         else:
             samples = self._propose_groups(observation, labels)
         self._pending["n_labels"] = len(observation["labels"])  # chance level of the judge, for the credit
@@ -270,8 +272,9 @@ class SynLearnerAgent(Agent):
         return self._pick(observation, labels, rows, vectors, quality, pool=len(pool), scored_by="seed examples")
 
     def _submit_dai(self, observation: Mapping[str, Any], labels: Sequence[str]) -> list[Sample]:
-        """The pick from the drafted pool: candidates the env passed, quality = the reward's quality term (or, with
-        ``dai_select="score"``, the best of each label by the env's per-sample score)."""
+        """The pick from the drafted pool (the DAI pool, or a later round's groups with ``group_drafts``):
+        candidates the env passed, quality = the reward's quality term (or, with ``dai_select="score"``, the best of
+        each label by the env's per-sample score)."""
         pool, self.pool = self.pool, None
         passed = [r for r in pool["rows"] if r["quality"] is not None]
         if self.config.dai_select == "score":
@@ -298,19 +301,37 @@ class SynLearnerAgent(Agent):
 
     def _submit_pick(self, observation: Mapping[str, Any], chosen: list[dict[str, Any]], *, pool: int,
                      scored_by: str) -> list[Sample]:
-        self._pending = {"phase": "dai", "rows": chosen, "submitted": list(range(len(chosen))),
+        phase = "dai" if int(observation["round"]) == 0 else "pick"  # EFT follows the first round's pick only
+        self._pending = {"phase": phase, "rows": chosen, "submitted": list(range(len(chosen))),
                          "task": str(observation["task"]), "round": int(observation["round"]), "pool": pool,
                          "scored_by": scored_by}
         return [dict(r["sample"]) for r in chosen]
 
     def _propose_groups(self, observation: Mapping[str, Any], labels: Sequence[str]) -> list[Sample]:
-        g = self.config.group_size
-        prompts = [lbl for lbl, n in Counter(labels).items() for _ in range(math.ceil(n / g))]
+        """A later round's GRPO groups: submitted as sampled (the update follows the env's feedback on them), or
+        with ``group_drafts`` and budget for them, ``pool_factor`` x as many drafted first (the update follows the
+        drafts' scores, and the best are picked in the round's next step)."""
+        c = self.config
+        g = c.group_size
+        groups = {lbl: math.ceil(n / g) for lbl, n in Counter(labels).items()}
+        if c.group_drafts:
+            wide = {lbl: math.ceil(n * c.pool_factor / g) for lbl, n in Counter(labels).items()}
+            drafting = sum(wide.values()) * g <= int(observation.get("feedback_left", 0))
+            groups = wide if drafting else groups
+        else:
+            drafting = False
+        prompts = [lbl for lbl, k in groups.items() for _ in range(k)]
         rows = self._sample(observation, self._prompt_rows(observation, prompts, g, self.dims, self.rng),
                             self._next_seed())
         parsed = [i for i, r in enumerate(rows) if r["sample"] is not None]
-        order = [parsed[int(j)] for j in self.rng.permutation(len(parsed))]  # over-target losses spread over groups
         submitted: list[int | None] = [None] * len(rows)
+        if drafting:
+            for pos, i in enumerate(parsed):
+                submitted[i] = pos
+            self._pending = {"phase": "group-draft", "rows": rows, "submitted": submitted,
+                             "task": str(observation["task"]), "round": int(observation["round"]), "pool": len(rows)}
+            return [{**rows[i]["sample"], DRAFT_KEY: True} for i in parsed]
+        order = [parsed[int(j)] for j in self.rng.permutation(len(parsed))]  # over-target losses spread over groups
         for pos, i in enumerate(order):
             submitted[i] = pos
         self._pending = {"phase": "grpo", "rows": rows, "submitted": submitted, "task": str(observation["task"]),
@@ -352,7 +373,7 @@ class SynLearnerAgent(Agent):
                                  # a task's first entry (its DAI round, or its first feedback step) shows what the
                                  # policy carried into the task writes before it learns anything of it (jump-start)
                                  "env_reward": env_reward(rows, p["submitted"], env_rows)}
-        if p["phase"] in ("feedback", "dai-draft"):  # drafts: what the env made of them
+        if p["phase"] in ("feedback", "dai-draft", "group-draft"):  # drafts: what the env made of them
             passed = [env_rows[idx] for idx in p["submitted"] if idx is not None
                       and env_rows[idx].get("code") is None]
             entry.update(drafts=sum(idx is not None for idx in p["submitted"]), passed=len(passed),
@@ -361,22 +382,27 @@ class SynLearnerAgent(Agent):
                          mean_draft_score=float(np.mean([r["score"] for r in passed])) if passed else 0.0)
         if p["phase"] == "feedback":  # the learning curve within a task: what rises when the drafts get better
             entry["draft_reward"] = entry["env_reward"]
-        if p["phase"] == "dai-draft":  # the pool waits for its pick; quality per candidate, None if rejected
-            for i, r in enumerate(rows):
-                r["quality"] = float(q[i]) if env_rows[p["submitted"][i]].get("code") is None else None
-                r["score"] = float(env_rows[p["submitted"][i]]["score"])
-            self.pool = {"rows": rows, "size": p["pool"]}
+        if p["phase"] in ("dai-draft", "group-draft"):  # the pool waits for its pick; quality None if rejected
+            pool = []
+            for i, idx in enumerate(p["submitted"]):
+                if idx is not None:
+                    rows[i]["quality"] = float(q[i]) if env_rows[idx].get("code") is None else None
+                    rows[i]["score"] = float(env_rows[idx]["score"])
+                    pool.append(rows[i])
+            self.pool = {"rows": pool, "size": p["pool"]}
             entry["pool"] = p["pool"]
-        elif p["phase"] == "dai":
+        if p["phase"] == "dai-draft":
+            pass
+        elif p["phase"] in ("dai", "pick"):
             entry.update(pool=p["pool"], scored_by=p["scored_by"])
-            if c.eft_epochs:
+            if p["phase"] == "dai" and c.eft_epochs:
                 top = sorted(items, key=lambda it: -it.score)[: c.eft_top]
                 replay = self.memory.replay(c.replay, exclude_task=p["task"])
                 pairs = [self.policy.encode_pair(it.prompt, it.completion) for it in [*top, *replay]]
                 stats = self.policy.sft(pairs, epochs=c.eft_epochs, rng=self.rng)
                 entry.update(eft_sequences=len(pairs), eft_replay=len(replay),
                              eft_loss=float(np.mean([s.loss for s in stats])) if stats else None)
-        else:  # grpo (submitted groups) and feedback (drafted groups): one GRPO update on the groups
+        else:  # grpo (submitted groups), feedback and group-draft (drafted groups): one GRPO update on the groups
             if p["phase"] == "feedback":
                 self.feedback_done += 1
                 entry["step"] = p["step"]

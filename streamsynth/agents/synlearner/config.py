@@ -71,6 +71,11 @@ class SynLearnerConfig(GenerationSettings):
     """DAI: candidates generated per sample to submit in the first round."""
     select_weight: float = 0.5
     """DAI: weight of quality against novelty in the greedy selection, in [0, 1]."""
+    group_drafts: bool = False
+    """Rounds after the first draft their GRPO groups (pool_factor x the samples wanted, from the feedback budget),
+    take the GRPO step on the drafts' scores, and submit the best of them by the DAI pick (dai_select), so every
+    round selects, as best-of-n does; false, or a budget too small: the groups are submitted as sampled and the
+    step follows the env's feedback on them."""
     dai_select: str = "mmr"
     """DAI: how the pick reads the drafted pool: mmr (greedy quality + novelty, select_weight and select_gate) or
     score (the best of each label by the env's per-sample score, best-of-n's pick; needs the env's draft scores,
@@ -115,7 +120,7 @@ class SynLearnerConfig(GenerationSettings):
         check_int("feedback_prompts", self.feedback_prompts, 1)
         for name in ("eft_epochs", "eft_top", "replay", "feedback_steps"):
             check_int(name, getattr(self, name), 0)
-        for name in ("dai_drafts", "label_gate", "select_gate"):
+        for name in ("dai_drafts", "label_gate", "select_gate", "group_drafts"):
             check_bool(name, getattr(self, name))
         check_int("group_size", self.group_size, 2)  # GRPO compares completions of one prompt
         for name in ("lr", "clip_eps", "kl_coef", "max_grad_norm", "lora_dropout"):
