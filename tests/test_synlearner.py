@@ -224,7 +224,8 @@ def test_agent_in_the_gym_loop_carries_adapter_and_memory_to_the_next_task(model
     results = run_stream(env, agent, seed=0, on_task_end=lambda r: ends.setdefault(r.task, _lora(agent)))
     first, second = [r.task for r in results]
     phases = [(e["task"], e["phase"]) for e in agent.log]
-    assert phases[:2] == [(first, "dai-draft"), (first, "dai")] and (first, "grpo") in phases
+    assert phases[:2] == [(first, "dai-draft"), (first, "dai")]
+    assert phases[2:4] == [(first, "group-draft"), (first, "pick")]  # later rounds draft, train, pick
     assert (second, "dai") in phases
     assert any(e.get("eft_sequences") for e in agent.log if e["phase"] == "dai")
     start_second, memory_tasks, _ = seen[second]
@@ -372,7 +373,8 @@ def test_rewording_every_rejection_message_leaves_training_unchanged(model_dir, 
 
     def run():
         env = make_env(samples_per_label=8, max_rounds=3)
-        agent = _agent(model_dir, env, dai_drafts=False)  # (a run with the unjudged completions asserted below)
+        # (a run with the unjudged completions asserted below: groups submitted as sampled, so some find labels full)
+        agent = _agent(model_dir, env, dai_drafts=False, group_drafts=False)
         results = run_stream(env, agent, seed=0)
         return _lora(agent), agent.log, [r.rejected_reasons for r in results], env
 
@@ -396,7 +398,7 @@ def test_feedback_steps_train_on_drafts_without_using_rounds(model_dir, make_env
     """feedback_steps GRPO steps per task on drafts: the env scores them without adding them, rounds stay the
     submissions, the budget goes down by what the steps drafted, and every step is logged with its figures."""
     env = make_env(samples_per_label=4, max_rounds=2, feedback_budget=200)
-    agent = _agent(model_dir, env, feedback_steps=3, feedback_prompts=2, group_size=2, lr=1e-3)
+    agent = _agent(model_dir, env, feedback_steps=3, feedback_prompts=2, group_size=2, lr=1e-3, group_drafts=False)
     results = run_stream(env, agent, seed=0)
     steps = [e for e in agent.log if e["phase"] == "feedback"]
     assert [e["step"] for e in steps] == [0, 1, 2] * len(results)

@@ -36,24 +36,36 @@ def test_carry_options_read_back_from_config_json_equal_the_requested_ones():
 
 
 def test_a_cell_from_before_a_setting_existed_compares_with_what_it_ran():
-    """A cell saved before ``dai_drafts`` and ``label_gate`` existed ran without them: reused for a request at
-    today's defaults it would mix two rewards in one table; its faithful continuation asks for the legacy values."""
+    """A cell saved before ``dai_drafts``, ``label_gate``, ``dai_select`` and ``group_drafts`` existed ran without
+    them: reused for a request at today's defaults it would mix two learners in one table; its faithful
+    continuation asks for the legacy values. A cell that records one (0.3.2 saved ``dai_select="mmr"``) ran with
+    what it records, whatever today's default."""
     from streamsynth import __version__
 
     def saved(opts, agent_config):
         return {**json.loads(json.dumps(opts.to_dict())), "versions": {"streamsynth": __version__},
                 "agent_config": agent_config}
 
-    old = {"agent": "synlearner", "learns": True, "lr": 1e-4}  # describe() of a run from before the two settings
+    old = {"agent": "synlearner", "learns": True, "lr": 1e-4}  # describe() of a run from before the settings
     now = RunOptions(agent="synlearner", agent_options={"lr": 1e-4})
     assert settings_diff(saved(now, old), now) == ["learner.dai_drafts: False -> True",
+                                                   "learner.dai_select: 'mmr' -> 'score'",
+                                                   "learner.group_drafts: False -> True",
                                                    "learner.label_gate: False -> True"]
-    faithful = RunOptions(agent="synlearner", agent_options={"lr": 1e-4, "dai_drafts": "false", "label_gate": "false"})
+    legacy = {"dai_drafts": "false", "label_gate": "false", "dai_select": "mmr", "group_drafts": "false"}
+    faithful = RunOptions(agent="synlearner", agent_options={"lr": 1e-4, **legacy})
     assert settings_diff(saved(now, old), faithful) == []
-    current = {**old, "dai_drafts": True, "label_gate": True}  # a cell of today: its defaults are today's
-    assert settings_diff(saved(now, current), now) == []
+    current = {**old, "dai_drafts": True, "label_gate": True, "dai_select": "score", "group_drafts": True}
+    assert settings_diff(saved(now, current), now) == []  # a cell of today: its defaults are today's
     assert settings_diff(saved(now, current), faithful) == ["learner.dai_drafts: True -> False",
+                                                            "learner.dai_select: 'score' -> 'mmr'",
+                                                            "learner.group_drafts: True -> False",
                                                             "learner.label_gate: True -> False"]
+    v032 = {**current, "dai_select": "mmr", "group_drafts": False}  # recorded, as 0.3.2 wrote them
+    assert settings_diff(saved(now, v032), now) == ["learner.dai_select: 'mmr' -> 'score'",
+                                                    "learner.group_drafts: False -> True"]
+    at_032 = RunOptions(agent="synlearner", agent_options={"lr": 1e-4, "dai_select": "mmr", "group_drafts": "false"})
+    assert settings_diff(saved(at_032, v032), at_032) == []
 
 
 def test_isolated_agent_starts_every_task_fresh(model_dir, make_env):

@@ -36,7 +36,7 @@ def _pool_size(agent, observation) -> int:
 def test_the_pool_is_drafted_and_the_pick_is_made_from_what_the_env_passed(model_dir, make_env, monkeypatch,
                                                                           select_gate):
     env = make_env(samples_per_label=4, max_rounds=2)
-    agent = _agent(model_dir, env, select_gate=select_gate)
+    agent = _agent(model_dir, env, select_gate=select_gate, dai_select="mmr")  # the pick on the reward's quality
     qualities, gates = [], []
     real_select = agent_module.greedy_select
 

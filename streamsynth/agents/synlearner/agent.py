@@ -5,15 +5,16 @@ Per task (one episode), inside the plain Gymnasium loop:
 * **feedback steps** (``feedback_steps``, at the task's start): GRPO groups written as drafts, which the env scores
   from the task's feedback budget without adding them or using up a round; one GRPO update per step.
 * **first round, DAI**: attribute-diverse prompts (the task's dimensions, or values the LLM proposes) with 0..k seed
-  examples, ``pool_factor`` x more candidates than needed; the env scores the pool as drafts (``dai_drafts``); a
-  greedy pick on quality (the reward's quality term from the env's figures, see ``label_gate``, or, without drafts,
-  label consistency with the seed examples) plus novelty (against what is already picked and the memory's
-  reference set) is submitted;
+  examples, ``pool_factor`` x more candidates than needed; the env scores the pool as drafts (``dai_drafts``); the
+  best of each label by the env's per-sample score (``dai_select="score"``), or a greedy pick on quality (the
+  reward's quality term, see ``label_gate``, or, without drafts, label consistency with the seed examples) plus
+  novelty (against what is already picked and the memory's reference set) (``"mmr"``), is submitted;
   then **EFT**: LoRA SFT on the accepted samples of the round plus a replay of the best samples of earlier tasks
   (loss on the completion only; the same prompt format as generation).
-* **later rounds, HRO**: ``G`` completions per prompt, all submitted; the env's per-sample feedback gives each
+* **later rounds, HRO**: ``G`` completions per prompt, ``pool_factor`` x as many as needed, drafted
+  (``group_drafts``; without it, or without budget, all submitted); the env's per-sample feedback gives each
   completion its hierarchical reward (:mod:`~streamsynth.agents.synlearner.hierarchical`), then one GRPO update
-  (group-relative advantages, clipped ratio, KL to the adapter-free base).
+  (group-relative advantages, clipped ratio, KL to the adapter-free base); the drafts' pick is submitted next.
 * **experience**: the adapter and optimiser continue from task to task; the memory keeps reward statistics of
   prompt patterns (number of seed examples) and attribute values (sampling preferences), the best samples (replay)
   and the embeddings of accepted data (novelty reference). ``isolated`` resets all of it at every task; ``carry``

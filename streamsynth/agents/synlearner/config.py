@@ -25,7 +25,8 @@ class SynLearnerConfig(GenerationSettings):
     - Checkpoints are a run setting (``RunOptions.checkpoint_every``).
     """
 
-    LEGACY_DEFAULTS: ClassVar[dict[str, Any]] = {"dai_drafts": False, "label_gate": False}
+    LEGACY_DEFAULTS: ClassVar[dict[str, Any]] = {"dai_drafts": False, "label_gate": False, "group_drafts": False,
+                                                 "dai_select": "mmr"}
     """Settings added with a default that changed what SynLearner does, and the value that a saved config without
     them (written before they existed) means: the behaviour of its run. Checkpoints and compare cells read it."""
 
@@ -70,20 +71,20 @@ class SynLearnerConfig(GenerationSettings):
     pool_factor: float = 2.0
     """DAI: candidates generated per sample to submit in the first round."""
     select_weight: float = 0.5
-    """DAI: weight of quality against novelty in the greedy selection, in [0, 1]."""
-    group_drafts: bool = False
+    """DAI pick with dai_select=mmr: weight of quality against novelty in the greedy selection, in [0, 1]."""
+    group_drafts: bool = True
     """Rounds after the first draft their GRPO groups (pool_factor x the samples wanted, from the feedback budget),
     take the GRPO step on the drafts' scores, and submit the best of them by the DAI pick (dai_select), so every
-    round selects, as best-of-n does; false, or a budget too small: the groups are submitted as sampled and the
-    step follows the env's feedback on them."""
-    dai_select: str = "mmr"
-    """DAI: how the pick reads the drafted pool: mmr (greedy quality + novelty, select_weight and select_gate) or
-    score (the best of each label by the env's per-sample score, best-of-n's pick; needs the env's draft scores,
-    so without dai_drafts or budget for the pool it picks as mmr on the seed-example agreement)."""
+    round selects, as best-of-n does; false (the behaviour before 0.3.3), or a budget too small: the groups are
+    submitted as sampled and the step follows the env's feedback on them."""
+    dai_select: str = "score"
+    """DAI: how the pick reads the drafted pool: score (the best of each label by the env's per-sample score,
+    best-of-n's pick; needs the env's draft scores, so without dai_drafts or budget for the pool it picks as mmr on
+    the seed-example agreement) or mmr (greedy quality + novelty, select_weight and select_gate; before 0.3.3)."""
     select_gate: bool = False
-    """DAI: novelty counts in the pick in proportion to the candidate's quality (as in the env's per-sample score
-    and the label_gate reward), so a candidate the judge reads as another label earns nothing for being new;
-    false: novelty whatever the quality."""
+    """DAI pick with dai_select=mmr: novelty counts in proportion to the candidate's quality (as in the env's
+    per-sample score and the label_gate reward), so a candidate the judge reads as another label earns nothing for
+    being new; false: novelty whatever the quality."""
     n_examples: tuple[int, ...] = (0, 1, 2)
     """Seed examples per prompt to choose from: the prompt patterns the memory learns to prefer."""
     preference_prior: str = "fixed"
@@ -187,19 +188,29 @@ class SynLearnerConfig(GenerationSettings):
                      ) -> list[str]:
         """What differs between the SynLearner settings a run used and the requested ones, one
         ``"learner.NAME: saved -> requested"`` line each. ``saved`` and ``requested`` are the explicit settings
-        (``-L``); one not given is today's default, except that a run whose ``agent_config`` (all its settings)
-        lacks a :attr:`LEGACY_DEFAULTS` setting ran with the legacy value.
+        (``-L``); one not given is today's default, except a :attr:`LEGACY_DEFAULTS` setting (its default changed):
+        the run used the value its ``agent_config`` (all its settings) records, or the legacy one if it lacks it.
 
-        >>> SynLearnerConfig.learner_diff({"lr": 1e-4}, {}, {})  # a run from before both settings
-        ['learner.dai_drafts: False -> True', 'learner.label_gate: False -> True']
-        >>> SynLearnerConfig.learner_diff({"lr": 1e-4}, {}, {"dai_drafts": False, "label_gate": False})
+        >>> for line in SynLearnerConfig.learner_diff({"lr": 1e-4}, {}, {}): print(line)  # from before them all
+        learner.dai_drafts: False -> True
+        learner.dai_select: 'mmr' -> 'score'
+        learner.group_drafts: False -> True
+        learner.label_gate: False -> True
+        >>> SynLearnerConfig.learner_diff({"lr": 1e-4}, {}, SynLearnerConfig.LEGACY_DEFAULTS)
         []
+        >>> SynLearnerConfig.learner_diff({"dai_select": "mmr", "group_drafts": False, "dai_drafts": True,
+        ...                                "label_gate": True}, {}, {})  # a run at 0.3.2's defaults
+        ["learner.dai_select: 'mmr' -> 'score'", 'learner.group_drafts: False -> True']
         """
         default = cls()
         out = []
         for name in sorted(set(saved) | set(requested) | set(cls.LEGACY_DEFAULTS)):
-            legacy = name in cls.LEGACY_DEFAULTS and name not in agent_config
-            before = saved[name] if name in saved else cls.LEGACY_DEFAULTS[name] if legacy else getattr(default, name)
+            if name in saved:
+                before = saved[name]
+            elif name in cls.LEGACY_DEFAULTS:
+                before = agent_config.get(name, cls.LEGACY_DEFAULTS[name])
+            else:
+                before = getattr(default, name)
             now = requested.get(name, getattr(default, name))
             if before != now:
                 out.append(f"learner.{name}: {before!r} -> {now!r}")
