@@ -14,11 +14,11 @@ Each round takes two env steps:
 
    - ``"score"`` (default): greedily by the env's per-sample score (:func:`~streamsynth.rewards.blend.sample_score`:
      grounded quality, realism, and novelty in proportion to the label agreement), each candidate on its own;
-   - ``"dai"``: SynLearner's DAI pick on the same figures (:func:`dai_pick`): quality is the label-gated quality
-     of SynLearner's reward (judge fidelity above chance x realism), and greedy max-marginal relevance
-     (``select_weight``) adds novelty against the candidates already picked and the task's accepted samples, in
-     the env's embedding. SynLearner's novelty reference also holds earlier tasks' accepted data (carried
-     experience); otherwise a pool is read the same way.
+   - ``"dai"``: SynLearner's mmr DAI pick (``dai_select="mmr"``) on the same figures (:func:`dai_pick`): quality
+     is the label-gated quality of SynLearner's reward (judge fidelity above chance x realism), and greedy
+     max-marginal relevance (``select_weight``) adds novelty against the candidates already picked and the task's
+     accepted samples, in the env's embedding. SynLearner's novelty reference also holds earlier tasks' accepted
+     data (carried experience); otherwise a pool is read the same way.
 
 Drafted candidates are never changed, so everything submitted was scored first. When the feedback budget is used
 up, the round's candidates are submitted unranked (as a prompting baseline would), and ``describe()`` counts such
@@ -70,7 +70,7 @@ PICKS = ("score", "dai")
 def dai_pick(embedder: Any, observation: Mapping[str, Any], candidates: list[Sample], rows: list[Mapping[str, Any]],
              want: Mapping[str, int], reference: np.ndarray | None = None, weight: float = 0.5,
              gate: bool = False) -> list[Sample]:
-    """SynLearner's DAI pick over drafted candidates: among those the env would accept (``code`` None), greedy
+    """SynLearner's mmr DAI pick over drafted candidates: among those the env would accept (``code`` None), greedy
     max-marginal relevance (:func:`~streamsynth.agents.synlearner.selection.greedy_select`) with quality
     ``above_chance(fidelity) x realism`` (the label-gated quality of SynLearner's reward) and novelty against the
     picked candidates and ``reference`` (embeddings of the task's accepted samples), in proportion to the quality
@@ -102,7 +102,7 @@ class BestOfNAgent(AttrPromptAgent):
             round asks for, ``n`` how many candidates each of them gets.
         n: candidates per requested sample.
         n_examples: real seed examples per prompt (0: attributes only).
-        pick: ``"score"`` (the env's per-sample score) or ``"dai"`` (SynLearner's DAI pick, :func:`dai_pick`).
+        pick: ``"score"`` (the env's per-sample score) or ``"dai"`` (SynLearner's mmr DAI pick, :func:`dai_pick`).
         select_weight: with ``pick="dai"``, the weight of quality against novelty (SynLearner's default, 0.5).
         select_gate: with ``pick="dai"``, novelty counts in proportion to quality (SynLearner's ``select_gate``).
         embedder: with ``pick="dai"``, the embeddings of its novelty term (the factory passes the env's; default:
