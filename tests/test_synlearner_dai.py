@@ -99,7 +99,7 @@ def test_without_budget_for_the_pool_the_pick_uses_the_seed_examples(model_dir, 
         assert all(r.drafts == 0 for r in results)
         assert [e["phase"] for e in agent.log] == ["dai"] * len(results)
         assert all(e["scored_by"] == "seed examples" for e in agent.log)
-    for name in ("dai_drafts", "label_gate"):
+    for name in ("dai_drafts", "label_gate", "select_gate", "group_drafts"):
         with pytest.raises(ValueError, match=f"{name} must be true or false"):
             SynLearnerConfig(**{name: "yes"})
 

@@ -312,15 +312,11 @@ class SynLearnerAgent(Agent):
         """A later round's GRPO groups: submitted as sampled (the update follows the env's feedback on them), or
         with ``group_drafts`` and budget for them, ``pool_factor`` x as many drafted first (the update follows the
         drafts' scores, and the best are picked in the round's next step)."""
-        c = self.config
+        c, wanted = self.config, Counter(labels)
         g = c.group_size
-        groups = {lbl: math.ceil(n / g) for lbl, n in Counter(labels).items()}
-        if c.group_drafts:
-            wide = {lbl: math.ceil(n * c.pool_factor / g) for lbl, n in Counter(labels).items()}
-            drafting = sum(wide.values()) * g <= int(observation.get("feedback_left", 0))
-            groups = wide if drafting else groups
-        else:
-            drafting = False
+        wide = {lbl: math.ceil(n * c.pool_factor / g) for lbl, n in wanted.items()}
+        drafting = c.group_drafts and sum(wide.values()) * g <= int(observation.get("feedback_left", 0))
+        groups = wide if drafting else {lbl: math.ceil(n / g) for lbl, n in wanted.items()}
         prompts = [lbl for lbl, k in groups.items() for _ in range(k)]
         rows = self._sample(observation, self._prompt_rows(observation, prompts, g, self.dims, self.rng),
                             self._next_seed())
@@ -392,9 +388,7 @@ class SynLearnerAgent(Agent):
                     pool.append(rows[i])
             self.pool = {"rows": pool, "size": p["pool"]}
             entry["pool"] = p["pool"]
-        if p["phase"] == "dai-draft":
-            pass
-        elif p["phase"] in ("dai", "pick"):
+        if p["phase"] in ("dai", "pick"):
             entry.update(pool=p["pool"], scored_by=p["scored_by"])
             if p["phase"] == "dai" and c.eft_epochs:
                 top = sorted(items, key=lambda it: -it.score)[: c.eft_top]
@@ -403,7 +397,7 @@ class SynLearnerAgent(Agent):
                 stats = self.policy.sft(pairs, epochs=c.eft_epochs, rng=self.rng)
                 entry.update(eft_sequences=len(pairs), eft_replay=len(replay),
                              eft_loss=float(np.mean([s.loss for s in stats])) if stats else None)
-        else:  # grpo (submitted groups), feedback and group-draft (drafted groups): one GRPO update on the groups
+        elif p["phase"] != "dai-draft":  # grpo (submitted groups), feedback, group-draft (drafted): one GRPO update
             if p["phase"] == "feedback":
                 self.feedback_done += 1
                 entry["step"] = p["step"]
