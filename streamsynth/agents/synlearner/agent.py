@@ -37,8 +37,8 @@ from streamsynth.agents.base import Agent
 from streamsynth.agents.llm import remaining_per_label, request_labels
 from streamsynth.synthesis.prompting import format_fields, label_prompt, parse_completion
 from streamsynth.agents.synlearner.config import CARRY_PARTS, SynLearnerConfig
-from streamsynth.agents.synlearner.hierarchical import (completion_components, env_reward, hierarchical_rewards,
-                                                        masked_group_advantages, raw_rewards)
+from streamsynth.agents.synlearner.hierarchical import (completion_components, draft_figures, env_reward,
+                                                        hierarchical_rewards, masked_group_advantages, raw_rewards)
 from streamsynth.agents.synlearner.memory import ExperienceMemory, ReplayItem
 from streamsynth.agents.synlearner.selection import greedy_select, placed, seed_agreement, top_per_label
 from streamsynth.envs.screening import DRAFT_KEY
@@ -345,25 +345,9 @@ class SynLearnerAgent(Agent):
         q, d, u, scored = completion_components(p["submitted"], info, p["n_labels"], c.label_gate)
         raw = raw_rewards(q, d, u, c.reward_weights)
         env_rows = {int(r["index"]): r for r in info["samples"]}
-        for i, r in enumerate(rows):
-            if not scored[i] or p.get("scored_by") == "env":  # a drafted pool's pick was recorded as drafts
-                continue
-            self.memory.record("pattern", r["pattern"], float(raw[i]))
-            for name, value in r["attrs"].items():
-                self.memory.record("attribute", f"{name}={value}", float(raw[i]))
-        accepted = [(r, env_rows[idx]) for r, idx in zip(rows, p["submitted"])
-                    if idx is not None and env_rows[idx].get("accepted")]
-        fields = list(observation["fields"])
-        # SFT/replay data is the sample as the env accepted it, written in the prompt's output format (not the raw
-        # completion, whose preambles and overlong tails the parser cut away)
-        items = [ReplayItem(p["task"], list(r["prompt"]), format_fields(r["sample"], fields), float(row["score"]))
-                 for r, row in accepted]
-        self.memory.add_replay(items)
-        if accepted:
-            vectors = self.embedder.encode(self._texts([r["sample"] for r, _ in accepted], fields))
-            self.memory.add_reference(vectors[np.linalg.norm(vectors, axis=1) > 0])
+        items = self._remember(p, raw, scored, env_rows, list(observation["fields"]))
         entry: dict[str, Any] = {"task": p["task"], "round": p["round"], "phase": p["phase"],
-                                 "completions": len(rows), "accepted": len(accepted),
+                                 "completions": len(rows), "accepted": len(items),
                                  "unjudged": int((~scored).sum()),
                                  "mean_raw_reward": float(raw[scored].mean()) if scored.any() else 0.0,
                                  # the env's score per completion of the step, 0 for the unparseable and the rejected;
@@ -371,14 +355,11 @@ class SynLearnerAgent(Agent):
                                  # policy carried into the task writes before it learns anything of it (jump-start)
                                  "env_reward": env_reward(rows, p["submitted"], env_rows)}
         if p["phase"] in ("feedback", "dai-draft", "group-draft"):  # drafts: what the env made of them
-            passed = [env_rows[idx] for idx in p["submitted"] if idx is not None
-                      and env_rows[idx].get("code") is None]
-            entry.update(drafts=sum(idx is not None for idx in p["submitted"]), passed=len(passed),
-                         mean_fidelity=float(np.mean([r["fidelity"] for r in passed])) if passed else 0.0,
-                         mean_novelty=float(np.mean([r["novelty"] for r in passed])) if passed else 0.0,
-                         mean_draft_score=float(np.mean([r["score"] for r in passed])) if passed else 0.0)
+            entry.update(draft_figures(p["submitted"], env_rows))
         if p["phase"] == "feedback":  # the learning curve within a task: what rises when the drafts get better
             entry["draft_reward"] = entry["env_reward"]
+            entry["step"] = p["step"]
+            self.feedback_done += 1
         if p["phase"] in ("dai-draft", "group-draft"):  # the pool waits for its pick; quality None if rejected
             pool = []
             for i, idx in enumerate(p["submitted"]):
@@ -391,24 +372,55 @@ class SynLearnerAgent(Agent):
         if p["phase"] in ("dai", "pick"):
             entry.update(pool=p["pool"], scored_by=p["scored_by"])
             if p["phase"] == "dai" and c.eft_epochs:
-                top = sorted(items, key=lambda it: -it.score)[: c.eft_top]
-                replay = self.memory.replay(c.replay, exclude_task=p["task"])
-                pairs = [self.policy.encode_pair(it.prompt, it.completion) for it in [*top, *replay]]
-                stats = self.policy.sft(pairs, epochs=c.eft_epochs, rng=self.rng)
-                entry.update(eft_sequences=len(pairs), eft_replay=len(replay),
-                             eft_loss=float(np.mean([s.loss for s in stats])) if stats else None)
+                entry.update(self._eft(items, p["task"]))
         elif p["phase"] != "dai-draft":  # grpo (submitted groups), feedback, group-draft (drafted): one GRPO update
-            if p["phase"] == "feedback":
-                self.feedback_done += 1
-                entry["step"] = p["step"]
-            rewards = hierarchical_rewards(q, d, u, scored, c.reward_weights)
-            adv, ok = masked_group_advantages(rewards, scored, c.group_size)
-            train = [i for i in range(len(rows)) if ok[i] and rows[i]["completion"].completion_ids]
-            pairs = [(rows[i]["completion"].prompt_ids, rows[i]["completion"].completion_ids) for i in train]
-            stats = self.policy.grpo(pairs, [float(adv[i]) for i in train])
-            entry.update(trained=len(train), loss=stats[-1].loss if stats else None,
-                         kl=stats[-1].kl if stats else None, clip_fraction=stats[-1].clip_fraction if stats else None)
+            entry.update(self._grpo_update(rows, hierarchical_rewards(q, d, u, scored, c.reward_weights), scored))
         self.log.append(entry)
+
+    def _remember(self, p: Mapping[str, Any], raw: np.ndarray, scored: np.ndarray,
+                  env_rows: Mapping[int, Mapping[str, Any]], fields: Sequence[str]) -> list[ReplayItem]:
+        """The memory's share of a step: the reward of each scored completion's prompt pattern and attribute
+        values (not for a drafted pool's pick, which was recorded as drafts), and the samples the env accepted as
+        replay items and novelty reference; returns the accepted samples' replay items."""
+        rows = p["rows"]
+        for i, r in enumerate(rows):
+            if not scored[i] or p.get("scored_by") == "env":
+                continue
+            self.memory.record("pattern", r["pattern"], float(raw[i]))
+            for name, value in r["attrs"].items():
+                self.memory.record("attribute", f"{name}={value}", float(raw[i]))
+        accepted = [(r, env_rows[idx]) for r, idx in zip(rows, p["submitted"])
+                    if idx is not None and env_rows[idx].get("accepted")]
+        # SFT/replay data is the sample as the env accepted it, written in the prompt's output format (not the raw
+        # completion, whose preambles and overlong tails the parser cut away)
+        items = [ReplayItem(p["task"], list(r["prompt"]), format_fields(r["sample"], fields), float(row["score"]))
+                 for r, row in accepted]
+        self.memory.add_replay(items)
+        if accepted:
+            vectors = self.embedder.encode(self._texts([r["sample"] for r, _ in accepted], fields))
+            self.memory.add_reference(vectors[np.linalg.norm(vectors, axis=1) > 0])
+        return items
+
+    def _eft(self, items: Sequence[ReplayItem], task: str) -> dict[str, Any]:
+        """EFT after the first round's pick: LoRA SFT on its best accepted samples plus replay of earlier tasks."""
+        c = self.config
+        top = sorted(items, key=lambda it: -it.score)[: c.eft_top]
+        replay = self.memory.replay(c.replay, exclude_task=task)
+        pairs = [self.policy.encode_pair(it.prompt, it.completion) for it in [*top, *replay]]
+        stats = self.policy.sft(pairs, epochs=c.eft_epochs, rng=self.rng)
+        return {"eft_sequences": len(pairs), "eft_replay": len(replay),
+                "eft_loss": float(np.mean([s.loss for s in stats])) if stats else None}
+
+    def _grpo_update(self, rows: Sequence[Mapping[str, Any]], rewards: np.ndarray, scored: np.ndarray
+                     ) -> dict[str, Any]:
+        """One GRPO update on a step's groups: group-relative advantages of the hierarchical rewards, groups
+        without spread or signal left out."""
+        adv, ok = masked_group_advantages(rewards, scored, self.config.group_size)
+        train = [i for i in range(len(rows)) if ok[i] and rows[i]["completion"].completion_ids]
+        pairs = [(rows[i]["completion"].prompt_ids, rows[i]["completion"].completion_ids) for i in train]
+        stats = self.policy.grpo(pairs, [float(adv[i]) for i in train])
+        return {"trained": len(train), "loss": stats[-1].loss if stats else None,
+                "kl": stats[-1].kl if stats else None, "clip_fraction": stats[-1].clip_fraction if stats else None}
 
     def synthesize(self, observation: Mapping[str, Any]) -> list[Sample]:
         """Probe data for any task from the agent as it is: one completion per requested sample with the current

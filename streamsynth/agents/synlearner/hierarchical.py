@@ -154,3 +154,20 @@ def env_reward(rows: Sequence[Any], submitted: Sequence[int | None], env_rows: M
     scores = [float(env_rows[idx]["score"]) for idx in submitted
               if idx is not None and env_rows[idx].get("code") is None]
     return sum(scores) / len(rows) if rows else 0.0
+
+
+def draft_figures(submitted: Sequence[int | None], env_rows: Mapping[int, Mapping[str, Any]]) -> dict[str, Any]:
+    """What the env made of a step's drafts: how many were drafted and passed (no reason ``code``), and the passed
+    drafts' mean fidelity, novelty and per-sample score (0 when none passed).
+
+    >>> rows = {0: {"code": None, "fidelity": 0.8, "novelty": 0.2, "score": 0.5}, 1: {"code": "copy"}}
+    >>> draft_figures([0, None, 1], rows)
+    {'drafts': 2, 'passed': 1, 'mean_fidelity': 0.8, 'mean_novelty': 0.2, 'mean_draft_score': 0.5}
+    """
+    passed = [env_rows[idx] for idx in submitted if idx is not None and env_rows[idx].get("code") is None]
+
+    def mean(key: str) -> float:
+        return float(np.mean([r[key] for r in passed])) if passed else 0.0
+
+    return {"drafts": sum(idx is not None for idx in submitted), "passed": len(passed),
+            "mean_fidelity": mean("fidelity"), "mean_novelty": mean("novelty"), "mean_draft_score": mean("score")}
