@@ -30,6 +30,7 @@ def test_drafts_are_scored_like_submissions_and_not_added(make_env):
     twin.reset(seed=0)
     data = held_out(env, 3)
     memory_before = env.unwrapped._memory.state_dict()
+    assert env.action_space.contains(drafts(data))  # a draft action is an action of the space
     obs, reward, term, trunc, info = env.step(drafts(data))
     assert (reward, term, trunc, info["draft_only"]) == (0.0, False, False, True)
     assert obs["round"] == 0 and env.unwrapped.dataset == [] and obs["counts"].sum() == 0

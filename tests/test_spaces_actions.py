@@ -139,6 +139,12 @@ def dspace() -> DatasetSpace:
         ("[{}]", False),
         (None, False),
         (np.array([{"text": "ok", "label": "yes"}], dtype=object), False),  # arrays are not lists
+        ([{"text": "ok", "label": "yes", "draft": True}], True),  # drafts (issue 12) are actions of the space
+        ([{"text": "ok", "label": "yes", "draft": False}], True),
+        ([{"text": "ok", "label": "yes", "draft": "yes"}], False),  # the env rejects it as invalid_draft
+        ([{"text": "ok", "label": "yes", "draft": 1}], False),
+        ([{"label": "yes", "draft": True}], False),  # a draft still needs a text field
+        ([{"text": "x" * 11, "label": "yes", "draft": True}], False),
     ],
 )
 def test_dataset_space_contains(dspace, x, expected):

@@ -13,12 +13,10 @@ from typing import Any, Mapping, Sequence
 import numpy as np
 
 from streamsynth.envs.feedback import SampleFeedback, feedback_row
+from streamsynth.envs.spaces import DRAFT_KEY
 from streamsynth.rewards.reasons import Reason, Rejection, reject
 from streamsynth.rewards.validity import check_sample, max_ngram_overlap, sample_key
 from streamsynth.tasks.spec import LABEL_KEY, Task
-
-DRAFT_KEY = "draft"
-"""The key that marks a sample of an action as a draft: ``{"text": ..., "label": ..., "draft": true}``."""
 
 
 def draft_flag(item: Any) -> bool | Rejection:

@@ -18,6 +18,9 @@ from gymnasium.spaces import Space
 
 from streamsynth.tasks.spec import LABEL_KEY
 
+DRAFT_KEY = "draft"
+"""The key that marks a sample of an action as a draft: ``{"text": ..., "label": ..., "draft": true}``."""
+
 # Sampled text mixes ASCII letters, digits, spaces, punctuation and a few non-ASCII characters on purpose.
 _SAMPLE_CHARS = np.array(
     list("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") + list("     .,;:!?'\"()-") + list("éüñßøç—“”漢字😊"),
@@ -65,7 +68,8 @@ class UnicodeText(Space[str]):
 
 class DatasetSpace(Space[list]):
     """A dataset: a list of at most ``max_samples`` samples, each a mapping ``str -> str`` with a ``"label"`` key and
-    every value at most ``max_chars`` characters long.
+    every value at most ``max_chars`` characters long, plus an optional bool ``"draft"`` (a sample the env scores
+    from the task's feedback budget without adding it).
 
     ``contains`` checks the shape only (labels and fields are checked by the environment against the current
     task). ``sample()`` draws seeded random datasets in the current task's format, set with :meth:`set_format`.
@@ -76,6 +80,9 @@ class DatasetSpace(Space[list]):
     (True, True)
     >>> space.contains([{"text": "ok"}])  # no label
     False
+    >>> draft = {"text": "ok", "label": "yes", "draft": True}
+    >>> space.contains([draft]), space.contains([{"label": "yes", "draft": True}])  # a draft needs a field too
+    (True, False)
     """
 
     def __init__(
@@ -120,12 +127,15 @@ class DatasetSpace(Space[list]):
         return all(self._sample_ok(s) for s in x)
 
     def _sample_ok(self, s: Any) -> bool:
+        if not isinstance(s, Mapping) or LABEL_KEY not in s:
+            return False
+        if DRAFT_KEY in s and not isinstance(s[DRAFT_KEY], bool):
+            return False
+        fields = {k: v for k, v in s.items() if k != DRAFT_KEY}
         return (
-            isinstance(s, Mapping)
-            and LABEL_KEY in s
-            and len(s) >= 2
-            and all(isinstance(k, str) and isinstance(v, str) for k, v in s.items())
-            and all(len(v) <= self.max_chars for k, v in s.items() if k != LABEL_KEY)
+            len(fields) >= 2
+            and all(isinstance(k, str) and isinstance(v, str) for k, v in fields.items())
+            and all(len(v) <= self.max_chars for k, v in fields.items() if k != LABEL_KEY)
         )
 
     @property
