@@ -206,6 +206,7 @@ def test_runner_reports_budgets_and_keeps_drafts_out_of_submissions(make_env):
         assert (r.steps, r.rounds, r.drafts, r.submitted, r.accepted) == (2, 1, 7, 5, 4)
         assert r.rejected_reasons == {"duplicate_in_step": 1} and r.completions == 10
         assert r.row()["drafts"] == 7 and r.row()["completions"] == 10
+        assert (r.row()["steps"], r.row()["rejected"]) == (2, 1)
 
 
 def _bags(labels, n, seed=0):

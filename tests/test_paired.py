@@ -142,3 +142,14 @@ def test_rows_without_a_figure_are_left_out_not_counted_as_zero():
                        {"task": "t2", "first_round_test_accuracy": 0.6}],
             ("a", 1): [{"task": "t1"}, {"task": "t2", "first_round_test_accuracy": 0.7}]}
     assert paired.cell_values(rows, "a", "first_round_test_accuracy") == {(0, "t2"): 0.6, (1, "t2"): 0.7}
+
+
+def test_curve_figures_leave_out_picks():
+    """A pick's env reward is that of the selection: jump-start and AUC read what the policy wrote."""
+    steps = (("dai-draft", 0.1, False), ("dai", 0.9, True), ("group-draft", 0.3, False), ("pick", 0.8, True))
+    log = [{"task": "t2", "phase": ph, "env_reward": r, **({"scored_by": "env"} if pick else {})}
+           for ph, r, pick in steps]
+    logs = {("synlearner", 0): log}
+    assert paired.log_values(logs, "synlearner", paired.curve_area, "env_reward", ["t2"]) == {
+        (0, "t2"): pytest.approx(0.2)}
+    assert paired.log_values(logs, "synlearner", paired.first_of_task, "env_reward", ["t2"]) == {(0, "t2"): 0.1}

@@ -76,7 +76,9 @@ class Agent(ABC):
 
     def learning_log(self) -> list[dict[str, Any]]:
         """One row per learner step (task, phase, rewards, update figures) for agents that train; runs write it to
-        ``learning.jsonl`` and plot it (``learning.png``). Empty for agents that do not keep one."""
+        ``learning.jsonl`` and plot it (``learning.png``). A row that reports a pick from candidates already scored
+        (not what the policy wrote) carries ``scored_by``: learning curves and their figures leave it out. Empty for
+        agents that do not keep one."""
         return []
 
     def generation_usage(self) -> dict[str, int]:

@@ -20,8 +20,9 @@ Two kinds of pairs are formed from the agents present:
   are test accuracy (as above), **jump-start**, and **AUC**:
   - Jump-start is measured before the agent learns anything of the task. It is the test accuracy of the dataset
     after the task's first round (``first_round_test_accuracy``) and the env's score per completion of the task's
-    first learner step (``env_reward`` of its first ``learning.jsonl`` entry).
-  - AUC is the area under the learning curve: the mean ``env_reward`` over the task's learner steps.
+    first learner step (``env_reward`` of its first ``learning.jsonl`` entry that is not a pick).
+  - AUC is the area under the learning curve: the mean ``env_reward`` over the task's learner steps, picks left
+    out (:func:`policy_steps`: a pick's figure says how well the agent selected, not what its policy writes).
   - With feedback steps, the same of ``draft_reward`` over the task's feedback steps, and the **rise** within the
     task: its mean over the last third of those steps minus the first third (learning that shows, issue 12). Runs
     of one agent at two settings (a learning rate against a control) are paired the same way by
@@ -110,6 +111,17 @@ def _num(v: float) -> float | None:
     return None if math.isnan(v) else v
 
 
+def policy_steps(log: Sequence[Mapping[str, Any]]) -> list[Mapping[str, Any]]:
+    """The entries of a learning log that show what the policy wrote: all but the picks, the entries that report
+    a selection from already-scored candidates (they carry ``scored_by``, see
+    :meth:`~streamsynth.agents.base.Agent.learning_log`). Learning curves and their figures read these.
+
+    >>> policy_steps([{"phase": "dai-draft"}, {"phase": "dai", "scored_by": "env"}, {"phase": "grpo"}])
+    [{'phase': 'dai-draft'}, {'phase': 'grpo'}]
+    """
+    return [e for e in log if "scored_by" not in e]
+
+
 def first_of_task(log: Sequence[Mapping[str, Any]], key: str) -> dict[str, float]:
     """``key`` of each task's first learner step (the log's first entry for that task that has it)."""
     out: dict[str, float] = {}
@@ -174,9 +186,10 @@ def cell_values(rows: Mapping[tuple[str, int], Sequence[Mapping[str, Any]]], age
 
 def log_values(logs: Mapping[tuple[str, int], Sequence[Mapping[str, Any]]], agent: str, reduce: Any, key: str,
                tasks: Sequence[str]) -> dict[Key, float]:
-    """``{(seed, task): reduce(log, key)[task]}`` of one agent's learning logs, on ``tasks`` only."""
+    """``{(seed, task): reduce(log, key)[task]}`` of one agent's learning logs (their :func:`policy_steps`), on
+    ``tasks`` only."""
     return {(seed, task): v for (a, seed), log in logs.items() if a == agent
-            for task, v in reduce(log, key).items() if task in tasks}
+            for task, v in reduce(policy_steps(log), key).items() if task in tasks}
 
 
 def analyse(agents: Sequence[str], tasks: Sequence[str], rows: Mapping[tuple[str, int], Sequence[Mapping[str, Any]]],

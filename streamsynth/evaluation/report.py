@@ -14,8 +14,9 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any, Mapping, Sequence
 
 from streamsynth.evaluation.runner import FINETUNE_KEYS, TaskResult
 from streamsynth.io import atomic_open, write_json, write_jsonl, write_text
@@ -128,29 +129,59 @@ def _fmt(v: Any) -> str:
 
 
 LEARNING_KEYS = (("env_reward", "env score per completion (0 if rejected)"),
-                 ("mean_raw_reward", "learner's reward of the step's completions"), ("kl", "KL to the base model"),
+                 ("mean_raw_reward", "learner's reward of the step's completions"),
+                 ("mean_fidelity", "drafts' label fidelity (passed drafts)"),
+                 ("mean_novelty", "drafts' novelty (passed drafts)"), ("kl", "KL to the base model"),
                  ("clip_fraction", "clipped ratio fraction"))
-"""Panels of ``learning.png``: per learner step (feedback steps and rounds), one line per task."""
+"""Panels of ``learning.png``: per learner step (feedback steps, drafted pools and groups, submitted groups; picks
+left out, :func:`~streamsynth.evaluation.paired.policy_steps`), one line per task."""
 
 
-def plot_learning(path: Path, log: Sequence[dict[str, Any]]) -> None:
-    """Learning curves of an agent's log (one entry per learner step with ``task`` and the :data:`LEARNING_KEYS`
-    figures it has): one panel per figure, one line per task, x = the step within the task."""
+def learning_curves(log: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, list[tuple[int, float]]]]:
+    """The points of ``learning.png``: per :data:`LEARNING_KEYS` figure and task, ``(step within the task, value)``
+    over the log's :func:`~streamsynth.evaluation.paired.policy_steps` (picks, entries with ``scored_by``, are left
+    out: their figures show the selection, not what the policy writes); steps without the figure are skipped.
+
+    >>> log = [{"task": "a", "env_reward": 0.1}, {"task": "a", "env_reward": 0.5, "scored_by": "env"},
+    ...        {"task": "a", "env_reward": 0.2, "kl": 0.01}]
+    >>> curves = learning_curves(log)
+    >>> curves["env_reward"], curves["kl"], curves["mean_novelty"]
+    ({'a': [(0, 0.1), (1, 0.2)]}, {'a': [(1, 0.01)]}, {})
+    """
+    from streamsynth.evaluation.paired import policy_steps
+
+    steps = policy_steps(log)
+    tasks = list(dict.fromkeys(str(e["task"]) for e in steps))
+    out: dict[str, dict[str, list[tuple[int, float]]]] = {}
+    for key, _ in LEARNING_KEYS:
+        out[key] = {}
+        for task in tasks:
+            points = [(i, float(e[key])) for i, e in enumerate(e for e in steps if str(e["task"]) == task)
+                      if isinstance(e.get(key), (int, float))]
+            if points:
+                out[key][task] = points
+    return out
+
+
+def plot_learning(path: Path, log: Sequence[Mapping[str, Any]]) -> None:
+    """``learning.png``: one panel per :data:`LEARNING_KEYS` figure, one line per task (:func:`learning_curves`)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
-    tasks = list(dict.fromkeys(str(e["task"]) for e in log))
-    fig, axes = plt.subplots(1, len(LEARNING_KEYS), figsize=(5 * len(LEARNING_KEYS), 3.8))
+    curves = learning_curves(log)
+    cols = 3
+    rows = math.ceil(len(LEARNING_KEYS) / cols)
+    fig, grid = plt.subplots(rows, cols, figsize=(5 * cols, 3.6 * rows), squeeze=False)
+    axes = list(grid.flat)
     for ax, (key, label) in zip(axes, LEARNING_KEYS):
-        for task in tasks:
-            points = [(i, e[key]) for i, e in enumerate(e for e in log if str(e["task"]) == task)
-                      if isinstance(e.get(key), (int, float))]
-            if points:
-                ax.plot([p[0] for p in points], [p[1] for p in points], marker=".", label=task)
+        for task, points in curves[key].items():
+            ax.plot([p[0] for p in points], [p[1] for p in points], marker=".", label=task)
         ax.set_xlabel("learner step within the task")
-        ax.set_title(label)
+        ax.xaxis.set_major_locator(MaxNLocator(integer=True))
+        ax.set_title(label, fontsize=10)
     drawn = [ax for ax in axes if ax.get_legend_handles_labels()[0]]
     if drawn:  # one legend (tasks have the same colour in every panel), on the first panel with lines
         drawn[0].legend(fontsize=7)

@@ -72,6 +72,8 @@ class TaskResult:
             "prompt_tokens": self.prompt_tokens,
             "completion_tokens": self.completion_tokens,
             "drafts": self.drafts,
+            "steps": self.steps,
+            "rejected": sum(self.rejected_reasons.values()),  # by reason code in metrics.json
             "test_accuracy": round(t.get("test_accuracy", 0.0), 4),
             "test_macro_f1": round(t.get("test_macro_f1", 0.0), 4),
             "gold_test_accuracy": round(t.get("gold_test_accuracy", 0.0), 4),
