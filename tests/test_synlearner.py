@@ -112,6 +112,27 @@ def test_policy_learns_an_easy_reward_and_only_lora_changes(model_dir):
         assert torch.equal(value, base[key]), name
 
 
+def test_grpo_passes_after_the_first_clip_against_the_old_policy(model_dir):
+    """With ``grpo_epochs`` > 1 the old log-probabilities are those before the first pass: the first pass has ratio
+    1 (nothing clipped), later passes move away from it and, at a large learning rate, the clip acts and is
+    logged; one pass per step never clips (the issue's defect: the ratio was always 1)."""
+    from streamsynth.agents.synlearner.policy import LoRAPolicy
+
+    prompts = [[{"role": "user", "content": f"Write sentence {i}."}] for i in range(2) for _ in range(4)]
+    adv = [1.0, -1.0, 0.5, -0.5] * 2
+    figures = {}
+    for epochs in (1, 3):
+        policy = LoRAPolicy(_backend(model_dir), SynLearnerConfig(max_new_tokens=8, lr=0.05, kl_coef=0.0,
+                                                                  group_size=4, lora_rank=4, grpo_epochs=epochs,
+                                                                  clip_eps=0.05), seed=0)
+        comps = policy.sample(prompts, seed=0)
+        figures[epochs] = [s.clip_fraction for s in policy.grpo([(c.prompt_ids, c.completion_ids) for c in comps],
+                                                                adv)]
+    assert figures[1] == [0.0]
+    assert len(figures[3]) == 3 and figures[3][0] == 0.0
+    assert max(figures[3][1:]) > 0.0, figures
+
+
 def test_policy_starts_at_the_base_model_and_sft_lowers_the_loss(model_dir):
     from streamsynth.agents.synlearner.policy import LoRAPolicy
 
