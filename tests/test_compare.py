@@ -242,3 +242,24 @@ def test_compare_tables_end_with_the_paired_comparisons(tmp_path):
     assert analysis["probes"]["samples_per_label"] == 4
     md = (tmp_path / "results.md").read_text()
     assert "## Paired comparisons" in md and "| synlearner | synlearner-isolated | jump-start" in md
+
+
+def test_compare_tables_state_both_budgets_summed_over_the_stream():
+    """Every comparison states the generation budget (completions) and the feedback budget (drafts) per agent:
+    per task as a mean over seeds, summed over the tasks in the overall row."""
+    from streamsynth.evaluation.compare import CompareResult, aggregate, markdown_table
+
+    cells, stream = {}, {}
+    for s in (0, 1):
+        cells[("best-of-n", s)] = [TaskResult(t, i, 1, 0.5, {}, {"test_accuracy": 0.5}, 1, 1, {}, 1.0,
+                                              completions=10 * (i + 1) + s, drafts=4 * (i + 1))
+                                   for i, t in enumerate(("a", "b"))]
+        stream.setdefault("best-of-n", {})[str(s)] = stream_scores(cells[("best-of-n", s)])
+    result = CompareResult(["best-of-n"], [0, 1], ["a", "b"], cells, stream=stream)
+    rows = {r["task"]: r for r in aggregate(result)}
+    assert rows["a"]["completions_mean"] == 10.5 and rows["b"]["drafts_mean"] == 8
+    overall = rows["overall"]
+    assert (overall["completions_mean"], overall["drafts_mean"]) == (31, 12)  # mean of 10 + 20, 11 + 21; 4 + 8
+    md = markdown_table(list(rows.values()), result)
+    assert "completions generated" in md and "feedback used (drafts)" in md
+    assert "| best-of-n | **overall** |" in md and "| 31 ± 1 | 12 ± 0 |" in md
