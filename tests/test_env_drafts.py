@@ -267,3 +267,18 @@ def test_the_realism_window_keeps_the_most_recent_drafts_and_no_copy_of_what_is_
         bad = {**state, "task": {**state["task"], "drafted": {**state["task"]["drafted"], "labels": broken}}}
         with pytest.raises(EnvStateError, match="task.drafted does not fit its labels"):
             make_env().unwrapped.load_state_dict(bad)
+
+
+def test_drafts_in_jsonl_text_are_drafts(make_env):
+    """``"draft": true`` works in a JSONL action as in a list (the env docstring says so)."""
+    import json
+
+    env = make_env()
+    env.reset(seed=0)
+    data = held_out(env, 2)
+    text = "\n".join(json.dumps({**s, "draft": i % 2 == 0}) for i, s in enumerate(data))
+    _, reward, _, _, info = env.step(text)
+    n_drafts = sum(i % 2 == 0 for i in range(len(data)))
+    assert info["drafts"] == n_drafts and info["accepted"] == len(data) - n_drafts
+    assert [r["draft"] for r in info["samples"]] == [i % 2 == 0 for i in range(len(data))]
+    assert len(env.unwrapped.dataset) == len(data) - n_drafts and reward > 0
