@@ -108,22 +108,22 @@ class StreamSynthEnv(gym.Env):
     an accepted sample or of another sample of the step, a label already at its target, more than
     ``max_samples_per_step`` items.
 
-    **Drafts.** A sample written with ``"draft": true`` (JSONL too) asks for feedback only: it is screened and scored
-    as if it were submitted in this step (validity with a reason code, judge fidelity, novelty against the reference
-    memory and the accepted set, its own score; realism differs, see below), and its row in ``info["samples"]`` says
-    so (``draft`` True, ``accepted`` False, ``code`` None when it would have been accepted), but it is **not added**
-    to the dataset and changes neither the set score, the step reward nor the novelty memory. Drafts are judged
-    against the accepted set as it was before the step and against the step's other drafts (not against its submitted
-    samples); a draft's realism is tested with the synthetic samples the task has seen (the accepted samples and the
-    most recent drafts, as many as the task's target size) as training rows of the two-sample classifier, so that it
-    does not depend on how many drafts share the step (:mod:`streamsynth.rewards.realism`); a draft of a label already
-    at its target is rejected ``label_full``, but drafts do not fill labels among themselves. Each task has a
-    **feedback budget** of ``feedback_budget`` drafts (default 8x the task's target size; 0: no drafts); every draft
-    within the per-step limit uses one unit, valid or not, and drafts beyond the budget are rejected
+    **Drafts.** A sample written with ``"draft": true`` (JSONL too; a bool, which ``action_space`` admits) asks for
+    feedback only: it is screened and scored as if it were submitted in this step (validity with a reason code, judge
+    fidelity, novelty against the reference memory and the accepted set, its own score; realism differs, see below), and
+    its row in ``info["samples"]`` says so (``draft`` True, ``accepted`` False, ``code`` None when it would have been
+    accepted), but it is **not added** to the dataset and changes neither the set score, the step reward nor the novelty
+    memory. Drafts are judged against the accepted set as it was before the step and against the step's other drafts
+    (not against its submitted samples); a draft's realism is tested with the synthetic samples the task has seen (the
+    accepted samples and the most recent drafts, as many as the task's target size) as training rows of the two-sample
+    classifier, so that it does not depend on how many drafts share the step (:mod:`streamsynth.rewards.realism`); a
+    draft of a label already at its target is rejected ``label_full``, but drafts do not fill labels among themselves.
+    Each task has a **feedback budget** of ``feedback_budget`` drafts (default 8x the task's target size; 0: no drafts);
+    every draft within the per-step limit uses one unit, valid or not, and drafts beyond the budget are rejected
     ``over_feedback_budget``. A step whose action holds only drafts does not use up a round: reward 0, the set
     unchanged, ``info["draft_only"]`` True. So ``max_rounds`` is the budget of submissions and ``feedback_budget`` the
-    budget of feedback: a learner can take many feedback steps per task. ``info`` reports ``drafts`` (draft items in
-    the action), ``feedback_used`` and ``feedback_left``.
+    budget of feedback: a learner can take many feedback steps per task. ``info`` reports ``drafts`` (draft items in the
+    action), ``feedback_used`` and ``feedback_left``.
 
     ## Observation Space
 
