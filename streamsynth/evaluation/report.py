@@ -18,6 +18,7 @@ import math
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
+from streamsynth.evaluation.paired import policy_steps
 from streamsynth.evaluation.runner import FINETUNE_KEYS, TaskResult
 from streamsynth.io import atomic_open, write_json, write_jsonl, write_text
 
@@ -148,8 +149,6 @@ def learning_curves(log: Sequence[Mapping[str, Any]]) -> dict[str, dict[str, lis
     >>> curves["env_reward"], curves["kl"], curves["mean_novelty"]
     ({'a': [(0, 0.1), (1, 0.2)]}, {'a': [(1, 0.01)]}, {})
     """
-    from streamsynth.evaluation.paired import policy_steps
-
     steps = policy_steps(log)
     tasks = list(dict.fromkeys(str(e["task"]) for e in steps))
     out: dict[str, dict[str, list[tuple[int, float]]]] = {}
