@@ -87,6 +87,22 @@ def paired_t(per_seed: Sequence[float]) -> tuple[float, float]:
     return float(res.statistic), float(res.pvalue)
 
 
+def t_interval(values: Sequence[float], *, level: float = LEVEL) -> tuple[float, float]:
+    """Student-t interval of the mean of ``values`` (one value per seed; df = n - 1), the honest interval for a
+    handful of seeds, where a bootstrap cannot reach beyond the values seen; ``(nan, nan)`` for fewer than 2 values.
+
+    >>> [round(x, 3) for x in t_interval([1.0, 2.0, 3.0])]
+    [-0.484, 4.484]
+    """
+    from scipy import stats
+
+    arr = np.asarray(values, dtype=float)
+    if len(arr) < 2:
+        return math.nan, math.nan
+    half = float(stats.t.ppf(0.5 + level / 2, len(arr) - 1) * arr.std(ddof=1) / math.sqrt(len(arr)))
+    return float(arr.mean() - half), float(arr.mean() + half)
+
+
 def paired_figure(a: Mapping[Key, float], b: Mapping[Key, float]) -> dict[str, Any]:
     """``a - b`` over the (seed, task) keys both have: mean, bootstrap interval, per-seed means, paired t.
 

@@ -68,7 +68,7 @@ class LoRAPolicy:
         backend.model = self.model
         self.tokenizer = backend.tokenizer
         self.device = backend.device
-        self._initial = {k: v.detach().clone() for k, v in self.adapter_state().items()}
+        self._initial = self.adapter_state()
         self.optimizer = self._new_optimizer()
         self.updates = 0
         self.sampler = sampler
@@ -83,10 +83,12 @@ class LoRAPolicy:
         return torch.optim.AdamW(self.trainable_parameters(), lr=self.config.lr, weight_decay=0.0)
 
     def adapter_state(self) -> dict[str, torch.Tensor]:
-        """The adapter's weights (names as peft saves them)."""
+        """A copy of the adapter's weights on the CPU (names as peft saves them), which later updates do not change
+        (on the CPU, ``.cpu()`` alone would return the live parameters)."""
         from peft import get_peft_model_state_dict
 
-        return {k: v.detach().cpu().contiguous() for k, v in get_peft_model_state_dict(self.model).items()}
+        state = get_peft_model_state_dict(self.model)
+        return {k: v.detach().to("cpu", copy=True).contiguous() for k, v in state.items()}
 
     def load_adapter_state(self, state: dict[str, torch.Tensor]) -> None:
         from peft import set_peft_model_state_dict
