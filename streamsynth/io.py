@@ -34,6 +34,39 @@ def atomic_open(path: str | os.PathLike[str], mode: str = "w", encoding: str | N
         raise
 
 
+@contextmanager
+def atomic_dir(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """A fresh folder ``PATH.tmp`` to fill; on success it becomes ``path`` (the old ``path`` is renamed to
+    ``PATH.old`` first and deleted last, so a kill at any moment leaves one complete folder: see
+    :func:`complete_dir`). On an exception the temporary folder is removed and ``path`` is left as it was."""
+    import shutil
+
+    final = Path(path)
+    tmp, old = final.with_name(final.name + ".tmp"), final.with_name(final.name + ".old")
+    shutil.rmtree(tmp, ignore_errors=True)
+    tmp.mkdir(parents=True)
+    try:
+        yield tmp
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    if final.exists():
+        shutil.rmtree(old, ignore_errors=True)
+        final.rename(old)
+    tmp.rename(final)
+    shutil.rmtree(old, ignore_errors=True)
+
+
+def complete_dir(path: str | os.PathLike[str], marker: str) -> Path | None:
+    """The complete folder :func:`atomic_dir` left at ``path`` (the one holding the file ``marker``): ``path``, or
+    ``PATH.old`` after a kill between the swap's two renames; ``None`` when there is none."""
+    final = Path(path)
+    for folder in (final, final.with_name(final.name + ".old")):
+        if (folder / marker).exists():
+            return folder
+    return None
+
+
 def _umask() -> int:
     mask = os.umask(0)
     os.umask(mask)

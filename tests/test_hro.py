@@ -31,6 +31,11 @@ def shortness(completion_ids, **_):
     return [1.0 - (len(ids) - 1) / 11 for ids in completion_ids]
 
 
+def characters(completions, **_):
+    """The completion's length in characters (the random tiny model runs to its token budget, with varied text)."""
+    return [float(len(c[0]["content"])) for c in completions]
+
+
 def test_a_step_passes_trl_style_arguments_and_reports_its_figures(tiny_model_dir, one_torch_thread):
     policy = _policy(tiny_model_dir)
     seen = {}
@@ -87,3 +92,75 @@ def test_an_easy_reward_rises_against_a_control(tiny_model_dir, one_torch_thread
           f"control {control[:10].mean():.3f} -> {control[-10:].mean():.3f}")
     assert learned[-10:].mean() > learned[:10].mean() + 0.15
     assert learned[-10:].mean() > control[-10:].mean() + 0.15
+
+
+# --- the data loop and its checkpoints -----------------------------------------------------------------------------
+
+
+def test_epoch_batches_visit_every_row_once_per_epoch():
+    from streamsynth.agents.synlearner.hro import epoch_batches
+
+    batches = epoch_batches(10, 3, 4, seed=5)
+    flat = [i for b in batches for i in b]
+    assert [len(b) for b in batches] == [4] * 7 + [2]
+    assert all(sorted(flat[e * 10:(e + 1) * 10]) == list(range(10)) for e in range(3))
+    assert flat[:10] != flat[10:20] and batches == epoch_batches(10, 3, 4, seed=5) != epoch_batches(10, 3, 4, seed=6)
+
+
+def _run(model_dir, folder, stop_after=None, **changes):
+    from streamsynth.agents.synlearner.hro import HROConfig, HRORun
+
+    config = HROConfig(**{"epochs": 2, "prompts_per_step": 2, "group_size": 4, "checkpoint_every": 2, **changes})
+    run = HRORun(_policy(model_dir), ROWS, characters, config, folder)
+
+    def stop(rec):
+        if stop_after is not None and rec.step + 1 == stop_after:
+            raise KeyboardInterrupt
+
+    try:
+        run.run(on_step=stop)
+    except KeyboardInterrupt:
+        pass
+    return run
+
+
+def test_an_interrupted_run_resumes_exactly(tiny_model_dir, tmp_path, one_torch_thread):
+    from streamsynth.io import read_jsonl
+
+    whole = _run(tiny_model_dir, tmp_path / "whole")
+    assert whole.steps == 4 and len(whole.log) == 4
+    cut = _run(tiny_model_dir, tmp_path / "cut", stop_after=3)  # killed after step 3: the checkpoint holds 2
+    assert len(read_jsonl(tmp_path / "cut" / "steps.jsonl")) == 2
+    resumed = _run(tiny_model_dir, tmp_path / "cut")
+    assert [r["reward_mean"] for r in resumed.log] == [r["reward_mean"] for r in whole.log]
+    assert whole.log[-1]["reward_mean"] != whole.log[0]["reward_mean"] and whole.log[0]["grad_norm"] > 0
+    a, b = whole.policy.adapter_state(), resumed.policy.adapter_state()
+    assert all(torch.equal(a[k], b[k]) for k in a)
+    assert resumed.policy.updates == whole.policy.updates == 4  # the optimiser's step count went on
+
+    def figures(rows):
+        return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
+
+    assert figures(read_jsonl(tmp_path / "cut" / "steps.jsonl")) == figures(read_jsonl(tmp_path / "whole" / "steps.jsonl"))
+    again = _run(tiny_model_dir, tmp_path / "whole")  # nothing left to do
+    assert again.log == whole.log and again.policy.updates == 4  # restored, no step taken
+
+
+def test_a_checkpoint_of_other_settings_is_refused(tiny_model_dir, tmp_path, one_torch_thread):
+    from streamsynth.agents.state import CheckpointError
+
+    _run(tiny_model_dir, tmp_path / "run", stop_after=2)
+    with pytest.raises(CheckpointError, match="other settings.*prompts_per_step|config"):
+        _run(tiny_model_dir, tmp_path / "run", prompts_per_step=1)
+    (tmp_path / "run" / "checkpoint" / "state.json").write_text("{broken")
+    with pytest.raises(CheckpointError, match="not valid JSON"):
+        _run(tiny_model_dir, tmp_path / "run")
+
+
+@pytest.mark.parametrize(("changes", "match"), [({"epochs": 0}, "epochs"), ({"group_size": 1}, "group_size"),
+                                                ({"prompts_per_step": 1.5}, "prompts_per_step")])
+def test_bad_hro_settings_name_the_problem(changes, match):
+    from streamsynth.agents.synlearner.hro import HROConfig
+
+    with pytest.raises(ValueError, match=match):
+        HROConfig(**changes)

@@ -9,12 +9,11 @@ Only agents with ``supports_checkpoints`` (:class:`~streamsynth.agents.base.Agen
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 from typing import Any
 
 from streamsynth.errors import StreamSynthError
-from streamsynth.io import write_json
+from streamsynth.io import atomic_dir, complete_dir, write_json
 
 CHECKPOINT = "checkpoint"
 
@@ -26,32 +25,24 @@ def can_checkpoint(agent: Any) -> bool:
 
 def save_checkpoint(run_dir: Path, env: Any, agent: Any, progress: dict[str, Any]) -> Path:
     """Write env state, agent state and ``progress`` (JSON) as the run's checkpoint."""
-    run_dir = Path(run_dir)
-    final, tmp, old = run_dir / CHECKPOINT, run_dir / f"{CHECKPOINT}.tmp", run_dir / f"{CHECKPOINT}.old"
-    shutil.rmtree(tmp, ignore_errors=True)
-    tmp.mkdir(parents=True)
-    env.unwrapped.save_state(tmp / "env")
-    agent.save_state(tmp / "agent")
-    write_json(tmp / "progress.json", progress)
-    if final.exists():
-        shutil.rmtree(old, ignore_errors=True)
-        final.rename(old)
-    tmp.rename(final)
-    shutil.rmtree(old, ignore_errors=True)
+    final = Path(run_dir) / CHECKPOINT
+    with atomic_dir(final) as tmp:
+        env.unwrapped.save_state(tmp / "env")
+        agent.save_state(tmp / "agent")
+        write_json(tmp / "progress.json", progress)
     return final
 
 
 def has_checkpoint(run_dir: Path) -> bool:
     """Whether the run folder holds a checkpoint to continue from (also one left mid-swap by a kill)."""
-    return any((Path(run_dir) / name / "progress.json").exists() for name in (CHECKPOINT, f"{CHECKPOINT}.old"))
+    return complete_dir(Path(run_dir) / CHECKPOINT, "progress.json") is not None
 
 
 def checkpoint_dir(run_dir: Path) -> Path:
     """The run's checkpoint folder (``checkpoint/``, or ``checkpoint.old/`` after a kill mid-swap)."""
-    run_dir = Path(run_dir)
-    for name in (CHECKPOINT, f"{CHECKPOINT}.old"):
-        if (run_dir / name / "progress.json").exists():
-            return run_dir / name
+    folder = complete_dir(Path(run_dir) / CHECKPOINT, "progress.json")
+    if folder is not None:
+        return folder
     raise StreamSynthError(
         f"{run_dir} has no checkpoint to resume from (checkpoints are written after each task, and every N rounds "
         "with --checkpoint-every, by agents that support them: synlearner, sb3-ppo, sb3-a2c); start a new run instead")
