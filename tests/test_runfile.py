@@ -105,10 +105,10 @@ def test_missing_run_file_and_compare_files(tmp_path):
     assert not (tmp_path / "cmp" / "runs" / "oracle" / "seed-1").exists()
 
 
-def test_the_readme_example_run_file_is_valid(tmp_path):
+def test_the_docs_example_run_file_is_valid(tmp_path):
     from streamsynth.evaluation.experiment import RunOptions
 
-    readme = (ROOT / "README.md").read_text()
+    readme = (ROOT / "docs" / "cli.md").read_text()
     block = readme.split("**Run files**", 1)[1].split("```toml\n", 1)[1].split("```", 1)[0]
     path = tmp_path / "run.toml"
     path.write_text(block)

@@ -475,7 +475,7 @@ def test_drafts_and_in_step_duplicates_in_the_hierarchical_reward():
 
 def test_label_gate_novelty_counts_only_with_the_label():
     """Novel text the judge reads as another label earned diversity credit, and SynLearner raised its drafts'
-    novelty while their fidelity stayed near chance (docs/results/smol-feedback-3seeds.md): with the gate,
+    novelty while their fidelity stayed near chance (docs/results/archive/smol-feedback-3seeds.md): with the gate,
     quality is fidelity above chance (the env's quality) and novelty counts in proportion to it."""
     rows = [{"index": i, "draft": True, "accepted": False, "code": None, "fidelity": f, "novelty": nov,
              "realism": 0.5, "utility_gain": 0.0}

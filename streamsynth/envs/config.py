@@ -36,7 +36,7 @@ class EnvConfig:
     max_rounds: int = field(default=4, metadata=_help("round budget (submissions) of each task"))
     max_samples_per_step: int = field(default=256, metadata=_help("items of one action beyond this are rejected"))
     reward_weights: RewardWeights = field(default_factory=RewardWeights,
-                                          metadata=_help("weights of the set score (see README, Rewards)"))
+                                          metadata=_help("weights of the set score (see the docs' Rewards page)"))
     reward_mode: str = field(default="delta", metadata=_help("delta: step reward = change of the set score; "
                                                              "absolute: the score itself"))
     cycle: bool = field(default=False, metadata=_help("start the stream again after its last task"))

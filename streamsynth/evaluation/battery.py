@@ -1,6 +1,6 @@
 """The reward validity battery: real and degenerate datasets for a task, to check what the env's score ranks first.
 
-A reward is only as good as the order it puts datasets in (README, "Reward validity"). Each
+A reward is only as good as the order it puts datasets in (``docs/rewards.md``, "Reward validity"). Each
 function here builds one kind of set for a task, ``n`` samples per label, from seeded randomness:
 
 - :func:`real_heldout`: real samples that no split of the env uses (the task's unused pool), topped up from a

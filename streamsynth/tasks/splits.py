@@ -1,4 +1,4 @@
-"""Seeded, stratified, disjoint splits of a task's real data (README, "Tasks and streams").
+"""Seeded, stratified, disjoint splits of a task's real data (``docs/tasks.md``).
 
 Every task's real samples are cut once, by seed, into four disjoint sets:
 

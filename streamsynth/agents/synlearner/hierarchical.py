@@ -6,7 +6,7 @@ everything accepted so far, times its realism and its quality: like the env's se
 data counts, and new text the judge reads as another label adds no useful spread, so novelty counts only in
 proportion to the label agreement; without this gate SynLearner raised its drafts' novelty while their
 fidelity stayed near chance, and the data it wrote lowered the student's accuracy,
-``docs/results/smol-feedback-3seeds.md``) and its **share of the set's
+``docs/results/archive/smol-feedback-3seeds.md``) and its **share of the set's
 utility** (the env's per-sample ``utility_gain``: how much a gradient step of the student trained on the set
 before the step would lower the student's dev log-loss, a first-order leave-one-in estimate that depends on the
 completion itself; :mod:`streamsynth.rewards.influence`). Crediting the set's utility to every accepted sample
