@@ -1,0 +1,289 @@
+"""HRO at the paper's scale on one task, judged on the policy's own unselected data.
+
+For each seed: GRPO (:class:`streamsynth.agents.synlearner.hro.HRORun`) trains a LoRA adapter of the generator on
+the env's per-sample score of drafts (:class:`streamsynth.integrations.trl.StreamSynthReward`) over a fixed set of
+the task's prompts (default: 500 prompts x 2 epochs x 4 completions, 8 prompts per step: 4,000 completions). Then
+the trained policy and the base policy (the same model with the adapter off) each write the same number of samples
+from the same **held-out** prompts with the same sampling seed, **no picking**, and both sets are
+
+* scored by the env: a fresh env per set, all its samples drafted in one step (mean per-sample score, judge
+  fidelity, realism, novelty, pass rate), and
+* used to train the fine-tuned student (and the linear one), scored on the task's real test split, at 16 and at
+  128 samples per label (the first ones of each label, in prompt order);
+
+with a few sample features beside them (length, distinct bigrams, truncation), to see what moved. With
+``--transfer TASK`` the same adapter and the base model also write TASK's held-out prompts (jump-start).
+
+    python scripts/hro_experiment.py --task movie-sentiment --seeds 0 1 2 --transfer product-sentiment
+    python scripts/hro_experiment.py --task product-sentiment --seeds 0
+    python scripts/hro_experiment.py --task movie-sentiment --seeds 0 1 2 --summary-only   # the table so far
+
+Everything lands in ``--out`` (default ``runs/hro``), one folder per task and seed: ``train/`` (the HRO
+checkpoint and ``steps.jsonl``; an interrupted training resumes from it), ``eval.json`` (written once the
+evaluation is done; a seed with one is not run again) and ``samples/*.jsonl`` (what each policy wrote). The summary
+pairs trained and base by seed (t-interval over seeds). Settings that differ from a saved seed's are an error.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+import time
+from pathlib import Path
+from typing import Any, Mapping, Sequence
+
+import numpy as np
+
+SETTINGS = {
+    "model": "smollm2-135m", "prompts": 500, "epochs": 2, "group_size": 4, "prompts_per_step": 8, "lr": 1e-4,
+    "lora_rank": 16, "lora_alpha": 32, "max_new_tokens": 64, "temperature": 1.0, "top_p": 1.0,
+    "n_examples": [0, 1, 2], "eval_per_label": 128, "small_per_label": 16, "transfer_per_label": 16,
+    "students": ["finetune", "linear"], "embedder": "minilm",
+}
+"""Defaults: the paper's HRO data loop (500 x 2 x 4), the probe ladder's LoRA and learning rate."""
+
+
+# ---------------------------------------------------------------------------------------------------- pure helpers
+
+
+def first_per_label(samples: Sequence[Mapping[str, str]], n: int) -> list[dict[str, str]]:
+    """The first ``n`` samples of each label, in order (no picking).
+
+    >>> first_per_label([{"label": "a", "t": 1}, {"label": "b", "t": 2}, {"label": "a", "t": 3}], 1)
+    [{'label': 'a', 't': 1}, {'label': 'b', 't': 2}]
+    """
+    seen: dict[str, int] = {}
+    out = []
+    for s in samples:
+        if seen.get(s["label"], 0) < n:
+            seen[s["label"]] = seen.get(s["label"], 0) + 1
+            out.append(dict(s))
+    return out
+
+
+def text_features(texts: Sequence[str], tokens: Sequence[int], max_new_tokens: int) -> dict[str, float]:
+    """What a set of completions looks like: mean characters and words, distinct bigrams over all bigrams, and the
+    share that ran to the token budget.
+
+    >>> text_features(["a b c", "a b d"], [3, 8], 8)
+    {'chars': 5.0, 'words': 3.0, 'distinct_2': 0.75, 'truncated': 0.5}
+    """
+    words = [t.lower().split() for t in texts]
+    bigrams = [tuple(w[i:i + 2]) for w in words for i in range(len(w) - 1)]
+    return {"chars": float(np.mean([len(t) for t in texts])) if texts else 0.0,
+            "words": float(np.mean([len(w) for w in words])) if texts else 0.0,
+            "distinct_2": len(set(bigrams)) / len(bigrams) if bigrams else 0.0,
+            "truncated": float(np.mean([n >= max_new_tokens for n in tokens])) if tokens else 0.0}
+
+
+def env_figures(rows: Sequence[Mapping[str, Any] | None]) -> dict[str, float]:
+    """Mean per-sample env figures of one set: score (0 for rejected and unparsed), and the passed samples' judge
+    fidelity, realism and novelty; pass rate."""
+    passed = [r for r in rows if r is not None and r.get("code") is None]
+    out = {"score": float(np.mean([r["score"] if r is not None and r.get("code") is None else 0.0 for r in rows])),
+           "passed": len(passed) / len(rows) if rows else 0.0}
+    for key in ("fidelity", "realism", "novelty"):
+        out[key] = float(np.mean([r[key] for r in passed])) if passed else 0.0
+    return out
+
+
+# ---------------------------------------------------------------------------------------------------- one seed
+
+
+def build_policy(s: Mapping[str, Any], seed: int, backend: Any = None) -> Any:
+    from streamsynth.agents.synlearner.config import SynLearnerConfig
+    from streamsynth.agents.synlearner.policy import LoRAPolicy
+    from streamsynth.generation.transformers_backend import TransformersBackend
+
+    backend = backend or TransformersBackend(s["model"], device="cpu", dtype="float32", batch_size=32)
+    config = SynLearnerConfig(model=s["model"], lora_rank=s["lora_rank"], lora_alpha=s["lora_alpha"],
+                              lora_targets=("all-linear",), lr=s["lr"], group_size=s["group_size"], kl_coef=0.0,
+                              loss_type="dapo", grpo_epochs=1, max_grad_norm=1.0, train_batch_size=32,
+                              temperature=s["temperature"], top_p=s["top_p"], max_new_tokens=s["max_new_tokens"])
+    return LoRAPolicy(backend, config, seed=seed)
+
+
+def held_out(reward: Any, per_label: int, seed: int, n_examples: Sequence[int],
+             training: Sequence[Mapping[str, Any]] = ()) -> list[dict[str, Any]]:
+    """``per_label`` prompt rows per label drawn apart from the training prompts (another seed, and none equal to a
+    training prompt), labels in turn."""
+    train = {json.dumps(r["prompt"], sort_keys=True) for r in training}
+    n = per_label * len(reward.task.labels)
+    rows = [r for r in reward.prompts(3 * n, seed=10_000 + seed, n_examples=tuple(n_examples))
+            if json.dumps(r["prompt"], sort_keys=True) not in train]
+    rows = first_per_label(rows, per_label)
+    if len(rows) < n:
+        raise RuntimeError(f"could not draw {n} held-out prompts of {reward.task.name!r} apart from the training ones")
+    return rows
+
+
+def write(policy: Any, task: Any, rows: Sequence[Mapping[str, Any]], seed: int, *, adapter: bool) -> dict[str, Any]:
+    """One sample per prompt row, by the policy with or without its adapter, with the same sampling seed either
+    way (what each wrote differs only by the adapter)."""
+    from contextlib import nullcontext
+
+    from streamsynth.synthesis.prompting import parse_completion
+
+    with nullcontext() if adapter else policy.model.disable_adapter():
+        completions = policy.sample([r["prompt"] for r in rows], seed=20_000 + seed)
+    texts = [c.text for c in completions]
+    samples = [parse_completion(t, list(task.fields), r["label"], int(task.max_chars)) for t, r in zip(texts, rows)]
+    return {"texts": texts, "labels": [r["label"] for r in rows], "samples": [s for s in samples if s is not None],
+            "tokens": [len(c.completion_ids) for c in completions]}
+
+
+def judge(task: Any, written: Mapping[str, Any], s: Mapping[str, Any], sizes: Sequence[int], evaluator: Any,
+          env_kwargs: Mapping[str, Any]) -> dict[str, Any]:
+    """The env's figures (a fresh env, one step of drafts) and the students' test figures of a written set."""
+    from streamsynth.integrations.trl import StreamSynthReward
+
+    fresh = StreamSynthReward(task, embedder=evaluator.embedder, **env_kwargs)
+    out: dict[str, Any] = {"env": env_figures(fresh.score_rows(written["texts"], written["labels"])),
+                           "features": text_features(written["texts"], written["tokens"], s["max_new_tokens"]),
+                           "parsed": len(written["samples"]), "students": {}}
+    for n in sizes:
+        out["students"][str(n)] = evaluator.report(task, first_per_label(written["samples"], n))
+    return out
+
+
+def run_seed(task: Any, seed: int, s: Mapping[str, Any], folder: Path, *, transfer: Any = None,
+             backend: Any = None, env_kwargs: Mapping[str, Any] | None = None, log: Any = print) -> dict[str, Any]:
+    """Train (or resume), then evaluate one seed; returns and writes ``eval.json``. ``env_kwargs``: more env
+    settings (``split_sizes``...) for every env and the evaluator."""
+    from streamsynth.agents.synlearner.hro import HROConfig, HRORun
+    from streamsynth.evaluation.evaluator import Evaluator
+    from streamsynth.integrations.trl import StreamSynthReward
+    from streamsynth.io import write_json, write_jsonl
+
+    env_kwargs = dict(env_kwargs or {})
+    started = time.perf_counter()
+    reward = StreamSynthReward(task, metric="score", embedder=s["embedder"], **env_kwargs)
+    rows = reward.prompts(s["prompts"], seed=seed, n_examples=tuple(s["n_examples"]))
+    policy = build_policy(s, seed, backend)
+    config = HROConfig(epochs=s["epochs"], prompts_per_step=s["prompts_per_step"], group_size=s["group_size"],
+                       seed=seed)
+    run = HRORun(policy, rows, reward, config, folder / "train")
+
+    def progress(rec: Any) -> None:
+        if (rec.step + 1) % 10 == 0 or rec.step + 1 == run.steps:
+            recent = run.log[-10:]
+            log(f"[{reward.task.name} seed {seed}] step {rec.step + 1}/{run.steps}: reward (last 10) "
+                f"{np.mean([r['reward_mean'] for r in recent]):.3f}, {np.mean([r['seconds']['total'] for r in recent]):.1f} s/step")
+
+    steps = run.run(on_step=progress)
+    trained_s = time.perf_counter() - started
+    other = None if transfer is None else StreamSynthReward(transfer, embedder=reward.env.embedder, **env_kwargs)
+    evaluator = Evaluator([reward.task] + ([other.task] if other is not None else []), embedder=reward.env.embedder,
+                          students=tuple(s["students"]), split_sizes=env_kwargs.get("split_sizes"))
+    result: dict[str, Any] = {"task": reward.task.name, "seed": seed, "settings": dict(s),
+                              "train": {"steps": len(steps), "completions": sum(r["completions"] for r in steps),
+                                        "seconds": sum(r["seconds"]["total"] for r in steps),
+                                        "first_10": float(np.mean([r["reward_mean"] for r in steps[:10]])),
+                                        "last_10": float(np.mean([r["reward_mean"] for r in steps[-10:]]))}}
+    sizes = sorted({s["small_per_label"], s["eval_per_label"]})
+    prompts = held_out(reward, s["eval_per_label"], seed, s["n_examples"], rows)
+    for name, adapter in (("base", False), ("trained", True)):
+        written = write(policy, reward.task, prompts, seed, adapter=adapter)
+        write_jsonl(folder / "samples" / f"{name}.jsonl", written["samples"])
+        result[name] = judge(reward.task, written, s, sizes, evaluator, env_kwargs)
+        log(f"[{reward.task.name} seed {seed}] {name}: env score {result[name]['env']['score']:.3f}")
+    if other is not None:
+        prompts = held_out(other, s["transfer_per_label"], seed, s["n_examples"])
+        for name, adapter in (("base", False), ("trained", True)):
+            written = write(policy, other.task, prompts, seed, adapter=adapter)
+            write_jsonl(folder / "samples" / f"transfer-{name}.jsonl", written["samples"])
+            result[f"transfer_{name}"] = {**judge(other.task, written, s, [s["transfer_per_label"]], evaluator,
+                                                  env_kwargs), "task": other.task.name}
+    result["seconds"] = {"train": trained_s, "total": time.perf_counter() - started,
+                         "train_steps": result["train"]["seconds"]}
+    write_json(folder / "eval.json", result)
+    return result
+
+
+# ---------------------------------------------------------------------------------------------------- summary
+
+
+def summarise(results: Sequence[Mapping[str, Any]]) -> str:
+    from streamsynth.evaluation.paired import t_interval
+
+    def paired(key_path: Sequence[str], a: str = "trained", b: str = "base") -> str:
+        def get(r: Mapping[str, Any], which: str) -> float | None:
+            node: Any = r.get(which)
+            for k in key_path:
+                node = node.get(k) if isinstance(node, Mapping) else None
+            return node
+
+        pairs = [(get(r, a), get(r, b)) for r in results if get(r, a) is not None and get(r, b) is not None]
+        if not pairs:
+            return "-"
+        diff = [x - y for x, y in pairs]
+        lo, hi = t_interval(diff)
+        spread = f" [{lo:+.3f}, {hi:+.3f}]" if len(diff) > 1 else ""
+        return (f"{np.mean([y for _, y in pairs]):.3f} -> {np.mean([x for x, _ in pairs]):.3f}: "
+                f"{np.mean(diff):+.3f}{spread} (n={len(diff)})")
+
+    lines = [f"seeds: {[r['seed'] for r in results]}; task {results[0]['task']}; training reward first 10 -> last 10 "
+             f"steps: " + ", ".join(f"{r['train']['first_10']:.3f} -> {r['train']['last_10']:.3f}" for r in results),
+             f"training: {np.mean([r['train']['completions'] for r in results]):.0f} completions, "
+             f"{np.mean([r['seconds']['train_steps'] for r in results]) / 60:.1f} min of steps per seed",
+             "", "| figure | base -> trained: trained - base [95% t-interval over seeds] |", "|---|---|"]
+    rows = [(f"env {k}", ("env", k)) for k in ("score", "fidelity", "realism", "novelty", "passed")]
+    sizes = sorted(results[0]["base"]["students"], key=int)
+    for n in sizes:
+        for key in ("finetune_test_accuracy", "test_accuracy"):
+            if key in results[0]["base"]["students"][n]:
+                rows.append((f"{key} at {n}/label", ("students", n, key)))
+    rows += [(f"feature {k}", ("features", k)) for k in ("chars", "words", "distinct_2", "truncated")]
+    lines += [f"| {name} | {paired(path)} |" for name, path in rows]
+    if any("transfer_base" in r for r in results):
+        other = next(r["transfer_base"]["task"] for r in results if "transfer_base" in r)
+        n = str(results[0]["settings"]["transfer_per_label"])
+        lines += ["", f"transfer to {other} (the adapter of {results[0]['task']} against the base model):", "",
+                  "| figure | base -> trained |", "|---|---|"]
+        for name, path in [("env score", ("env", "score")), ("env fidelity", ("env", "fidelity")),
+                           (f"finetune_test_accuracy at {n}/label", ("students", n, "finetune_test_accuracy")),
+                           (f"test_accuracy at {n}/label", ("students", n, "test_accuracy"))]:
+            lines.append(f"| {name} | {paired(path, 'transfer_trained', 'transfer_base')} |")
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--task", default="movie-sentiment")
+    parser.add_argument("--seeds", nargs="+", type=int, default=[0, 1, 2])
+    parser.add_argument("--transfer", default=None, help="a second task the trained adapter writes (jump-start)")
+    parser.add_argument("--out", default="runs/hro")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
+    parser.add_argument("--summary-only", action="store_true")
+    for key, value in SETTINGS.items():
+        kind = type(value[0]) if isinstance(value, list) else type(value)
+        parser.add_argument(f"--{key.replace('_', '-')}", type=kind, default=value,
+                            nargs="+" if isinstance(value, list) else None)
+    args = parser.parse_args(argv)
+    s = {k: getattr(args, k) for k in SETTINGS}
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    results = []
+    for seed in args.seeds:
+        folder = Path(args.out) / args.task.replace("/", "_") / f"seed-{seed}"
+        saved = folder / "eval.json"
+        if saved.exists():
+            data = json.loads(saved.read_text())
+            diff = {k: (data["settings"].get(k), v) for k, v in s.items() if data["settings"].get(k) != v}
+            if diff:
+                raise SystemExit(f"{saved} was run with other settings {diff}: use another --out or delete it")
+            results.append(data)
+        elif not args.summary_only:
+            results.append(run_seed(args.task, seed, s, folder, transfer=args.transfer))
+    if not results:
+        raise SystemExit(f"no finished seeds under {args.out}/")
+    print(summarise(results))
+
+
+if __name__ == "__main__":
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    sys.exit(main())
