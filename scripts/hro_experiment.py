@@ -100,7 +100,7 @@ def build_policy(s: Mapping[str, Any], seed: int, backend: Any = None) -> Any:
     backend = backend or TransformersBackend(s["model"], device="cpu", dtype="float32", batch_size=32)
     config = SynLearnerConfig(model=s["model"], lora_rank=s["lora_rank"], lora_alpha=s["lora_alpha"],
                               lora_targets=("all-linear",), lr=s["lr"], group_size=s["group_size"], kl_coef=0.0,
-                              loss_type="dapo", grpo_epochs=1, max_grad_norm=1.0, train_batch_size=32,
+                              loss_type="dapo", grpo_epochs=1, max_grad_norm=1.0, train_batch_size=8,
                               temperature=s["temperature"], top_p=s["top_p"], max_new_tokens=s["max_new_tokens"])
     return LoRAPolicy(backend, config, seed=seed)
 
@@ -278,7 +278,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                 raise SystemExit(f"{saved} was run with other settings {diff}: use another --out or delete it")
             results.append(data)
         elif not args.summary_only:
-            results.append(run_seed(args.task, seed, s, folder, transfer=args.transfer))
+            results.append(run_seed(args.task, seed, s, folder, transfer=args.transfer,
+                                    log=lambda line: print(line, flush=True)))
     if not results:
         raise SystemExit(f"no finished seeds under {args.out}/")
     print(summarise(results))

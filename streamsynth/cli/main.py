@@ -81,6 +81,9 @@ AGENT_OPTION = typer.Option(
     "`synth-agent info --agent NAME`.")
 CONFIG = typer.Option(None, "--config", help="Run file (TOML, or a run folder's config.json) with this "
                       "command's options; options given on the command line override it.")
+REPORT_TO = typer.Option("none", help="Also write the run's scalars (env reward components per step, test figures "
+                         "per task, the learner's steps) to tensorboard (RUN_DIR/tensorboard) and/or wandb: a "
+                         "comma-separated list, or none.")
 EMBEDDER = typer.Option("minilm", help="Embeddings for rewards: minilm (packaged), hashing, or a sentence-transformers id.")
 
 
@@ -108,6 +111,7 @@ def evaluate(
     agent_option: list[str] = AGENT_OPTION,
     env_options: list[str] = ENV,
     checkpoint_every: int = CHECKPOINT_EVERY,
+    report_to: str = REPORT_TO,
     reward_mode: str = typer.Option("delta", help="delta (change of the set score per step) or absolute."),
     seed: int = typer.Option(0, help="Seed of the agent and of the real-data splits."),
     output: Optional[Path] = typer.Option(None, help="Run folder (default: runs/<agent>-<stream>-<time>)."),
@@ -137,7 +141,7 @@ def evaluate(
                 max_new_tokens=max_new_tokens, embedder=embedder, reward_mode=reward_mode, seed=seed,
                 probe_samples_per_label=probe_samples_per_label, learner=parse_learner_options(learner),
                 checkpoint_every=checkpoint_every, student=student, env=parse_overrides(env_options),
-                agent_options=parse_overrides(agent_option, "-A"),
+                agent_options=parse_overrides(agent_option, "-A"), report_to=report_to,
             )
             if config is not None:
                 values = _with_run_file(ctx, "evaluate", config, values)
@@ -259,6 +263,7 @@ def compare(
     learner: list[str] = LEARNER,
     agent_option: list[str] = AGENT_OPTION,
     env_options: list[str] = ENV,
+    report_to: str = REPORT_TO,
     output: Path = typer.Option(Path("runs/compare"), help="Comparison folder; re-running skips finished cells."),
     executor: str = typer.Option("local", help="local (cells one after another in this process) or ray (cells as "
                                  "Ray tasks; pip install 'streamsynth\\[ray]')."),
@@ -285,7 +290,7 @@ def compare(
                       completion_cache=completion_cache,
                       max_new_tokens=max_new_tokens, embedder=embedder, probe_samples_per_label=probe_samples_per_label,
                       student=student, learner=parse_learner_options(learner), env=parse_overrides(env_options),
-                      agent_options=parse_overrides(agent_option, "-A"))
+                      agent_options=parse_overrides(agent_option, "-A"), report_to=report_to)
         if config is not None:
             values = _with_run_file(ctx, "compare", config, values)
         agents, seeds = values.pop("agents"), values.pop("seeds")

@@ -94,7 +94,7 @@ def stream_scores(results: Sequence[TaskResult], transfer: dict[str, Any] | None
     return {"R": R.tolist(), "b": b.tolist(), "ACC": acc(R), "BWT": bwt(R), "FWT": fwt(R, b)}
 
 
-IGNORED_SETTINGS = ("checkpoint_every",)
+IGNORED_SETTINGS = ("checkpoint_every", "report_to")
 """Options that do not change a cell's results, so a finished cell is reused whatever they were."""
 PROBE_SETTINGS = ("probe_samples_per_label",)
 """Options used only by the probe runs of agents that learn: a cell of an agent that does not learn is reused

@@ -65,8 +65,14 @@ class RunOptions:
     agent_options: dict[str, Any] = field(default_factory=dict)
     """The agent's own settings (``-A KEY=VALUE``; see ``synth-agent info --agent NAME``), e.g. ``{"k": 2}`` for
     ``fewshot``; stored typed. For SynLearner they go to ``learner`` (``-A`` and ``-L`` are the same there)."""
+    report_to: tuple[str, ...] = ()
+    """Where the run's scalars also go: ``tensorboard`` (event files in ``RUN_DIR/tensorboard``) and/or ``wandb``
+    (:mod:`streamsynth.evaluation.reporting`); they change no result."""
 
     def __post_init__(self) -> None:
+        from streamsynth.evaluation.reporting import parse_report_to
+
+        object.__setattr__(self, "report_to", parse_report_to(self.report_to))
         object.__setattr__(self, "env", _typed_env_overrides(self.env))
         if self.agent_options:
             from streamsynth.agents.registry import typed_options
@@ -283,6 +289,10 @@ def run_experiment(opts: RunOptions, run_dir: Path, hooks: RunHooks | None = Non
     title = f"{opts.agent} on {opts.stream} (seed {opts.seed}, {opts.samples_per_label}/label, {opts.rounds} rounds)"
     steps.append(ResultsWriter(title))
     steps.append(LearningCurves())
+    if opts.report_to:
+        from streamsynth.evaluation.reporting import ScalarReporter
+
+        steps.append(ScalarReporter(opts.report_to))
     if checkpoints:
         steps.append(CheckpointCallback(opts.checkpoint_every))
     run = CallbackList([*steps, HookCallback(hooks), *callbacks])
