@@ -6,6 +6,8 @@ import os
 
 import pytest
 
+from tests.helpers.data import SMALL_SPLITS
+
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 os.environ.setdefault("HF_DATASETS_OFFLINE", "1")
 os.environ.setdefault("TRANSFORMERS_OFFLINE", "1")
@@ -72,9 +74,6 @@ def topic_task():
     )
 
 
-SMALL_SPLITS = {"seed_per_label": 3, "judge": 200, "dev": 100, "test": 100}
-
-
 @pytest.fixture
 def make_env(movie_task, topic_task):
     """Factory of small, fast envs (hashing embedder, small splits)."""
@@ -93,7 +92,7 @@ def make_env(movie_task, topic_task):
 @pytest.fixture(scope="session")
 def tiny_model_dir(tmp_path_factory):
     """A Hugging Face folder with a tiny random Llama and a tokenizer with a chat template."""
-    from tests.tiny_model import save_tiny_model
+    from tests.helpers.tiny_model import save_tiny_model
 
     return save_tiny_model(tmp_path_factory.mktemp("tiny-llama"))
 

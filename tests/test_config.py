@@ -5,7 +5,6 @@ from __future__ import annotations
 import inspect
 import json
 from dataclasses import dataclass, field
-from pathlib import Path
 
 import pytest
 from typer.testing import CliRunner
@@ -17,8 +16,8 @@ from streamsynth.envs.config import EnvConfig
 from streamsynth.envs.streamsynth_env import StreamSynthEnv
 from streamsynth.evaluation.experiment import RunOptions
 from streamsynth.rewards.blend import RewardWeights
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 
 
 @dataclass(frozen=True)

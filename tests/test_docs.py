@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
+from tests.helpers import ROOT
 
-ROOT = Path(__file__).resolve().parents[1]
 
 README_COMMANDS = (
     "bash scripts/setup.sh && .venv/bin/synth-agent evaluate",

@@ -10,7 +10,9 @@ from pathlib import Path
 
 import pytest
 
-PACKAGE = Path(__file__).resolve().parents[1] / "streamsynth"
+from tests.helpers import ROOT
+
+PACKAGE = ROOT / "streamsynth"
 
 
 def _imports(path: Path) -> set[str]:

@@ -1,6 +1,6 @@
 """``best-of-n``: generate n candidates per wanted sample, score them as drafts, submit the best (no learning).
 
-The baseline that a learning synthesizer must beat at equal budget (issue 12): the same generator, the same
+The baseline that a learning synthesizer must beat at equal budget: the same generator, the same
 diversity-aware prompts as SynLearner's DAI stage (attribute values drawn per prompt, AttrPrompt-style, plus
 ``n_examples`` real seed examples balanced over labels), and the env's feedback budget, but no weight ever changes.
 Each round takes two env steps:

@@ -184,11 +184,19 @@ class StreamSynthEnv(gym.Env):
 
     ## Version History
 
-    * v0: initial version. Changed in StreamSynth 0.2 (issue 9; kept as v0 while the package is pre-1.0): the
-      score is grounded in the task's real data (``realism``; quality and diversity weighted by it), edited
-      copies of seed examples are rejected (``near_copy_overlap``), the test split left the env (reports use
-      :class:`streamsynth.evaluation.evaluator.Evaluator`) and ``real_pool``/``test_report`` are gone. Issue 12:
-      drafts and the per-task feedback budget (``feedback_left`` in the observation).
+    The id stays ``StreamSynth-v0`` while the package is below 1.0; behaviour changes are listed here by package
+    version (the changelog has the rest).
+
+    * 0.1: initial version.
+    * 0.2: the score is grounded in the task's real data (``realism``; quality and diversity weighted by it);
+      edited copies of seed examples are rejected (``near_copy_overlap``); the test split left the env (reports
+      use :class:`streamsynth.evaluation.evaluator.Evaluator`) and ``real_pool``/``test_report`` are gone; drafts
+      and the per-task feedback budget (``feedback_left`` and ``step`` in the observation).
+    * 0.3.0: a sample's own score counts novelty in proportion to the label agreement (new text the judge reads
+      as another label earns no novelty credit).
+    * 0.3.1: a draft's realism is tested with the synthetic samples the task has seen (the accepted set and the
+      most recent drafts) as training rows, not only with the drafts of its step.
+    * 0.3.3: ``action_space`` admits a bool ``draft`` flag beside a sample's fields.
     """
 
     metadata = {"render_modes": ["ansi"]}

@@ -1,5 +1,5 @@
 """Paired comparisons in a compare folder: is one agent ahead of another by more than the noise, and does
-experience carried across tasks show (issue 12's experiment)?
+experience carried across tasks show?
 
 Every figure is a difference between two agents **paired by seed and task** (the same env seed, the same task, the
 same real data), so the noise the two cells share cancels. For each pair this gives
@@ -24,7 +24,7 @@ Two kinds of pairs are formed from the agents present:
   - AUC is the area under the learning curve: the mean ``env_reward`` over the task's learner steps, picks left
     out (:func:`policy_steps`: a pick's figure says how well the agent selected, not what its policy writes).
   - With feedback steps, the same of ``draft_reward`` over the task's feedback steps, and the **rise** within the
-    task: its mean over the last third of those steps minus the first third (learning that shows, issue 12). Runs
+    task: its mean over the last third of those steps minus the first third (learning that shows). Runs
     of one agent at two settings (a learning rate against a control) are paired the same way by
     ``scripts/paired_cells.py``.
 

@@ -115,7 +115,7 @@ def ngram_overlap(a: frozenset, b: frozenset) -> float:
 def max_ngram_overlap(text: str, references: Sequence[frozenset], n: int = 3) -> float:
     """The largest :func:`ngram_overlap` of ``text`` with any of the ``references`` (shingle sets of the same
     ``n``); 0 without references. The env rejects a sample whose overlap with a seed example shown to the agent
-    reaches its ``near_copy_overlap`` threshold: an edited copy, which the cosine check misses (issue 9: prefix
+    reaches its ``near_copy_overlap`` threshold: an edited copy, which the cosine check misses (prefix
     and suffix edits of seed examples passed cosine >= 0.97 on 15 of 64 movie and 81 of 192 question edits).
 
     >>> seeds = [word_shingles("What is the capital of France?")]

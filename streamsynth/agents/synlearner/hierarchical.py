@@ -19,7 +19,7 @@ text is penalised, not passed over. A completion the env did not judge for budge
 full, over the per-step limit or the feedback budget) carries no signal: it is left out of the GRPO groups
 (``scored`` False).
 
-**Drafts** (``"draft": true``, issue 12) are scored like accepted samples when the env says they would have
+**Drafts** (``"draft": true``) are scored like accepted samples when the env says they would have
 been accepted (``code`` None): quality, diversity and utility credit from their own figures.
 """
 
@@ -67,14 +67,14 @@ def completion_components(submitted: Sequence[int | None], info: Mapping[str, An
         row = rows[idx]
         draft_passed = bool(row.get("draft")) and row.get("code") is None
         if row.get("accepted") or draft_passed:
-            real = float(row.get("realism", 1.0))  # grounded: only what passes for real data earns (issue 9)
+            real = float(row.get("realism", 1.0))  # grounded: only what passes for real data earns
             if label_gate:
                 q[i] = grounded_quality(float(row["fidelity"]), real, n_labels)
                 d[i] = float(row["novelty"]) * q[i]
             else:
                 q[i], d[i] = float(row["fidelity"]) * real, float(row["novelty"]) * real
             u[i] = float(row["utility_gain"])
-        elif not Reason(row["code"]).judged and row["code"] not in in_step:  # codes, never wording (issue 10)
+        elif not Reason(row["code"]).judged and row["code"] not in in_step:  # reason codes, never the wording
             scored[i] = False
     return q, d, u, scored
 
