@@ -92,7 +92,8 @@ def main() -> None:
 
     from streamsynth.agents.synlearner.config import SynLearnerConfig
     from streamsynth.agents.synlearner.policy import LoRAPolicy
-    from streamsynth.generation.transformers_backend import TransformersBackend, resolve_device, resolve_dtype
+    from streamsynth.generation.devices import resolve_device, resolve_dtype
+    from streamsynth.generation.transformers_backend import TransformersBackend
 
     device = resolve_device(args.device)
     dtype = resolve_dtype(args.dtype, device)

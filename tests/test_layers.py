@@ -53,3 +53,20 @@ def test_the_strategy_env_is_a_wrapper_whose_unwrapped_is_the_streamsynth_env(ma
     assert isinstance(env, gym.Wrapper) and env.env is inner and env.unwrapped is inner
     env.reset(seed=0)
     assert env.unwrapped.dataset == [] and env.unwrapped.current_task.name == inner.current_task.name
+
+
+def test_the_generation_interface_imports_no_concrete_backend():
+    concrete = {"streamsynth.generation.transformers_backend", "streamsynth.generation.vllm_backend",
+                "streamsynth.generation.openai_backend"}
+    for module in ("base", "prompts", "decoding", "devices"):
+        assert not _imports(PACKAGE / "generation" / f"{module}.py") & concrete, module
+
+
+def test_synlearner_uses_the_decoding_engine_through_its_public_functions():
+    used = set()
+    for path in (PACKAGE / "agents" / "synlearner").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module == "streamsynth.generation.decoding":
+                used |= {a.name for a in node.names}
+    assert used and not any(name.startswith("_") for name in used)
+    assert used <= {"prefill", "forward_with_cache", "decode"}

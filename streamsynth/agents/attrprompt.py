@@ -37,7 +37,8 @@ import numpy as np
 from streamsynth.agents.llm import LLMAgent, LLMConfig
 from streamsynth.config import check_int
 from streamsynth.synthesis.prompting import label_prompt, task_brief
-from streamsynth.generation.base import GenerationBackend, Message, SamplingParams
+from streamsynth.generation.base import GenerationBackend, SamplingParams
+from streamsynth.generation.prompts import Message
 from streamsynth.tasks.spec import Sample
 
 GENERIC_ATTRIBUTES: dict[str, tuple[str, ...]] = {

@@ -13,7 +13,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from streamsynth.generation.base import GenerationBackend, GenerationStats, Message, Prompt, SamplingParams
+from streamsynth.generation.base import GenerationBackend, GenerationStats, SamplingParams
+from streamsynth.generation.prompts import Message, Prompt
 from streamsynth.generation.models import (
     DEFAULT_MODEL,
     PACKAGED,

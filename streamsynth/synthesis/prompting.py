@@ -8,7 +8,7 @@ from __future__ import annotations
 import re
 from typing import Any, Mapping, Sequence
 
-from streamsynth.generation.base import Message
+from streamsynth.generation.prompts import Message
 from streamsynth.tasks.spec import LABEL_KEY, Sample
 
 SYSTEM_PROMPT = "You write realistic, varied example texts for training text classifiers. Answer with the text only."

@@ -20,19 +20,19 @@ import torch
 from tests.helpers.tiny_model import CHAT_TEMPLATE, write_tiny_gguf
 from streamsynth.errors import BackendError, ResourceNotFoundError
 from streamsynth.generation import PACKAGED_MODELS, SamplingParams, find_packaged_models, load_backend, models
-from streamsynth.generation.transformers_backend import (
+from streamsynth.generation.decoding import (
     MIN_SHARED_PREFIX,
     NUCLEUS_STAGES,
-    TransformersBackend,
     common_prefix_length,
     decode,
     left_pad,
     length_sorted_batches,
-    render_plain,
-    resolve_dtype,
     sample_next_tokens,
     truncate_at_stop,
 )
+from streamsynth.generation.devices import resolve_dtype
+from streamsynth.generation.prompts import render_plain
+from streamsynth.generation.transformers_backend import TransformersBackend
 
 @pytest.fixture(autouse=True)
 def _offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
@@ -379,7 +379,7 @@ def test_decoding_uses_the_current_cache_api_without_deprecation_warnings(tiny_b
     """transformers 5.2x renamed the forward keyword ``past_key_values`` to ``cache`` and warns on the old one."""
     import warnings
 
-    from streamsynth.generation.transformers_backend import cache_keyword
+    from streamsynth.generation.decoding import cache_keyword
 
     params = SamplingParams(max_new_tokens=6, temperature=0.0)
     with warnings.catch_warnings():

@@ -85,7 +85,7 @@ class LLM:
                  lora_request: LoRARequest | None = None) -> list[RequestOutput]:
         import torch
 
-        from streamsynth.generation.transformers_backend import decode, eos_token_ids
+        from streamsynth.generation.decoding import decode, eos_token_ids
 
         self.requests.append(lora_request)
         model = self._model(lora_request)

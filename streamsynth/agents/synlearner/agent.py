@@ -42,7 +42,8 @@ from streamsynth.agents.synlearner.hierarchical import (completion_components, d
 from streamsynth.agents.synlearner.memory import ExperienceMemory, ReplayItem
 from streamsynth.agents.synlearner.selection import greedy_select, placed, seed_agreement, top_per_label
 from streamsynth.envs.screening import DRAFT_KEY
-from streamsynth.generation.base import Message, SamplingParams
+from streamsynth.generation.base import SamplingParams
+from streamsynth.generation.prompts import Message
 from streamsynth.tasks.spec import LABEL_KEY, Sample
 
 

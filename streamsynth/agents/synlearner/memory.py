@@ -24,7 +24,7 @@ import numpy as np
 
 from streamsynth.errors import StreamSynthError
 from streamsynth.config import check_int
-from streamsynth.generation.base import Message
+from streamsynth.generation.prompts import Message
 from streamsynth.io import atomic_open, write_json
 
 META_FILE = "memory.json"

@@ -189,14 +189,13 @@ class LoRAPolicy:
     def _cached_logprobs(self, pairs: Sequence[Pair]) -> list[torch.Tensor]:
         """Each pair's completion log-probabilities: the prompts but their last token prefilled (left-padded, the
         cache indexed to every row), then ``[last prompt token, completion[:-1]]`` right-padded after them."""
-        from streamsynth.generation.transformers_backend import cache_keyword, output_cache, prefill
+        from streamsynth.generation.decoding import forward_with_cache, prefill
 
         out, prefix_mask, last = prefill(self.model, [list(p[:-1]) for p, _ in pairs], self._pad_id, self.device)
         inputs, targets, own = self._completion_inputs(pairs, shift=True)
         positions = last[:, None] + 1 + torch.arange(inputs.shape[1], device=last.device)[None]
-        logits = self.model(input_ids=inputs.to(self.device), position_ids=positions,
-                            attention_mask=torch.cat([prefix_mask, own.to(prefix_mask.device)], dim=-1),
-                            use_cache=True, **{cache_keyword(self.model): output_cache(out)}).logits
+        logits = forward_with_cache(self.model, out, inputs.to(self.device), position_ids=positions,
+                                    attention_mask=torch.cat([prefix_mask, own.to(prefix_mask.device)], dim=-1)).logits
         logp = self._completion_logprobs(logits, targets)
         return [logp[i, : len(c)] for i, (_, c) in enumerate(pairs)]
 

@@ -185,7 +185,7 @@ def test_prompts_reach_vllm_as_token_ids_with_one_bos(model_dir, vllm):
     from tokenizers.processors import TemplateProcessing
     from transformers import AutoTokenizer
 
-    from streamsynth.generation.transformers_backend import encode_prompts
+    from streamsynth.generation.prompts import encode_prompts
     from streamsynth.generation.vllm_backend import VLLMBackend
 
     tokenizer = AutoTokenizer.from_pretrained(model_dir)
