@@ -255,16 +255,18 @@ class SB3Agent(LLMAgent):
         self.updates += 1
 
     # ---------------------------------------------------------------- persistence
-    def save(self, path: str | Path) -> Path:
-        """Write the policy (network, optimizer, settings) as SB3's zip; returns the file written."""
+    def save_policy(self, path: str | Path) -> Path:
+        """Export the policy (network, optimizer, settings) as SB3's own zip, which SB3's ``PPO.load`` / ``A2C.load``
+        read; returns the file written. (Checkpoints of a run are :meth:`save_state`.)"""
         path = Path(path)
         if path.suffix != ".zip":
             path = path.with_suffix(".zip")
         self.model.save(path)  # SB3 leaves the rollout buffer out
         return path
 
-    def load(self, path: str | Path) -> None:
-        """Replace the policy with one written by :meth:`save` (its spaces must match this agent's featurizer)."""
+    def load_policy(self, path: str | Path) -> None:
+        """Replace the policy with one written by :meth:`save_policy` or by SB3 (its spaces must match this agent's
+        featurizer)."""
         from stable_baselines3 import A2C, PPO
         from stable_baselines3.common.logger import Logger
 

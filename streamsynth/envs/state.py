@@ -155,7 +155,8 @@ def load_env_state_dict(env: StreamSynthEnv, state: Mapping[str, Any]) -> None:
         task_state = _task_state(env, state["task"], _TaskState)
     if state["memory"] is not None:
         try:
-            mem = ReferenceMemory.from_state_dict(state["memory"])
+            mem = ReferenceMemory(env.embedder.dim, capacity=env.novelty_capacity)
+            mem.load_state_dict(state["memory"])
         except (ValueError, TypeError, KeyError) as exc:
             raise EnvStateError(f"the env state's novelty memory is broken: {exc}") from exc
         if mem.dim != env.embedder.dim or mem.capacity != env.novelty_capacity:

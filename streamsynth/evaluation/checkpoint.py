@@ -19,8 +19,8 @@ CHECKPOINT = "checkpoint"
 
 
 def can_checkpoint(agent: Any) -> bool:
-    """Whether the agent declares checkpoint support (part of the Agent interface, not guessed from its methods)."""
-    return bool(getattr(agent, "supports_checkpoints", False))
+    """Whether the agent declares checkpoint support (:attr:`~streamsynth.agents.base.Agent.supports_checkpoints`)."""
+    return bool(agent.supports_checkpoints)
 
 
 def save_checkpoint(run_dir: Path, env: Any, agent: Any, progress: dict[str, Any]) -> Path:

@@ -182,7 +182,7 @@ class ReferenceMemory:
 
     A plain, picklable object: the rows (float32, L2-normalized, oldest first) and their local sparsity
     ``sigma``, computed lazily on the first :meth:`novelty` call after an :meth:`add` (so ``O(m^2 d)`` at most
-    once per add, never per :meth:`novelty` call). :meth:`state_dict` / :meth:`from_state_dict` round-trip it
+    once per add, never per :meth:`novelty` call). :meth:`state_dict` / :meth:`load_state_dict` round-trip it
     through plain numpy arrays and numbers for checkpoints.
 
     Args:
@@ -276,9 +276,14 @@ class ReferenceMemory:
             "sigma": np.array(self.sigma, dtype=np.float64),
         }
 
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore :meth:`state_dict` output (settings and contents); a malformed state raises ``ValueError`` and
+        leaves the memory as it was."""
+        self.__dict__.update(self._from_state_dict(state).__dict__)
+
     @classmethod
-    def from_state_dict(cls, state: Mapping[str, Any]) -> ReferenceMemory:
-        """Rebuild a memory from :meth:`state_dict` output."""
+    def _from_state_dict(cls, state: Mapping[str, Any]) -> ReferenceMemory:
+        """A new memory from :meth:`state_dict` output."""
         missing = {"dim", "capacity", "k", "alpha", "beta", "n_added", "embeddings", "sigma"} - set(state)
         if missing:
             raise ValueError(f"state dict misses keys {sorted(missing)}; pass ReferenceMemory.state_dict() output")

@@ -177,9 +177,9 @@ def test_sb3_agent_checks_the_loop_order_and_saves(make_env, tmp_path):
     agent.act(obs)
     with pytest.raises(RuntimeError, match="twice without observe"):
         agent.act(obs)
-    path = agent.save(tmp_path / "policy")
+    path = agent.save_policy(tmp_path / "policy")
     other = _agent(env, seed=5)
-    other.load(path)
+    other.load_policy(path)
     for p, q in zip(agent.model.policy.parameters(), other.model.policy.parameters()):
         assert torch.equal(p, q)
     with pytest.raises(ValueError, match="n_steps must be >= 2"):

@@ -272,13 +272,19 @@ def test_memory_sigma_follows_adds():
     np.testing.assert_allclose(memory.sigma, [0.4, 0.2, 0.2], atol=1e-7)
 
 
+def _restored(state) -> ReferenceMemory:
+    memory = ReferenceMemory(dim=1)
+    memory.load_state_dict(state)
+    return memory
+
+
 def test_state_dict_round_trip():
     rng = np.random.default_rng(6)
     memory = ReferenceMemory(dim=4, capacity=8, k=3, alpha=2.0, beta=0.25)
     memory.add(rng.normal(size=(10, 4)))
     state = memory.state_dict()
     assert {type(v) for v in state.values()} <= {int, float, np.ndarray}
-    restored = ReferenceMemory.from_state_dict(state)
+    restored = _restored(state)
     assert (restored.dim, restored.capacity, restored.k, restored.alpha, restored.beta, restored.n_added) == (
         4,
         8,
@@ -296,19 +302,19 @@ def test_state_dict_round_trip():
 
 
 def test_state_dict_of_an_empty_memory_round_trips():
-    restored = ReferenceMemory.from_state_dict(ReferenceMemory(dim=3).state_dict())
+    restored = _restored(ReferenceMemory(dim=3).state_dict())
     assert len(restored) == 0
     np.testing.assert_array_equal(restored.novelty(np.eye(3)), [1.0, 1.0, 1.0])
 
 
-def test_from_state_dict_rejects_bad_state():
+def test_load_state_dict_rejects_bad_state():
     state = ReferenceMemory(dim=2).state_dict()
     with pytest.raises(ValueError, match="misses keys"):
-        ReferenceMemory.from_state_dict({k: v for k, v in state.items() if k != "sigma"})
+        _restored({k: v for k, v in state.items() if k != "sigma"})
     with pytest.raises(ValueError, match="sigma"):
-        ReferenceMemory.from_state_dict({**state, "embeddings": np.eye(2, dtype=np.float32)})
+        _restored({**state, "embeddings": np.eye(2, dtype=np.float32)})
     with pytest.raises(ValueError, match="do not fit"):
-        ReferenceMemory.from_state_dict({**state, "embeddings": np.eye(3, dtype=np.float32)})
+        _restored({**state, "embeddings": np.eye(3, dtype=np.float32)})
 
 
 def test_memory_pickles():

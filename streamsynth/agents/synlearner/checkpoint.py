@@ -33,7 +33,7 @@ def save_agent(agent: SynLearnerAgent, directory: str | Path) -> Path:
     save_tensors(directory / "optimizer.safetensors", tensors)
     write_json(directory / "optimizer.json", meta)
     save_tensors(directory / "rng.safetensors", {"torch_cpu": torch.get_rng_state()})
-    agent.memory.save(directory / "memory")
+    agent.memory.save_state(directory / "memory")
     write_json(directory / "agent.json", {
         "format": FORMAT,
         "config": agent.config.to_dict(),
@@ -68,7 +68,8 @@ def load_agent(agent: SynLearnerAgent, directory: str | Path) -> None:
     adapter = load_tensors(directory / "adapter.safetensors")
     optimizer = (read_json(directory / "optimizer.json"), load_tensors(directory / "optimizer.safetensors"))
     torch_rng = load_tensors(directory / "rng.safetensors").get("torch_cpu")
-    memory = ExperienceMemory.load(directory / "memory")
+    memory = ExperienceMemory()
+    memory.load_state(directory / "memory")
     try:
         rng = generator_from_state(data["rng"])
         counters = (int(data["episodes"]), tuple(data["task_key"]) if data["task_key"] else None, int(data["calls"]),

@@ -241,8 +241,9 @@ class ExperienceMemory:
 
     # --- persistence ------------------------------------------------------------------------------------------
 
-    def state(self) -> tuple[dict[str, Any], dict[str, np.ndarray]]:
-        """A JSON-compatible dict and the arrays (``{"reference": (m, d) float32}``) that rebuild this memory."""
+    def state_dict(self) -> dict[str, Any]:
+        """``{"meta": a JSON-compatible dict, "arrays": {"reference": (m, d) float32}}``, which rebuild this memory
+        (:meth:`load_state_dict`)."""
         meta = {
             "version": FORMAT_VERSION,
             "replay_per_task": self.replay_per_task,
@@ -255,11 +256,18 @@ class ExperienceMemory:
             "reference_shape": None if self._reference is None else list(self._reference.shape),
         }
         arrays = {} if self._reference is None else {"reference": np.array(self._reference)}
-        return meta, arrays
+        return {"meta": meta, "arrays": arrays}
+
+    def load_state_dict(self, state: Mapping[str, Any]) -> None:
+        """Restore what :meth:`state_dict` returned; a malformed state raises ``ValueError`` and leaves the memory as
+        it was."""
+        if not isinstance(state, Mapping) or not {"meta", "arrays"} <= set(state):
+            raise ValueError("expected a dict with 'meta' and 'arrays' (ExperienceMemory.state_dict() output)")
+        self.__dict__.update(self._from_state(state["meta"], state["arrays"]).__dict__)
 
     @classmethod
-    def from_state(cls, meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> ExperienceMemory:
-        """Rebuild a memory from :meth:`state`'s output; ValueError on anything malformed."""
+    def _from_state(cls, meta: Mapping[str, Any], arrays: Mapping[str, np.ndarray]) -> ExperienceMemory:
+        """A new memory from :meth:`state_dict`'s two parts; ValueError on anything malformed."""
         if not isinstance(meta, Mapping) or meta.get("version") != FORMAT_VERSION:
             version = meta.get("version") if isinstance(meta, Mapping) else None
             raise ValueError(f"meta: expected a dict with version {FORMAT_VERSION}, got version {version!r}")
@@ -293,19 +301,20 @@ class ExperienceMemory:
         memory.add_reference(ref)
         return memory
 
-    def save(self, directory: str | os.PathLike[str]) -> None:
+    def save_state(self, directory: str | os.PathLike[str]) -> None:
         """Write ``memory.safetensors`` then ``memory.json`` into ``directory``, each atomically."""
         from safetensors.numpy import save as st_save
 
         directory = Path(directory)
-        meta, arrays = self.state()
+        state = self.state_dict()
+        meta, arrays = state["meta"], state["arrays"]
         with atomic_open(directory / ARRAYS_FILE, "wb") as fh:  # temp file in the same dir, then os.replace
             fh.write(st_save(arrays))
         write_json(directory / META_FILE, meta)
 
-    @classmethod
-    def load(cls, directory: str | os.PathLike[str]) -> ExperienceMemory:
-        """Read a memory written by :meth:`save`; MemoryFormatError (a ValueError) names a missing or bad file."""
+    def load_state(self, directory: str | os.PathLike[str]) -> None:
+        """Read a memory written by :meth:`save_state` into this one; MemoryFormatError (a ValueError) names a
+        missing or bad file, and the memory stays as it was."""
         from safetensors.numpy import load_file
 
         directory = Path(directory)
@@ -322,14 +331,14 @@ class ExperienceMemory:
         except Exception as exc:  # safetensors raises its own SafetensorError for a bad header
             raise MemoryFormatError(f"{arrays_path}: not a readable safetensors file ({exc})") from exc
         try:
-            return cls.from_state(meta, arrays)
+            self.load_state_dict({"meta": meta, "arrays": arrays})
         except ValueError as exc:
             raise MemoryFormatError(f"{meta_path} / {arrays_path}: {exc}") from exc
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, ExperienceMemory):
             return NotImplemented
-        (meta_a, arr_a), (meta_b, arr_b) = self.state(), other.state()
+        (meta_a, arr_a), (meta_b, arr_b) = self.state_dict().values(), other.state_dict().values()
         return meta_a == meta_b and arr_a.keys() == arr_b.keys() and all(
             np.array_equal(arr_a[k], arr_b[k]) for k in arr_a)
 

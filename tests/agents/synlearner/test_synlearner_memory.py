@@ -229,13 +229,26 @@ def test_clear_forgets_only_the_parts_asked_for(part):
 # --- persistence ---------------------------------------------------------------------------------------------------
 
 
+def _load(path) -> ExperienceMemory:
+    """A fresh memory with what ``save_state`` wrote to ``path``."""
+    memory = ExperienceMemory()
+    memory.load_state(path)
+    return memory
+
+
+def _rebuilt(meta, arrays) -> ExperienceMemory:
+    memory = ExperienceMemory()
+    memory.load_state_dict({"meta": meta, "arrays": arrays})
+    return memory
+
+
 def test_save_load_round_trip(tmp_path):
     memory = _filled_memory()
-    memory.save(tmp_path / "mem")
+    memory.save_state(tmp_path / "mem")
     assert sorted(p.name for p in (tmp_path / "mem").iterdir()) == ["memory.json", "memory.safetensors"]
     arrays = load_file(str(tmp_path / "mem" / "memory.safetensors"))
     np.testing.assert_array_equal(arrays["reference"], np.eye(3))
-    loaded = ExperienceMemory.load(tmp_path / "mem")
+    loaded = _load(tmp_path / "mem")
     assert loaded == memory and loaded is not memory
     assert loaded.replay(20) == memory.replay(20)
     assert _completions(loaded.replay(20)) == ["b", "q1", "n1", "a", "q2", "c"]
@@ -253,62 +266,66 @@ def test_save_load_round_trip(tmp_path):
     assert loaded.reference.shape == (4, 3)
     # saving again overwrites both files; no temporary file is left behind
     loaded.clear()
-    loaded.save(tmp_path / "mem")
-    assert ExperienceMemory.load(tmp_path / "mem") == ExperienceMemory(3, 4)
+    loaded.save_state(tmp_path / "mem")
+    assert _load(tmp_path / "mem") == ExperienceMemory(3, 4)
     assert sorted(p.name for p in (tmp_path / "mem").iterdir()) == ["memory.json", "memory.safetensors"]
 
 
 def test_state_is_json_compatible_and_rebuilds(tmp_path):
     memory = _filled_memory()
-    meta, arrays = memory.state()
-    rebuilt = ExperienceMemory.from_state(json.loads(json.dumps(meta)), arrays)
+    meta, arrays = memory.state_dict().values()
+    rebuilt = _rebuilt(json.loads(json.dumps(meta)), arrays)
     assert rebuilt == memory
     assert set(arrays) == {"reference"} and arrays["reference"].dtype == np.float32
     meta["replay"][0]["items"][0]["prompt"][0]["content"] = "mutated"  # the state is a copy
     assert memory.replay(1)[0].prompt[0]["content"] == "You write data."
     # an empty memory, and a reference with rows dropped to zero but a known dimension
-    assert ExperienceMemory.from_state(*ExperienceMemory(7, 9).state()) == ExperienceMemory(7, 9)
+    assert _rebuilt(*ExperienceMemory(7, 9).state_dict().values()) == ExperienceMemory(7, 9)
     empty_ref = ExperienceMemory()
     empty_ref.add_reference(np.zeros((0, 6)))
-    empty_ref.save(tmp_path)
-    assert ExperienceMemory.load(tmp_path).reference.shape == (0, 6)
+    empty_ref.save_state(tmp_path)
+    assert _load(tmp_path).reference.shape == (0, 6)
     assert ExperienceMemory() != empty_ref
 
 
-def test_from_state_rejects_malformed_state():
-    meta, arrays = _filled_memory().state()
+def test_load_state_dict_rejects_malformed_state_and_keeps_the_memory():
+    meta, arrays = _filled_memory().state_dict().values()
     with pytest.raises(ValueError, match="version"):
-        ExperienceMemory.from_state({**meta, "version": 99}, arrays)
+        _rebuilt({**meta, "version": 99}, arrays)
     with pytest.raises(ValueError, match="malformed"):
-        ExperienceMemory.from_state({k: v for k, v in meta.items() if k != "stats"}, arrays)
+        _rebuilt({k: v for k, v in meta.items() if k != "stats"}, arrays)
     with pytest.raises(ValueError, match="shape"):
-        ExperienceMemory.from_state(meta, {"reference": arrays["reference"][:1]})
+        _rebuilt(meta, {"reference": arrays["reference"][:1]})
     with pytest.raises(ValueError, match="reference"):
-        ExperienceMemory.from_state(meta, {})
+        _rebuilt(meta, {})
     with pytest.raises(ValueError, match="score"):
         bad = json.loads(json.dumps(meta))
         bad["replay"][0]["items"][0]["score"] = "high"
-        ExperienceMemory.from_state(bad, arrays)
+        _rebuilt(bad, arrays)
+    memory = _filled_memory()
+    with pytest.raises(ValueError, match="version"):
+        memory.load_state_dict({"meta": {**meta, "version": 99}, "arrays": arrays})
+    assert memory == _filled_memory()
 
 
 def test_load_errors_name_the_file(tmp_path):
     with pytest.raises(MemoryFormatError, match="memory.json: file not found"):
-        ExperienceMemory.load(tmp_path / "nowhere")
-    _filled_memory().save(tmp_path)
+        _load(tmp_path / "nowhere")
+    _filled_memory().save_state(tmp_path)
     (tmp_path / "memory.safetensors").write_bytes(b"not a safetensors file")
     with pytest.raises(MemoryFormatError, match="memory.safetensors: not a readable safetensors"):
-        ExperienceMemory.load(tmp_path)
-    _filled_memory().save(tmp_path)
+        _load(tmp_path)
+    _filled_memory().save_state(tmp_path)
     (tmp_path / "memory.json").write_text("{broken", encoding="utf-8")
     with pytest.raises(ValueError, match="memory.json: not valid JSON"):
-        ExperienceMemory.load(tmp_path)
-    _filled_memory().save(tmp_path)
+        _load(tmp_path)
+    _filled_memory().save_state(tmp_path)
     (tmp_path / "memory.safetensors").unlink()
     with pytest.raises(StreamSynthError, match="memory.safetensors: file not found"):
-        ExperienceMemory.load(tmp_path)
-    ExperienceMemory().save(tmp_path)  # arrays file without 'reference', meta edited to expect one
+        _load(tmp_path)
+    ExperienceMemory().save_state(tmp_path)  # arrays file without 'reference', meta edited to expect one
     meta = json.loads((tmp_path / "memory.json").read_text(encoding="utf-8"))
     meta["reference_shape"] = [2, 3]
     (tmp_path / "memory.json").write_text(json.dumps(meta), encoding="utf-8")
     with pytest.raises(MemoryFormatError, match="memory.json.*reference"):
-        ExperienceMemory.load(tmp_path)
+        _load(tmp_path)
