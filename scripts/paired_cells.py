@@ -30,12 +30,12 @@ from streamsynth.evaluation.experiment import is_complete, load_results
 
 SEED_FOLDER = re.compile(r"seed-(\d+)")
 # run options and env settings that are not compared: the seed (what pairs cells) and the env's data seed that
-# follows it, the checkpoint interval, and the explicit -L/-E options (their effective values are in
-# learner.* and env_config.*); of the rest of a saved config only tasks, env_config and reward_weights are read
-NOT_SETTINGS = ("seed", "checkpoint_every", "learner", "env", "env_config.data_seed")
-# settings that must be equal for a paired difference to mean anything: the tasks, the budget, the judge and students
-MUST_MATCH = ("stream", "tasks", "samples_per_label", "rounds", "student", "embedder", "reward_mode", "env_config",
-              "reward_weights")
+# follows it, the checkpoint interval and where scalars are reported; of the rest of a saved config only its tasks
+# are read (its env_config and reward_weights repeat the options' env table)
+NOT_SETTINGS = ("seed", "checkpoint_every", "report_to", "learner", "env.data_seed")
+# settings that must be equal for a paired difference to mean anything: the tasks, the budget, the env (its judge,
+# rewards and splits) and the students
+MUST_MATCH = ("stream", "tasks", "student", "env")
 
 
 def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
@@ -51,28 +51,28 @@ def flatten(data: dict[str, Any], prefix: str = "") -> dict[str, Any]:
 
 
 def run_settings(config: dict[str, Any]) -> dict[str, Any]:
-    """The settings of a run from its saved config, flattened (``env_config.reward_weights.utility``): the run's
-    options (those it lacks at their defaults) without the seed, the env's settings, and for SynLearner all of
-    its settings as ``learner.NAME`` (one a run lacks at the value it ran with, :attr:`LEGACY_DEFAULTS`; other
-    agents' own settings are their ``agent_options``).
+    """The settings of a run from its saved config (:meth:`RunOptions.from_dict`, which reads the layouts of every
+    version), flattened (``env.reward_weights.utility``): the run's options without the seed, its tasks, and for
+    SynLearner all of its settings as ``learner.NAME`` (one a run lacks at the value it ran with,
+    :attr:`LEGACY_DEFAULTS`; other agents' own settings are their ``agent_options``).
 
     >>> s = run_settings({"seed": 2, "stream": "sentiment", "agent": "synlearner", "agent_config": {"lr": 0.002}})
-    >>> s["stream"], s["rounds"], s["learner.lr"], s["learner.label_gate"], s["learner.group_size"], "seed" in s
+    >>> s["stream"], s["env.max_rounds"], s["learner.lr"], s["learner.label_gate"], s["learner.group_size"], "seed" in s
     ('sentiment', 3, 0.002, False, 4, False)
     """
-    from dataclasses import asdict, fields
+    from dataclasses import fields
 
-    from streamsynth.evaluation.experiment import RunOptions
+    from streamsynth.agents.registry import REGISTRY
+    from streamsynth.evaluation.options import RunOptions
 
-    options = {**asdict(RunOptions()), **{f.name: config[f.name] for f in fields(RunOptions) if f.name in config}}
-    settings = {**{k: v for k, v in options.items() if k not in NOT_SETTINGS},
-                **{k: config[k] for k in ("tasks", "env_config", "reward_weights") if k in config}}
-    if str(options["agent"]).startswith("synlearner"):
+    opts = RunOptions.from_dict(config)
+    settings: dict[str, Any] = {**opts.flat(), **({"tasks": config["tasks"]} if "tasks" in config else {})}
+    if opts.agent in REGISTRY and REGISTRY[opts.agent].learner:
         from streamsynth.agents.synlearner.config import SynLearnerConfig
 
         names = {f.name for f in fields(SynLearnerConfig)}
         saved = {k: v for k, v in (config.get("agent_config") or {}).items() if k in names}
-        settings["learner"] = SynLearnerConfig.from_saved({**saved, **options["learner"]}).to_dict()
+        settings["learner"] = SynLearnerConfig.from_saved({**saved, **opts.learner}).to_dict()
     return {k: v for k, v in flatten(settings).items() if k not in NOT_SETTINGS}
 
 

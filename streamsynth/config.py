@@ -284,3 +284,72 @@ def field_docs(cls: type) -> dict[str, str]:
                     and isinstance(after.value.value, str):
                 out[node.target.id] = " ".join(inspect.cleandoc(after.value.value).split())
     return out
+
+
+# ------------------------------------------------------------------------------------------------- options
+
+OPTION = "option"
+"""The field-metadata key that makes a setting a first-class command-line option (see :func:`option`)."""
+
+
+def option(flag: str | None = None, **metadata: Any) -> dict[str, Any]:
+    """Field metadata that makes a dataclass setting a first-class option of ``synth-agent evaluate`` and
+    ``compare``: ``--flag`` (default: the field's name with dashes), its default and help taken from the field
+    (``metadata["help"]``, else the field's docstring). A bool field's flag may be a pair, ``"--cache/--no-cache"``.
+    Everything else about the option (the CLI parameter, the run-file key, its place in ``config.json``) is derived.
+
+    >>> option("--rounds")
+    {'option': '--rounds'}
+    """
+    return {OPTION: flag or True, **metadata}
+
+
+class OptionField(NamedTuple):
+    """A first-class option, derived from a dataclass field marked with :func:`option`."""
+
+    key: str
+    """Its key in run files and option mappings: the flag without dashes (``rounds``), or the field's name for a
+    ``--x/--no-x`` pair."""
+    path: tuple[str, ...]
+    """Where it lives: the field's path from the root dataclass, e.g. ``("env", "max_rounds")``."""
+    flag: str
+    default: Any
+    help: str
+    kind: Any
+    """The field's type annotation."""
+
+
+def option_fields(cls: type, path: tuple[str, ...] = ()) -> list[OptionField]:
+    """The first-class options of dataclass ``cls`` and of its nested dataclass fields (one level of nesting per
+    field whose default is a dataclass), in field order.
+
+    >>> from dataclasses import dataclass, field
+    >>> @dataclass(frozen=True)
+    ... class Env:
+    ...     max_rounds: int = field(default=3, metadata=option("--rounds", help="round budget"))
+    ...     hidden: int = 0
+    >>> @dataclass(frozen=True)
+    ... class Run:
+    ...     seed: int = field(default=0, metadata=option())
+    ...     '''Seed of everything.'''
+    ...     env: Env = field(default_factory=Env)
+    >>> [(o.key, o.path, o.flag, o.default, o.help) for o in option_fields(Run)]
+    [('seed', ('seed',), '--seed', 0, ''), ('rounds', ('env', 'max_rounds'), '--rounds', 3, 'round budget')]
+    """
+    instance = cls()
+    hints = _hints(instance)
+    docs = field_docs(cls)
+    out: list[OptionField] = []
+    for f in dataclasses.fields(cls):
+        value = getattr(instance, f.name)
+        if dataclasses.is_dataclass(value) and not isinstance(value, type):
+            out += option_fields(type(value), (*path, f.name))
+            continue
+        flag = f.metadata.get(OPTION)
+        if not flag:
+            continue
+        flag = f"--{f.name.replace('_', '-')}" if flag is True else str(flag)
+        key = f.name if "/" in flag else flag.split("/")[0].lstrip("-").replace("-", "_")
+        out.append(OptionField(key, (*path, f.name), flag, value, f.metadata.get("help") or docs.get(f.name, ""),
+                               hints[f.name]))
+    return out

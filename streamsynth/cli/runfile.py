@@ -32,10 +32,6 @@ from typing import Any, Mapping
 
 from streamsynth.config import SettingError
 
-RUN_FOLDER_KEYS = frozenset({"tasks", "agent_config", "env_config", "reward_weights", "versions", "wall_seconds"})
-"""Keys a run folder's ``config.json`` holds besides the options: a record of the run, ignored when it is read back
-as a run file."""
-
 MAPPING_KEYS = ("env", "learner", "agent_options")
 """Options whose values are tables: the file's table and the command line's ``-E``/``-L`` items are merged, the
 command line winning key by key."""
@@ -69,40 +65,24 @@ def read_run_file(path: str | Path) -> dict[str, Any]:
 
 
 def option_names(command: str) -> list[str]:
-    """The keys a run file of ``command`` (``evaluate`` or ``compare``) may hold."""
-    from streamsynth.evaluation.experiment import RunOptions
+    """The keys a run file of ``command`` (``evaluate`` or ``compare``) may hold: the run's fields, its first-class
+    options (``rounds``...), the tables, and for ``compare`` ``agents`` and ``seeds`` instead of ``agent`` and
+    ``seed``."""
+    from streamsynth.cli.options import COMMAND_EXCLUDES
+    from streamsynth.evaluation.options import RunOptions, first_class
 
-    names = [f.name for f in fields(RunOptions)]
-    if command == "compare":
-        names = [n for n in names if n not in ("agent", "seed", "checkpoint_every")] + ["agents", "seeds"]
-    return names
-
-
-def _typed(key: str, value: Any, where: str) -> Any:
-    """``value`` converted to the type of the option ``key`` (``agents``: a list or comma-separated text)."""
-    import typing
-
-    from streamsynth.config import convert
-    from streamsynth.evaluation.experiment import RunOptions
-
-    if key == "agents":
-        if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
-            return ",".join(value)
-        if isinstance(value, str):
-            return value
-        raise SettingError(f"{where}={value!r}: expected a list of agent names")
-    hints = typing.get_type_hints(RunOptions)
-    kind = int if key == "seeds" else hints[key]
-    default = 3 if key == "seeds" else getattr(RunOptions(), key)
-    return convert(value, kind, default, where)
+    names = [f.name for f in fields(RunOptions)] + [k for k in first_class() if k not in {f.name for f in
+                                                                                        fields(RunOptions)}]
+    names = [n for n in names if n not in COMMAND_EXCLUDES[command]]
+    return names + (["agents", "seeds"] if command == "compare" else [])
 
 
-def merge_run_file(command: str, path: str | Path, cli: Mapping[str, Any], given: set[str]) -> dict[str, Any]:
-    """The options of ``command``: the run file's, overridden by the command line's ``cli`` values whose names are
-    in ``given`` (those typed on the command line); the other ``cli`` values are the command's defaults and fill
-    what the file leaves out. Unknown keys in the file raise :class:`SettingError` naming them and the allowed ones.
-    Scalar values are checked against the option's type.
-    """
+def merge_run_file(command: str, path: str | Path, cli: Mapping[str, Any]) -> dict[str, Any]:
+    """The options of ``command``: the run file's, with the command line's ``cli`` (the options and ``-E``/``-A``
+    /``-L`` items typed there; not the defaults) on top, setting by setting (a table's keys merge). Unknown keys and
+    bad values in the file raise :class:`SettingError` naming the file and them."""
+    from streamsynth.evaluation.options import RUN_FOLDER_KEYS, RunOptions, normalize
+
     data = read_run_file(path)
     allowed = option_names(command)
     extra = set(RUN_FOLDER_KEYS) if command == "evaluate" else set()
@@ -112,17 +92,27 @@ def merge_run_file(command: str, path: str | Path, cli: Mapping[str, Any], given
         if command == "compare" and set(unknown) & {"agent", "seed"}:
             hint = " (a compare file names agents = [...] and seeds = N)"
         raise SettingError(f"--config {path}: unknown option(s) {unknown}{hint}; allowed: {', '.join(allowed)}")
-    out = dict(cli)
-    for key in allowed:
-        if key not in data:
-            continue
-        if key in MAPPING_KEYS:
-            from streamsynth.config import flatten
-
-            table = data[key]
-            if not isinstance(table, Mapping):
-                raise SettingError(f"--config {path}: {key} must be a table of settings, got {table!r}")
-            out[key] = {**flatten(table), **(cli.get(key) or {})}
-        elif key not in given:
-            out[key] = _typed(key, data[key], f"--config {path}: {key}")
+    grid = {k: data.pop(k) for k in ("agents", "seeds") if k in data}
+    if "agents" in grid:
+        grid["agents"] = _agents(grid["agents"], f"--config {path}: agents")
+    try:
+        from_file = normalize(data)
+        RunOptions.from_values(from_file)  # checks the file's values here, where the error can name the file
+    except (ValueError, TypeError) as exc:
+        raise SettingError(f"--config {path}: {exc}") from None
+    from_cli = normalize({k: v for k, v in cli.items() if k not in ("agents", "seeds")})
+    out = dict(from_file)
+    for key, value in from_cli.items():
+        out[key] = {**(from_file.get(key) or {}), **value} if key in MAPPING_KEYS + ("llm",) else value
+    out.update(grid)
+    out.update({k: cli[k] for k in ("agents", "seeds") if k in cli})
     return out
+
+
+def _agents(value: Any, where: str) -> str:
+    """``agents`` of a compare file: a list of names or comma-separated text."""
+    if isinstance(value, (list, tuple)) and all(isinstance(v, str) for v in value):
+        return ",".join(value)
+    if isinstance(value, str):
+        return value
+    raise SettingError(f"{where}={value!r}: expected a list of agent names")

@@ -18,7 +18,7 @@ def register_envs() -> None:
         register(
             id=ENV_ID,
             entry_point="streamsynth.envs.streamsynth_env:StreamSynthEnv",
-            kwargs={"stream": "offline", "samples_per_label": 16, "max_rounds": 4},
+            kwargs={"stream": "offline"},  # every other default is EnvConfig's
         )
     if STRATEGY_ENV_ID not in registry:
         # no default kwargs: they would clash with ``env=``; StreamSynthEnv's own defaults apply

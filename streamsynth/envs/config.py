@@ -14,7 +14,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from streamsynth.config import check_bool, check_choice, check_int, check_number
+from streamsynth.config import check_bool, check_choice, check_int, check_number, option
 from streamsynth.rewards.blend import RewardWeights
 from streamsynth.tasks.splits import SplitSizes
 
@@ -23,8 +23,9 @@ FEEDBACK_BUDGET_FACTOR = 8
 """The default feedback budget of a task: this many times its target size (``samples_per_label`` x labels)."""
 
 
-def _help(text: str) -> dict[str, str]:
-    return {"help": text}
+def _help(text: str, flag: str | bool = False) -> dict[str, Any]:
+    """A field's help, and with ``flag`` its first-class command-line option (:func:`streamsynth.config.option`)."""
+    return {"help": text, **(option(flag if isinstance(flag, str) else None) if flag else {})}
 
 
 @dataclass(frozen=True)
@@ -32,16 +33,16 @@ class EnvConfig:
     """Every keyword setting of :class:`~streamsynth.envs.streamsynth_env.StreamSynthEnv` (not ``stream`` and
     ``render_mode``)."""
 
-    samples_per_label: int = field(default=16, metadata=_help("target number of accepted samples per label"))
-    max_rounds: int = field(default=4, metadata=_help("round budget (submissions) of each task"))
+    samples_per_label: int = field(default=16, metadata=_help("target number of accepted samples per label", True))
+    max_rounds: int = field(default=3, metadata=_help("round budget (submissions) of each task", "--rounds"))
     max_samples_per_step: int = field(default=256, metadata=_help("items of one action beyond this are rejected"))
     reward_weights: RewardWeights = field(default_factory=RewardWeights,
                                           metadata=_help("weights of the set score (see the docs' Rewards page)"))
     reward_mode: str = field(default="delta", metadata=_help("delta: step reward = change of the set score; "
-                                                             "absolute: the score itself"))
+                                                             "absolute: the score itself", True))
     cycle: bool = field(default=False, metadata=_help("start the stream again after its last task"))
     embedder: Any = field(default="minilm", metadata=_help("minilm (packaged), hashing, or a sentence-transformers "
-                                                           "id (an Embedder object from Python)"))
+                                                           "id (an Embedder object from Python)", True))
     split_sizes: SplitSizes = field(default_factory=SplitSizes,
                                     metadata=_help("sizes of the real-data splits of each task"))
     data_seed: int = field(default=0, metadata=_help("seed of the real-data splits"))

@@ -38,6 +38,7 @@ from typing import TYPE_CHECKING, Any, Mapping
 
 import numpy as np
 
+from streamsynth.envs.config import EnvConfig
 from streamsynth.errors import StreamSynthError
 from streamsynth.io import atomic_open
 from streamsynth.rewards import single_threaded_blas
@@ -70,22 +71,9 @@ class EnvStateNotFoundError(EnvStateError, FileNotFoundError):
 # ---------------------------------------------------------------------------------------------- state dicts
 def env_config(env: StreamSynthEnv) -> dict[str, Any]:
     """The constructor arguments that results depend on, as plain data (``render_mode`` is not one)."""
-    return {
-        "tasks": [t.name for t in env.tasks],
-        "samples_per_label": env.samples_per_label,
-        "max_rounds": env.max_rounds,
-        "max_samples_per_step": env.max_samples_per_step,
-        "reward_weights": env.weights.to_dict(),
-        "reward_mode": env.reward_mode,
-        "cycle": env.cycle,
-        "split_sizes": {k: getattr(env.split_sizes, k) for k in ("seed_per_label", "judge", "dev", "test")},
-        "data_seed": env.data_seed,
-        "near_duplicate": env.near_duplicate,
-        "near_copy_overlap": env.near_copy_overlap,
-        "novelty_capacity": env.novelty_capacity,
-        "feedback_budget": env.feedback_budget,
-        "embedder": {"name": str(env.embedder.name), "dim": int(env.embedder.dim)},
-    }
+    settings = {k: v for k, v in env.config.to_dict().items() if k != "embedder"}  # every EnvConfig setting
+    return {"tasks": [t.name for t in env.tasks], **settings,
+            "embedder": {"name": str(env.embedder.name), "dim": int(env.embedder.dim)}}
 
 
 def env_state_dict(env: StreamSynthEnv) -> dict[str, Any]:
@@ -155,14 +143,14 @@ def load_env_state_dict(env: StreamSynthEnv, state: Mapping[str, Any]) -> None:
         task_state = _task_state(env, state["task"], _TaskState)
     if state["memory"] is not None:
         try:
-            mem = ReferenceMemory(env.embedder.dim, capacity=env.novelty_capacity)
+            mem = ReferenceMemory(env.embedder.dim, capacity=env.config.novelty_capacity)
             mem.load_state_dict(state["memory"])
         except (ValueError, TypeError, KeyError) as exc:
             raise EnvStateError(f"the env state's novelty memory is broken: {exc}") from exc
-        if mem.dim != env.embedder.dim or mem.capacity != env.novelty_capacity:
+        if mem.dim != env.embedder.dim or mem.capacity != env.config.novelty_capacity:
             raise EnvStateError(
                 f"the env state's novelty memory has dim={mem.dim}, capacity={mem.capacity}; this env needs "
-                f"dim={env.embedder.dim}, capacity={env.novelty_capacity}"
+                f"dim={env.embedder.dim}, capacity={env.config.novelty_capacity}"
             )
     if task_state is not None and mem is None:
         raise EnvStateError("the env state has a current task but no novelty memory; it is incomplete")
@@ -189,7 +177,9 @@ def _check_config(env: StreamSynthEnv, saved: Any) -> None:
     if not isinstance(saved, Mapping):
         raise EnvStateError("the env state's 'config' must be a mapping")
     current = env_config(env)
-    diffs = [f"{k}: saved {saved.get(k)!r}, this env {v!r}" for k, v in current.items() if saved.get(k) != v]
+    defaults = EnvConfig().to_dict()  # a setting added since the state was saved: the state ran at its default
+    diffs = [f"{k}: saved {saved.get(k, defaults.get(k))!r}, this env {v!r}" for k, v in current.items()
+             if saved.get(k, defaults.get(k)) != v]
     if diffs:
         raise EnvStateError(
             "the env state was saved from an env built with other arguments (" + "; ".join(diffs) + "); build the "
@@ -230,7 +220,7 @@ def _task_state(env: StreamSynthEnv, raw: Any, cls: type) -> Any:
     drafted = _encoded(raw["drafted"], "drafted", ctx) if "drafted" in raw else []
     return cls(
         index=index,
-        round=_int(raw["round"], "task.round", 0, env.max_rounds),
+        round=_int(raw["round"], "task.round", 0, env.config.max_rounds),
         samples=[dict(s) for s in samples],
         keys=set(keys),
         parts=parts,

@@ -61,7 +61,7 @@ class StrategyFeaturizer:
     def for_env(cls, env: Any) -> "StrategyFeaturizer":
         """The featurizer of a ``StreamSynthEnv`` (or a wrapper of one): its embedder, round budget, label count."""
         inner = env.unwrapped
-        return cls(inner.embedder, inner.max_rounds, inner.max_labels)
+        return cls(inner.embedder, inner.config.max_rounds, inner.max_labels)
 
     @property
     def dim(self) -> int:

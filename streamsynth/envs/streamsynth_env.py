@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from collections import Counter
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any, Mapping, Sequence
 
@@ -20,7 +20,7 @@ from streamsynth.envs.screening import draft_flag, joined, preview, screen, scre
 from streamsynth.envs.spaces import DatasetSpace
 from streamsynth.errors import StreamExhaustedError, TaskError
 from streamsynth.rewards import single_threaded_blas
-from streamsynth.rewards.blend import RewardWeights, sample_score
+from streamsynth.rewards.blend import sample_score
 from streamsynth.rewards.embeddings import Embedder, get_embedder
 from streamsynth.rewards.novelty import ReferenceMemory
 from streamsynth.rewards.scorer import EncodedSet, TaskScorer
@@ -29,7 +29,7 @@ from streamsynth.rewards.reasons import Reason, reject
 from streamsynth.rewards.validity import sample_key, word_shingles
 from streamsynth.tasks import get_stream
 from streamsynth.tasks.spec import LABEL_KEY, Sample, Task
-from streamsynth.tasks.splits import SplitSizes, TaskSplits, split_samples
+from streamsynth.tasks.splits import TaskSplits, split_samples
 
 
 
@@ -174,13 +174,16 @@ class StreamSynthEnv(gym.Env):
     ## Arguments
 
     ``stream`` (a built-in stream name, a stream/task TOML path, or a list of tasks or names; default
-    ``"offline"``), ``samples_per_label`` (target per label, 16), ``max_rounds`` (4), ``max_samples_per_step``
-    (256), ``reward_weights`` (mapping of weight names), ``reward_mode``, ``cycle``, ``embedder`` (``"minilm"``,
-    ``"hashing"`` or a sentence-transformers id or an :class:`Embedder`), ``split_sizes`` (a
-    :class:`SplitSizes` or mapping; ``test`` still shapes how the data is cut, though the env drops the test
-    split), ``data_seed`` (fixes the real-data splits, 0), ``near_duplicate`` (0.97), ``near_copy_overlap`` (0.6),
-    ``novelty_capacity`` (4096), ``feedback_budget`` (drafts per task; ``None``: 8x the target size),
-    ``render_mode`` (``None`` or ``"ansi"``).
+    ``"offline"``), ``render_mode`` (``None`` or ``"ansi"``), and the settings of
+    :class:`~streamsynth.envs.config.EnvConfig` (each declared there once, with its default and help), as keywords
+    or as ``config=EnvConfig(...)`` (keywords then replace some of its values): ``samples_per_label`` (target per
+    label, 16), ``max_rounds`` (3), ``max_samples_per_step`` (256), ``reward_weights`` (mapping of weight names),
+    ``reward_mode``, ``cycle``, ``embedder`` (``"minilm"``, ``"hashing"`` or a sentence-transformers id or an
+    :class:`~streamsynth.rewards.embeddings.Embedder`), ``split_sizes`` (a
+    :class:`~streamsynth.tasks.splits.SplitSizes` or mapping; ``test`` still shapes how the data is cut, though
+    the env drops the test split), ``data_seed`` (fixes the real-data splits, 0), ``near_duplicate`` (0.97),
+    ``near_copy_overlap`` (0.6), ``novelty_capacity`` (4096), ``feedback_budget`` (drafts per task; ``None``: 8x the
+    target size). ``env.config`` holds them.
 
     ## Version History
 
@@ -197,35 +200,22 @@ class StreamSynthEnv(gym.Env):
     * 0.3.1: a draft's realism is tested with the synthetic samples the task has seen (the accepted set and the
       most recent drafts) as training rows, not only with the drafts of its step.
     * 0.3.3: ``action_space`` admits a bool ``draft`` flag beside a sample's fields.
+    * 0.4.0: the round budget ``max_rounds`` defaults to 3 (was 4), as the CLI's ``--rounds`` always did; the
+      settings live in ``env.config`` (the attribute copies such as ``env.max_rounds`` are gone).
     """
 
     metadata = {"render_modes": ["ansi"]}
 
-    def __init__(
-        self,
-        stream: str | Sequence[Task | str] = "offline",
-        *,
-        samples_per_label: int = 16,
-        max_rounds: int = 4,
-        max_samples_per_step: int = 256,
-        reward_weights: Mapping[str, float] | RewardWeights | None = None,
-        reward_mode: str = "delta",
-        cycle: bool = False,
-        embedder: str | Embedder = "minilm",
-        split_sizes: SplitSizes | Mapping[str, int] | None = None,
-        data_seed: int = 0,
-        near_duplicate: float = 0.97,
-        near_copy_overlap: float = 0.6,
-        novelty_capacity: int = 4096,
-        feedback_budget: int | None = None,
-        render_mode: str | None = None,
-    ) -> None:
-        cfg = EnvConfig(samples_per_label=samples_per_label, max_rounds=max_rounds,
-                        max_samples_per_step=max_samples_per_step, reward_weights=reward_weights,
-                        reward_mode=reward_mode, cycle=cycle, embedder=embedder, split_sizes=split_sizes,
-                        data_seed=data_seed, near_duplicate=near_duplicate, near_copy_overlap=near_copy_overlap,
-                        novelty_capacity=novelty_capacity, feedback_budget=feedback_budget)
-        # (EnvConfig validates every setting: one place, envs.config)
+    def __init__(self, stream: str | Sequence[Task | str] = "offline", *, config: EnvConfig | None = None,
+                 render_mode: str | None = None, **settings: Any) -> None:
+        # every setting is an EnvConfig field, validated there (one place): keyword settings, or a config with
+        # keyword settings replacing some of its values
+        try:
+            cfg = replace(config, **settings) if config is not None else EnvConfig(**settings)
+        except TypeError as exc:  # an unknown keyword
+            known = ", ".join(f.name for f in fields(EnvConfig))
+            raise TypeError(f"StreamSynthEnv: {exc}; its settings are {known} (and stream, config, "
+                            "render_mode)") from None
         self.config = cfg
         if render_mode is not None and render_mode not in self.metadata["render_modes"]:
             raise ValueError(f"render_mode must be None or one of {self.metadata['render_modes']}, got {render_mode!r}")
@@ -233,29 +223,18 @@ class StreamSynthEnv(gym.Env):
         names = [t.name for t in self.tasks]
         if len(set(names)) != len(names):
             raise TaskError(f"a stream cannot hold the same task twice: {names}")
-        self.samples_per_label = cfg.samples_per_label
-        self.max_rounds = cfg.max_rounds
-        self.max_samples_per_step = cfg.max_samples_per_step
-        self.weights = cfg.reward_weights
-        self.reward_mode = cfg.reward_mode
-        self.cycle = cfg.cycle
-        self.split_sizes = cfg.split_sizes
-        self.data_seed = cfg.data_seed
-        self.near_duplicate = cfg.near_duplicate
-        self.near_copy_overlap = cfg.near_copy_overlap
-        self.novelty_capacity = cfg.novelty_capacity
-        self.feedback_budget = cfg.feedback_budget
         self.render_mode = render_mode
-        self._embedder_spec = embedder
-        self._embedder: Embedder | None = embedder if isinstance(embedder, Embedder) else None
+        self._embedder: Embedder | None = cfg.embedder if isinstance(cfg.embedder, Embedder) else None
 
         self.max_labels = max(len(t.labels) for t in self.tasks)
         self.observation_space = build_observation_space(
-            self.tasks, self.max_labels, max_rounds, samples_per_label, self.split_sizes.seed_per_label * self.max_labels,
+            self.tasks, self.max_labels, cfg.max_rounds, cfg.samples_per_label,
+            cfg.split_sizes.seed_per_label * self.max_labels,
             max(cfg.task_feedback_budget(len(t.labels)) for t in self.tasks),
         )
         self.action_space = DatasetSpace(
-            max_samples_per_step, max(t.max_chars for t in self.tasks), self.tasks[0].fields, self.tasks[0].label_names
+            cfg.max_samples_per_step, max(t.max_chars for t in self.tasks), self.tasks[0].fields,
+            self.tasks[0].label_names
         )
         self._contexts: dict[int, _TaskContext] = {}
         self._position = -1
@@ -266,7 +245,7 @@ class StreamSynthEnv(gym.Env):
     @property
     def embedder(self) -> Embedder:
         if self._embedder is None:
-            self._embedder = get_embedder(str(self._embedder_spec))
+            self._embedder = get_embedder(str(self.config.embedder))
         return self._embedder
 
     def _context(self, index: int) -> _TaskContext:
@@ -277,9 +256,9 @@ class StreamSynthEnv(gym.Env):
 
     def _build_context(self, index: int) -> _TaskContext:
         task = self.tasks[index]
-        splits = split_samples(task.source.load(), task, self.split_sizes, seed=self.data_seed)
+        splits = split_samples(task.source.load(), task, self.config.split_sizes, seed=self.config.data_seed)
         splits = replace(splits, test=[])  # evaluation-only: the env (and so the agent) never holds the test split
-        scorer = TaskScorer(task, splits.judge, splits.dev, self.embedder, seed=self.data_seed)
+        scorer = TaskScorer(task, splits.judge, splits.dev, self.embedder, seed=self.config.data_seed)
         keys = frozenset(sample_key(s, task.fields) for s in splits.seed)
         shingles = tuple(word_shingles(joined(s, task.fields)) for s in splits.seed)
         return _TaskContext(task, splits, scorer, keys, scorer.encode(splits.seed), shingles)
@@ -304,7 +283,7 @@ class StreamSynthEnv(gym.Env):
             raise ValueError(f"unknown reset option(s) {sorted(unknown)}; known: ['task']")
         if seed is not None or self._memory is None:
             self._position = -1
-            self._memory = ReferenceMemory(self.embedder.dim, capacity=self.novelty_capacity)
+            self._memory = ReferenceMemory(self.embedder.dim, capacity=self.config.novelty_capacity)
         if "task" in options:
             names = [t.name for t in self.tasks]
             if options["task"] not in names:
@@ -313,7 +292,7 @@ class StreamSynthEnv(gym.Env):
         else:
             index = self._position + 1
             if index >= len(self.tasks):
-                if not self.cycle:
+                if not self.config.cycle:
                     raise StreamExhaustedError(
                         f"the stream's {len(self.tasks)} task(s) are done; call reset(seed=...) to start over, "
                         "reset(options={'task': name}) to revisit one, or make the env with cycle=True"
@@ -349,7 +328,7 @@ class StreamSynthEnv(gym.Env):
                 items[i] = (items[i][0], items[i][1] or f)
         # drafts: charged to the task's feedback budget (those within the per-step limit), scored, never added
         budget = self._budget(st)
-        in_window = [i for i in drafts if i < self.max_samples_per_step]
+        in_window = [i for i in drafts if i < self.config.max_samples_per_step]
         charged = in_window[: max(budget - st.drafts_used, 0)]
         for i in in_window[len(charged):]:
             items[i] = (items[i][0], items[i][1] or reject(Reason.OVER_FEEDBACK_BUDGET, budget=budget))
@@ -379,14 +358,14 @@ class StreamSynthEnv(gym.Env):
         figures = self._set_figures(ctx, st, whole, realism)
         previous = st.score
         st.score = figures["score"]
-        reward = st.score - previous if self.reward_mode == "delta" else st.score
+        reward = st.score - previous if self.config.reward_mode == "delta" else st.score
         figures["reward"] = reward
         figures["acceptance_rate"] = len(accepted) / len(submitted) if submitted else 0.0
         st.figures = figures
         counts = Counter(s[LABEL_KEY] for s in st.samples)
         info.update(self._info_tail(rows, items, st, task, counts, accepted=len(accepted), draft_only=False,
                                     components=figures))
-        terminated = info["target_reached"] or st.round >= self.max_rounds
+        terminated = info["target_reached"] or st.round >= self.config.max_rounds
         st.done = terminated
         return self._observation(), float(reward), terminated, False, info
 
@@ -397,16 +376,16 @@ class StreamSynthEnv(gym.Env):
         same figures but stay unaccepted. Returns the kept items' encodings, indices, fidelity, novelty, and the
         realism of the accepted set plus them (``whole``, ``realism``)."""
         task = ctx.task
-        candidates = screen(items, indices, task, ctx.seed_keys, ctx.seed_shingles, st.keys, self.max_samples_per_step,
-                            self.near_copy_overlap, rows, draft=draft)
+        candidates = screen(items, indices, task, ctx.seed_keys, ctx.seed_shingles, st.keys, self.config.max_samples_per_step,
+                            self.config.near_copy_overlap, rows, draft=draft)
         enc = ctx.scorer.encode([items[i][0] for i in candidates])
         keep: list[int] = []
         if candidates:
             accepted_vectors = np.concatenate([p.vectors for p in st.parts]) if st.parts else None
             keep = screen_near_duplicates(
                 enc.vectors, [task.label_names[k] for k in enc.labels], candidates, ctx.seed_set.vectors,
-                accepted_vectors, Counter(s[LABEL_KEY] for s in st.samples), self.samples_per_label,
-                self.near_duplicate, rows, fill_labels=not draft)
+                accepted_vectors, Counter(s[LABEL_KEY] for s in st.samples), self.config.samples_per_label,
+                self.config.near_duplicate, rows, fill_labels=not draft)
         enc = enc.take(keep)
         kept = [candidates[k] for k in keep]
         fidelity = ctx.scorer.fidelity(enc)
@@ -417,7 +396,7 @@ class StreamSynthEnv(gym.Env):
             new_realism = realism
             if len(enc):  # keep the most recent drafts, as many as the task's target size
                 recent = EncodedSet.concat([*st.drafted, enc])
-                window = self.samples_per_label * len(task.labels)
+                window = self.config.samples_per_label * len(task.labels)
                 st.drafted = [recent.take(np.arange(max(0, len(recent) - window), len(recent)))]
         else:  # the set's test: the accepted set and this step's samples, each scored out of fold
             realism = ctx.scorer.realism(whole)
@@ -427,7 +406,7 @@ class StreamSynthEnv(gym.Env):
             rows[i].update(accepted=not draft, fidelity=float(fidelity[j]), novelty=float(novelty[j]),
                            realism=float(new_realism[j]), utility_gain=float(gains[j]),
                            score=sample_score(float(fidelity[j]), float(novelty[j]), float(new_realism[j]),
-                                              len(task.labels), self.weights))
+                                              len(task.labels), self.config.reward_weights))
         return enc, kept, fidelity, novelty, whole, realism
 
     def _info_tail(self, rows, items, st: _TaskState, task: Task, counts: Counter, *, accepted: int,
@@ -441,7 +420,7 @@ class StreamSynthEnv(gym.Env):
             "accepted": accepted,
             "dataset_size": len(st.samples),
             "counts": {lbl: counts.get(lbl, 0) for lbl in task.labels},
-            "target_reached": all(counts.get(lbl, 0) >= self.samples_per_label for lbl in task.labels),
+            "target_reached": all(counts.get(lbl, 0) >= self.config.samples_per_label for lbl in task.labels),
         }
 
     def _budget(self, st: _TaskState) -> int:
@@ -459,8 +438,8 @@ class StreamSynthEnv(gym.Env):
             return "StreamSynth: no task yet (call reset())"
         task = self.current_task
         counts = Counter(s[LABEL_KEY] for s in self._state.samples)
-        lines = [f"task {self._state.index + 1}/{len(self.tasks)} {task.name!r}, round {self._state.round}/{self.max_rounds}"]
-        lines += [f"  {lbl:<24} {counts.get(lbl, 0):>4}/{self.samples_per_label}" for lbl in task.labels]
+        lines = [f"task {self._state.index + 1}/{len(self.tasks)} {task.name!r}, round {self._state.round}/{self.config.max_rounds}"]
+        lines += [f"  {lbl:<24} {counts.get(lbl, 0):>4}/{self.config.samples_per_label}" for lbl in task.labels]
         lines += [f"  {k:<16} {self._state.figures.get(k, 0.0):.3f}" for k in FEEDBACK_KEYS]
         return "\n".join(lines)
 
@@ -496,15 +475,15 @@ class StreamSynthEnv(gym.Env):
         st = self._state
         ctx = self._context(st.index)
         return make_observation(
-            ctx.task, st.index, ctx.splits.seed, st.round, self.max_rounds, Counter(s[LABEL_KEY] for s in st.samples),
-            self.samples_per_label, self.max_labels, st.figures, self._budget(st) - st.drafts_used, st.steps,
+            ctx.task, st.index, ctx.splits.seed, st.round, self.config.max_rounds, Counter(s[LABEL_KEY] for s in st.samples),
+            self.config.samples_per_label, self.max_labels, st.figures, self._budget(st) - st.drafts_used, st.steps,
         )
 
     def _set_figures(self, ctx: _TaskContext, st: _TaskState, enc: EncodedSet,
                      realism: np.ndarray) -> dict[str, float]:
         """The set figures of the accepted dataset ``enc`` (every accepted sample, in order) and its realism."""
-        target = self.samples_per_label * len(ctx.task.labels)
-        return set_figures(ctx.scorer, enc, st.fidelity, st.novelty, target, self.weights, realism)
+        target = self.config.samples_per_label * len(ctx.task.labels)
+        return set_figures(ctx.scorer, enc, st.fidelity, st.novelty, target, self.config.reward_weights, realism)
 
 
 def _resolve_stream(stream: str | Sequence[Task | str]) -> list[Task]:

@@ -30,7 +30,8 @@ from streamsynth.errors import StreamSynthError
 from streamsynth.evaluation import paired
 from streamsynth.evaluation.checkpoint import has_checkpoint
 from streamsynth.evaluation.executors import Cell, LocalExecutor
-from streamsynth.evaluation.experiment import RunOptions, is_complete, load_results, load_transfer
+from streamsynth.evaluation.experiment import is_complete, load_results, load_transfer
+from streamsynth.evaluation.options import RunOptions
 from streamsynth.evaluation.runner import TaskResult
 from streamsynth.evaluation.stream_metrics import acc, bwt, constant_rows, fwt
 from streamsynth.io import atomic_open, write_json, write_text
@@ -106,17 +107,16 @@ def settings_diff(saved: dict[str, Any], requested: RunOptions) -> list[str]:
     version), one ``"name: saved -> requested"`` line each; empty when the cell can be reused.
 
     >>> from streamsynth import __version__
-    >>> settings_diff({**RunOptions(samples_per_label=8).to_dict(), "versions": {"streamsynth": __version__}},
-    ...               RunOptions(samples_per_label=16))
-    ['samples_per_label: 8 -> 16']
+    >>> eight = RunOptions.from_values({"samples_per_label": 8})
+    >>> settings_diff({**eight.to_dict(), "versions": {"streamsynth": __version__}}, eight.with_(samples_per_label=16))
+    ['env.samples_per_label: 8 -> 16']
     >>> zerogen = {**RunOptions(agent="zerogen").to_dict(), "agent_config": {"learns": False},
     ...            "versions": {"streamsynth": __version__}}
     >>> settings_diff(zerogen, RunOptions(agent="zerogen", probe_samples_per_label=4))  # no probe runs to differ
     []
     """
-    from dataclasses import fields
-
     from streamsynth import __version__
+    from streamsynth.agents.registry import spec
 
     try:
         before = RunOptions.from_dict(saved)
@@ -125,11 +125,13 @@ def settings_diff(saved: dict[str, Any], requested: RunOptions) -> list[str]:
     agent_config = saved.get("agent_config")
     learns = not isinstance(agent_config, dict) or agent_config.get("learns", True) is not False
     ignored = IGNORED_SETTINGS if learns else IGNORED_SETTINGS + PROBE_SETTINGS
-    synlearner = requested.agent.startswith("synlearner") and isinstance(agent_config, dict)
+    synlearner = spec(requested.agent).learner and isinstance(agent_config, dict)
     if synlearner:  # compared setting by setting, with what a run from before a setting existed did
         ignored += ("learner",)
-    out = [f"{f.name}: {getattr(before, f.name)!r} -> {getattr(requested, f.name)!r}" for f in fields(RunOptions)
-           if f.name not in ignored and getattr(before, f.name) != getattr(requested, f.name)]
+    old, new = before.flat(), requested.flat()
+    keys = list(new) + [k for k in old if k not in new]
+    out = [f"{key}: {old.get(key)!r} -> {new.get(key)!r}" for key in keys
+           if key.split(".")[0] not in ignored and old.get(key) != new.get(key)]
     if synlearner:
         from streamsynth.agents.synlearner.config import SynLearnerConfig
 
@@ -266,13 +268,13 @@ def write_compare(out: Path, result: CompareResult, base: RunOptions) -> None:
     rows = aggregate(result)
     seeds = ", ".join(map(str, result.seeds))
     header = (f"# StreamSynth comparison\n\nStream `{base.stream}` ({' -> '.join(result.tasks)}), seeds {seeds}, "
-              f"{base.samples_per_label} samples per label, {base.rounds} rounds, model `{base.model}`, embedder "
-              f"`{base.embedder}`. Mean ± std over seeds; student accuracy and macro-F1 on each task's real test "
+              f"{base.env.samples_per_label} samples per label, {base.env.max_rounds} rounds, model "
+              f"`{base.llm.model}`, embedder `{base.env.embedder}`. Mean ± std over seeds; student accuracy and macro-F1 on each task's real test "
               "split (never used by rewards); gold = the same student on the same number of real samples.\n\n")
     analysis = paired.analyse(result.agents, result.tasks,
                               {k: [r.row() for r in cell] for k, cell in result.cells.items()},
                               {k: paired.read_log(cell_dir(out, *k) / "learning.jsonl") for k in result.cells},
-                              result.stream, base.probe_samples_per_label or base.samples_per_label)
+                              result.stream, base.probe_samples_per_label or base.env.samples_per_label)
     section = paired.markdown(analysis)
     write_text(out / "results.md", header + markdown_table(rows, result) + ("\n" + section if section else ""))
     write_json(out / "paired.json", analysis)

@@ -272,7 +272,7 @@ class Evaluator:
         """An evaluator of ``env``'s stream (a ``StreamSynthEnv`` or a wrapper of one): its ``tasks``,
         ``split_sizes``, ``data_seed`` and embedder object (the embedding model is shared, not loaded again)."""
         env = env.unwrapped
-        return cls(env.tasks, split_sizes=env.split_sizes, data_seed=env.data_seed, embedder=env.embedder,
+        return cls(env.tasks, split_sizes=env.config.split_sizes, data_seed=env.config.data_seed, embedder=env.embedder,
                    students=students)
 
     @property

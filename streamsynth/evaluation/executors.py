@@ -23,7 +23,8 @@ from typing import Any, Callable, Sequence
 
 from streamsynth.errors import StreamSynthError
 from streamsynth.config import check_int, check_number
-from streamsynth.evaluation.experiment import RunHooks, RunOptions
+from streamsynth.evaluation.experiment import RunHooks
+from streamsynth.evaluation.options import RunOptions
 
 EXECUTORS = ("local", "ray")
 

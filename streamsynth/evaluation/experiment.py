@@ -9,149 +9,14 @@ from __future__ import annotations
 
 import platform
 import shutil
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Callable, Sequence
+from typing import Any, Callable, Sequence
 
-from streamsynth.config import check_int
 from streamsynth.errors import StreamSynthError
+from streamsynth.evaluation.options import RunOptions
 from streamsynth.evaluation.runner import TaskResult, run_stream
 from streamsynth.io import write_json
-
-if TYPE_CHECKING:
-    from streamsynth.envs.config import EnvConfig
-    from streamsynth.synthesis.config import LLMConfig
-
-
-STUDENT_CHOICES = ("linear", "finetune")
-
-
-@dataclass(frozen=True)
-class RunOptions:
-    """Everything that defines a run (the CLI options of ``evaluate``)."""
-
-    agent: str = "zerogen"
-    stream: str = "offline"
-    samples_per_label: int = 16
-    rounds: int = 3
-    model: str = "smollm2-135m"
-    backend: str = "transformers"
-    device: str = "auto"
-    batch_size: int = 32
-    temperature: float = 0.9
-    max_new_tokens: int = 64
-    base_url: str | None = None
-    """``--backend openai``: the endpoint (``--base-url``)."""
-    api_key_env: str = "OPENAI_API_KEY"
-    concurrency: int = 8
-    completion_cache: bool = True
-    embedder: str = "minilm"
-    reward_mode: str = "delta"
-    seed: int = 0
-    probe_samples_per_label: int | None = None
-    """Budget of each probe round of agents that learn (transfer matrix R); None: ``samples_per_label``."""
-    learner: dict[str, Any] = field(default_factory=dict)
-    """SynLearner settings (fields of ``SynLearnerConfig``; the shared model/sampling settings and the embedder come
-    from the options above), e.g. ``{"lr": 1e-4}``."""
-    student: str = "finetune"
-    """Students of the test reports: ``"linear"`` (logistic regression on frozen embeddings, cheap) or
-    ``"finetune"`` (also MiniLM fine-tuned end to end, the realistic student; both are reported)."""
-    checkpoint_every: int = 0
-    """Checkpoint every N env steps inside a task (rounds and drafts-only steps; 0: only after each task); agents
-    that support checkpoints only."""
-    env: dict[str, Any] = field(default_factory=dict)
-    """Env settings beyond the options above (``-E KEY=VALUE``): dotted keys of
-    :class:`~streamsynth.envs.config.EnvConfig`, e.g. ``{"reward_weights.utility": 0.5}``; stored typed."""
-    agent_options: dict[str, Any] = field(default_factory=dict)
-    """The agent's own settings (``-A KEY=VALUE``; see ``synth-agent info --agent NAME``), e.g. ``{"k": 2}`` for
-    ``fewshot``; stored typed. For SynLearner they go to ``learner`` (``-A`` and ``-L`` are the same there)."""
-    report_to: tuple[str, ...] = ()
-    """Where the run's scalars also go: ``tensorboard`` (event files in ``RUN_DIR/tensorboard``) and/or ``wandb``
-    (:mod:`streamsynth.evaluation.reporting`); they change no result."""
-
-    def __post_init__(self) -> None:
-        from streamsynth.evaluation.reporting import parse_report_to
-
-        object.__setattr__(self, "report_to", parse_report_to(self.report_to))
-        object.__setattr__(self, "env", _typed_env_overrides(self.env))
-        if self.agent_options:
-            from streamsynth.agents.registry import typed_options
-
-            typed = typed_options(self.agent, self.agent_options)
-            if self.agent.startswith("synlearner"):
-                object.__setattr__(self, "learner", {**dict(self.learner), **typed})
-                typed = {}
-            object.__setattr__(self, "agent_options", typed)
-        p = self.probe_samples_per_label
-        if p is not None:
-            check_int("probe_samples_per_label", p)
-        if self.student not in STUDENT_CHOICES:
-            raise ValueError(f"student must be one of {STUDENT_CHOICES}, got {self.student!r}")
-        check_int("checkpoint_every", self.checkpoint_every, 0)
-        self.llm_config()  # the model and sampling options are checked where they are declared, before any run
-        if self.learner:
-            from streamsynth.agents.synlearner.config import SynLearnerConfig
-
-            cfg = SynLearnerConfig.from_dict(dict(self.learner))  # validates names and values now, not mid-run
-            # typed as the config holds them (a tuple saved as a JSON list is a tuple again), so the options read
-            # back from a run's config.json equal the requested ones
-            object.__setattr__(self, "learner", {k: getattr(cfg, k) for k in self.learner})
-
-    @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "RunOptions":
-        """The options saved in a run folder's ``config.json`` (other keys there are ignored)."""
-        names = {f.name for f in fields(cls)}
-        return cls(**{k: v for k, v in data.items() if k in names})
-
-    def with_(self, **changes: Any) -> "RunOptions":
-        return replace(self, **changes)
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-    def llm_config(self) -> "LLMConfig":
-        """The model, sampling and endpoint settings that every LLM agent of the run shares."""
-        from streamsynth.agents.registry import ENDPOINT_SETTINGS, SHARED_LLM_SETTINGS
-        from streamsynth.synthesis.config import LLMConfig
-
-        return LLMConfig(**{name: getattr(self, name) for name in SHARED_LLM_SETTINGS + ENDPOINT_SETTINGS})
-
-    def env_config(self, **changes: Any) -> "EnvConfig":
-        """The env's settings: the dedicated options, then the ``env`` overrides, then ``changes`` (probe envs)."""
-        from streamsynth.config import apply_overrides
-        from streamsynth.envs.config import EnvConfig
-
-        base = EnvConfig(samples_per_label=self.samples_per_label, max_rounds=self.rounds, embedder=self.embedder,
-                         reward_mode=self.reward_mode, data_seed=self.seed)
-        return replace(apply_overrides(base, self.env, "-E"), **changes)
-
-
-ENV_OPTIONS = {"samples_per_label": "--samples-per-label", "max_rounds": "--rounds", "embedder": "--embedder",
-               "reward_mode": "--reward-mode", "data_seed": "--seed"}
-"""Env settings that have their own option (so ``-E`` refuses them: one way to set each)."""
-
-
-def _typed_env_overrides(overrides: dict[str, Any]) -> dict[str, Any]:
-    """``overrides`` checked against :class:`EnvConfig` and converted to their types (flat dotted keys).
-
-    >>> _typed_env_overrides({"reward_weights": {"utility": "0.5"}, "cycle": "yes"})
-    {'reward_weights.utility': 0.5, 'cycle': True}
-    """
-    from streamsynth.config import SettingError, apply_overrides, flatten
-    from streamsynth.envs.config import EnvConfig
-
-    flat = flatten(dict(overrides or {}))
-    for key in flat:
-        if key.split(".")[0] in ENV_OPTIONS:
-            raise SettingError(f"-E {key}: use {ENV_OPTIONS[key.split('.')[0]]} (one way to set each setting)")
-    cfg = apply_overrides(EnvConfig(), flat, "-E")
-    out = {}
-    for key in flat:
-        value: Any = cfg
-        for part in key.split("."):
-            value = getattr(value, part)
-        out[key] = value
-    return out
 
 
 @dataclass
@@ -224,81 +89,27 @@ def run_experiment(opts: RunOptions, run_dir: Path, hooks: RunHooks | None = Non
     checkpoints only) or ``overwrite_partial`` (it is cleared and the run starts over).
 
     The run is a loop over the stream plus callbacks (:mod:`streamsynth.evaluation.callbacks`): probe rows of the
-    transfer matrix, the results writer, checkpoints, progress hooks, then the caller's ``callbacks``
-    (:class:`~streamsynth.evaluation.callbacks.RunCallback` objects).
+    transfer matrix, the results writer, learning curves, scalars for TensorBoard / W&B, checkpoints, progress
+    hooks, then the caller's ``callbacks`` (:class:`~streamsynth.evaluation.callbacks.RunCallback` objects).
     """
-    from streamsynth.agents import build_agent
-    from streamsynth.envs.streamsynth_env import StreamSynthEnv
-    from streamsynth.evaluation.callbacks import (CallbackList, CheckpointCallback, HookCallback, LearningCurves,
-                                                  ProbeCallback, ResultsWriter, RunCallback, RunContext)
-    from streamsynth.evaluation.checkpoint import can_checkpoint, load_checkpoint
-    from streamsynth.evaluation.evaluator import Evaluator
-    from streamsynth.evaluation.runner import EpisodeProgress
+    from streamsynth.evaluation.callbacks import CallbackList, HookCallback, RunContext
 
     hooks = hooks or RunHooks()
     run_dir = Path(run_dir)
-    if is_complete(run_dir):
-        raise StreamSynthError(f"{run_dir} already holds a finished run; choose another --output folder")
-    if resume:
-        import json
-
-        if not (run_dir / "config.json").exists():
-            raise StreamSynthError(f"{run_dir} holds no run to resume (no config.json); check the folder")
-        opts = RunOptions.from_dict(json.loads((run_dir / "config.json").read_text()))
-    elif (run_dir / "config.json").exists():
-        if not overwrite_partial:
-            raise StreamSynthError(f"{run_dir} already holds a partial run; choose another --output folder, or "
-                                   "continue it with --resume (agents with checkpoints)")
-        shutil.rmtree(run_dir)
-    llm = opts.llm_config()
-    env = StreamSynthEnv(opts.stream, **opts.env_config().kwargs())
-    # the harness's test-split reports (the env holds no test split); the linear student is always reported
-    students = ("linear", "finetune") if opts.student == "finetune" else ("linear",)
-    evaluator = Evaluator.for_env(env, students=students)
-    learner = None
-    if opts.agent.startswith("synlearner"):
-        from streamsynth.agents.synlearner.config import SynLearnerConfig
-
-        learner = SynLearnerConfig.from_dict({**dict(opts.learner), "embedder": opts.embedder})
-    agent = build_agent(opts.agent, env=env, llm=llm, seed=opts.seed, learner=learner,
-                        options=dict(opts.agent_options) or None)
-    checkpoints = can_checkpoint(agent)
-    if resume and not checkpoints:
+    opts = prepare_run_dir(opts, run_dir, resume=resume, overwrite_partial=overwrite_partial)
+    env, evaluator, agent = build_run(opts)
+    if resume and not agent.supports_checkpoints:
         raise StreamSynthError(f"agent {opts.agent!r} keeps no checkpoints, so its run cannot be resumed; start it "
                                "again in a new folder")
     config = {**opts.to_dict(), "tasks": [t.name for t in env.tasks], "agent_config": agent.describe(),
-              "env_config": env.config.to_dict(), "reward_weights": env.weights.to_dict(), "versions": versions()}
+              "env_config": env.config.to_dict(), "reward_weights": env.config.reward_weights.to_dict(),
+              "versions": versions()}
     ctx = RunContext(run_dir, env, agent, config, resumed=resume)
-    progress: dict[str, Any] = {"next_task": 0, "episode": None, "seconds": 0.0}
-    if resume:
-        progress = load_checkpoint(run_dir, env, agent)
-        _, done = load_results(run_dir) if (run_dir / "metrics.json").exists() else ({}, [])
-        ctx.results = done[: progress["next_task"]]
-        ctx.transfer = progress.get("transfer") or {}
-        ctx.start -= float(progress.get("seconds", 0.0))
-    else:
+    episode = restore_run(ctx) if resume else None
+    if not resume:
         write_json(run_dir / "config.json", config)
-    steps: list[RunCallback] = []
-    if agent.learns:  # the transfer matrix needs probe runs: b before the first task, row i after task i
-        from streamsynth.evaluation.probes import probe_row
-
-        probe_n = opts.probe_samples_per_label or opts.samples_per_label
-        probe_env = StreamSynthEnv(opts.stream, **opts.env_config(samples_per_label=probe_n, max_rounds=1,
-                                                                  embedder=env.embedder).kwargs())
-        steps.append(ProbeCallback(lambda: probe_row(agent, probe_env, config["tasks"], opts.seed, evaluator)))
-    title = f"{opts.agent} on {opts.stream} (seed {opts.seed}, {opts.samples_per_label}/label, {opts.rounds} rounds)"
-    steps.append(ResultsWriter(title))
-    steps.append(LearningCurves())
-    if opts.report_to:
-        from streamsynth.evaluation.reporting import ScalarReporter
-
-        steps.append(ScalarReporter(opts.report_to))
-    if checkpoints:
-        steps.append(CheckpointCallback(opts.checkpoint_every))
-    run = CallbackList([*steps, HookCallback(hooks), *callbacks])
+    run = CallbackList([*run_callbacks(opts, ctx, evaluator), HookCallback(hooks), *callbacks])
     run.on_run_start(ctx)
-    episode = EpisodeProgress(**{"steps": progress["episode"].get("rounds", 0), **progress["episode"]}) \
-        if progress.get("episode") else None
     try:
         run_stream(env, agent, seed=opts.seed, evaluator=evaluator, on_task_start=hooks.on_task_start,
                    on_task_end=lambda result: run.on_task_end(ctx, result), on_round=hooks.on_round,
@@ -307,5 +118,87 @@ def run_experiment(opts: RunOptions, run_dir: Path, hooks: RunHooks | None = Non
     finally:
         agent.close()
     run.on_run_end(ctx)
-    results = ctx.results
-    return results
+    return ctx.results
+
+
+def prepare_run_dir(opts: RunOptions, run_dir: Path, *, resume: bool, overwrite_partial: bool) -> RunOptions:
+    """Check ``run_dir`` for what the run is asked to do; returns the options to run (with ``resume``, those
+    saved in the folder). A complete run is refused; a partial one too, unless it is resumed or overwritten."""
+    import json
+
+    if is_complete(run_dir):
+        raise StreamSynthError(f"{run_dir} already holds a finished run; choose another --output folder")
+    if resume:
+        if not (run_dir / "config.json").exists():
+            raise StreamSynthError(f"{run_dir} holds no run to resume (no config.json); check the folder")
+        return RunOptions.from_dict(json.loads((run_dir / "config.json").read_text()))
+    if (run_dir / "config.json").exists():
+        if not overwrite_partial:
+            raise StreamSynthError(f"{run_dir} already holds a partial run; choose another --output folder, or "
+                                   "continue it with --resume (agents with checkpoints)")
+        shutil.rmtree(run_dir)
+    return opts
+
+
+def build_run(opts: RunOptions) -> tuple[Any, Any, Any]:
+    """The run's env, its evaluator (the harness's test-split reports; the env holds no test split; the linear
+    student is always reported) and its agent."""
+    from streamsynth.agents import build_agent, spec
+    from streamsynth.envs.streamsynth_env import StreamSynthEnv
+    from streamsynth.evaluation.evaluator import Evaluator
+
+    env = StreamSynthEnv(opts.stream, config=opts.env)
+    evaluator = Evaluator.for_env(env, students=("linear", "finetune") if opts.student == "finetune" else ("linear",))
+    learner = None
+    if spec(opts.agent).learner:  # SynLearner shares the run's embedder
+        from streamsynth.agents.synlearner.config import SynLearnerConfig
+
+        learner = SynLearnerConfig.from_dict({**dict(opts.learner), "embedder": opts.env.embedder})
+    agent = build_agent(opts.agent, env=env, llm=opts.llm, seed=opts.seed, learner=learner,
+                        options=dict(opts.agent_options) or None)
+    return env, evaluator, agent
+
+
+def restore_run(ctx: Any) -> Any:
+    """Load the env and agent of a resumed run from its checkpoint, with the tasks it finished and the time it
+    spent; returns the progress of the episode it was in (None at a task boundary)."""
+    from streamsynth.evaluation.checkpoint import load_checkpoint
+    from streamsynth.evaluation.runner import EpisodeProgress
+
+    progress = load_checkpoint(ctx.run_dir, ctx.env, ctx.agent)
+    _, done = load_results(ctx.run_dir) if (ctx.run_dir / "metrics.json").exists() else ({}, [])
+    ctx.results = done[: progress["next_task"]]
+    ctx.transfer = progress.get("transfer") or {}
+    ctx.start -= float(progress.get("seconds", 0.0))
+    saved = progress.get("episode")
+    return EpisodeProgress(**{"steps": saved.get("rounds", 0), **saved}) if saved else None
+
+
+def run_callbacks(opts: RunOptions, ctx: Any, evaluator: Any) -> list[Any]:
+    """The callbacks of a run, in order: probe rows of the transfer matrix (agents that learn), the results writer,
+    learning curves, scalars (``report_to``), checkpoints (agents that keep them)."""
+    from streamsynth.envs.streamsynth_env import StreamSynthEnv
+    from streamsynth.evaluation.callbacks import CheckpointCallback, LearningCurves, ProbeCallback, ResultsWriter
+
+    out: list[Any] = []
+    if ctx.agent.learns:  # the transfer matrix needs probe runs: b before the first task, row i after task i
+        from streamsynth.evaluation.probes import probe_row
+
+        probe_n = opts.probe_samples_per_label or opts.env.samples_per_label
+        probe_env = StreamSynthEnv(opts.stream, config=replace(opts.env, samples_per_label=probe_n, max_rounds=1,
+                                                               embedder=ctx.env.embedder))
+        out.append(ProbeCallback(lambda: probe_row(ctx.agent, probe_env, ctx.config["tasks"], opts.seed, evaluator)))
+    out += [ResultsWriter(run_title(opts)), LearningCurves()]
+    if opts.report_to:
+        from streamsynth.evaluation.reporting import ScalarReporter
+
+        out.append(ScalarReporter(opts.report_to))
+    if ctx.agent.supports_checkpoints:
+        out.append(CheckpointCallback(opts.checkpoint_every))
+    return out
+
+
+def run_title(opts: RunOptions) -> str:
+    """One line naming a run, for plots and tables."""
+    return (f"{opts.agent} on {opts.stream} (seed {opts.seed}, {opts.env.samples_per_label}/label, "
+            f"{opts.env.max_rounds} rounds)")

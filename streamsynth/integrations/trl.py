@@ -154,7 +154,7 @@ class StreamSynthReward:
         samples = [parse_completion(t, fields, lbl, max_chars) for t, lbl in zip(texts, labels)]
         parsed = [i for i, s in enumerate(samples) if s is not None]
         out: list[dict[str, Any] | None] = [None] * len(texts)
-        step = self.env.max_samples_per_step
+        step = self.env.config.max_samples_per_step
         for start in range(0, len(parsed), step):
             chunk = parsed[start:start + step]
             _, _, _, _, info = self.env.step([{**samples[i], DRAFT_KEY: True} for i in chunk])

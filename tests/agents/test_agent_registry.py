@@ -10,7 +10,7 @@ from typer.testing import CliRunner
 from streamsynth.agents import AGENTS, AgentSpec, build_agent, register, spec
 from streamsynth.agents.registry import REGISTRY, options_for, typed_options
 from streamsynth.config import SettingError
-from streamsynth.evaluation.experiment import RunOptions
+from streamsynth.evaluation.options import RunOptions
 from tests.helpers import ROOT
 
 TASK = str(ROOT / "examples" / "tasks" / "customer-intent.toml")
@@ -69,13 +69,13 @@ def test_build_agent_applies_the_options():
 
 
 def test_run_options_keep_agent_options_typed_and_synlearner_takes_them_as_learner_settings():
-    opts = RunOptions(agent="fewshot", agent_options={"k": "3"})
+    opts = RunOptions.of(agent="fewshot", agent_options={"k": "3"})
     assert opts.agent_options == {"k": 3}
     assert RunOptions.from_dict(json.loads(json.dumps(opts.to_dict()))) == opts
-    syn = RunOptions(agent="synlearner", agent_options={"lr": "1e-4"}, learner={"group_size": 8})
+    syn = RunOptions.of(agent="synlearner", agent_options={"lr": "1e-4"}, learner={"group_size": 8})
     assert syn.agent_options == {} and syn.learner == {"group_size": 8, "lr": 1e-4}
     with pytest.raises(SettingError, match="unknown setting of agent 'zerogen'"):
-        RunOptions(agent="zerogen", agent_options={"k": 2})
+        RunOptions.of(agent="zerogen", agent_options={"k": 2})
     assert options_for("zerogen", {"k": 2, "top_p": 0.8}) == {"top_p": 0.8}
 
 
@@ -135,7 +135,7 @@ def app_():
 def test_compare_gives_each_agent_the_settings_it_has(tmp_path):
     from streamsynth.evaluation.compare import plan_cells
 
-    to_run, reused = plan_cells(["oracle", "fewshot", "zerogen"], [0], RunOptions(stream=TASK), tmp_path,
+    to_run, reused = plan_cells(["oracle", "fewshot", "zerogen"], [0], RunOptions.of(stream=TASK), tmp_path,
                                 agent_options={"k": "2", "top_p": "0.8"}, log=lambda line: None)
     assert reused == []
     assert [c.opts.agent_options for c in to_run] == [{}, {"k": 2, "top_p": 0.8}, {"top_p": 0.8}]

@@ -265,11 +265,12 @@ def test_sb3_run_resumes_after_a_kill_with_identical_results(tmp_path, monkeypat
     """An sb3-ppo run killed inside the stream resumes from its last checkpoint and ends exactly where an unbroken
     run ends (datasets, rewards, test figures)."""
     import streamsynth.generation
-    from streamsynth.evaluation.experiment import RunOptions, run_experiment
+    from streamsynth.evaluation.experiment import run_experiment
+    from streamsynth.evaluation.options import RunOptions
     from tests.helpers.run_kill import assert_same_results, kill_and_resume
 
     monkeypatch.setattr(streamsynth.generation, "load_backend", lambda *a, **k: SeededBackend())
-    opts = RunOptions(agent="sb3-ppo", stream="movie-sentiment,news-topic", samples_per_label=3, rounds=3,
+    opts = RunOptions.of(agent="sb3-ppo", stream="movie-sentiment,news-topic", samples_per_label=3, rounds=3,
                       embedder="hashing", probe_samples_per_label=1, student="linear", checkpoint_every=1,
                       agent_options={"n_steps": 2})
     full = run_experiment(opts, tmp_path / "full")

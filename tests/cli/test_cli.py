@@ -89,7 +89,7 @@ def test_info_reports_offline_resources():
 
 
 def test_unknown_student_is_a_clear_error(tmp_path):
-    from streamsynth.evaluation.experiment import RunOptions
+    from streamsynth.evaluation.options import RunOptions
 
     task = ROOT / "examples" / "tasks" / "customer-intent.toml"
     result = runner.invoke(app, ["evaluate", "--agent", "oracle", "--stream", str(task), "--embedder", "hashing",
@@ -97,4 +97,4 @@ def test_unknown_student_is_a_clear_error(tmp_path):
     assert result.exit_code == 2 and "student must be one of ('linear', 'finetune'), got 'bert'" in result.output
     assert not (tmp_path / "x").exists()
     with pytest.raises(ValueError, match="student must be one of"):
-        RunOptions(student="Linear")
+        RunOptions.of(student="Linear")

@@ -11,7 +11,8 @@ from typer.testing import CliRunner
 from streamsynth.cli.main import app
 from streamsynth.evaluation import compare as compare_mod
 from streamsynth.evaluation.compare import mean_std, run_compare, stream_scores
-from streamsynth.evaluation.experiment import RunOptions, is_complete
+from streamsynth.evaluation.experiment import is_complete
+from streamsynth.evaluation.options import RunOptions
 from streamsynth.evaluation.runner import TaskResult
 from streamsynth.evaluation.stream_metrics import acc, bwt, constant_rows, fwt
 from tests.helpers import ROOT
@@ -56,7 +57,7 @@ def test_mean_std_uses_the_sample_deviation():
 
 
 def test_compare_writes_tables_and_resumes_without_redoing_cells(tmp_path, monkeypatch):
-    base = RunOptions(stream=TASK, samples_per_label=3, rounds=1, embedder="hashing", student="linear")
+    base = RunOptions.of(stream=TASK, samples_per_label=3, rounds=1, embedder="hashing", student="linear")
     out = tmp_path / "cmp"
     first = run_compare(["oracle"], [0, 1], base, out, log=lambda m: None)
     assert first.skipped == []
@@ -146,7 +147,7 @@ def test_learning_agents_get_probe_runs_and_a_real_transfer_matrix(tmp_path, mon
 
     monkeypatch.setattr(agents_mod, "build_agent", lambda name, env=None, **kw: Memorizer(env))
     stream = f"{TASK},question-type"
-    base = RunOptions(stream=stream, samples_per_label=2, rounds=1, embedder="hashing", student="linear")
+    base = RunOptions.of(stream=stream, samples_per_label=2, rounds=1, embedder="hashing", student="linear")
     out = tmp_path / "cmp"
     result = run_compare(["oracle"], [0], base, out, log=lambda m: None)  # "oracle" is replaced by the double
     s = result.stream["oracle"]["0"]
@@ -167,12 +168,12 @@ def test_probe_rounds_use_their_own_budget(tmp_path, monkeypatch):
 
     made = []
     monkeypatch.setattr(agents_mod, "build_agent", lambda name, env=None, **kw: made.append(Memorizer(env)) or made[-1])
-    base = RunOptions(stream=f"{TASK},question-type", samples_per_label=3, rounds=1, embedder="hashing", student="linear",
+    base = RunOptions.of(stream=f"{TASK},question-type", samples_per_label=3, rounds=1, embedder="hashing", student="linear",
                       probe_samples_per_label=1)
     run_compare(["oracle"], [0], base, tmp_path / "cmp", log=lambda m: None)
     assert made[0].probe_targets == [1] * 6  # b and two rows of R, two tasks each, at 1 per label (not 3)
     with pytest.raises(ValueError, match="probe_samples_per_label"):
-        RunOptions(probe_samples_per_label=0)
+        RunOptions.of(probe_samples_per_label=0)
 
 
 def test_base_agent_synthesize_explains_what_is_missing():
@@ -204,7 +205,7 @@ def test_run_experiment_calls_its_callbacks_in_order(tmp_path):
             events.append(("end", json.loads((ctx.run_dir / "metrics.json").read_text())["complete"]))
 
     task = ROOT / "examples" / "tasks" / "customer-intent.toml"
-    opts = RunOptions(agent="oracle", stream=str(task), samples_per_label=2, rounds=2, embedder="hashing",
+    opts = RunOptions.of(agent="oracle", stream=str(task), samples_per_label=2, rounds=2, embedder="hashing",
                       student="linear")
     run_experiment(opts, tmp_path / "run", callbacks=[Recorder()])
     assert events[0] == ("start", 0) and events[-1] == ("end", True)
@@ -231,7 +232,7 @@ def test_compare_tables_end_with_the_paired_comparisons(tmp_path):
                 write_jsonl(cell_dir(tmp_path, agent, s) / "learning.jsonl",
                             [{"task": t, "env_reward": 0.3 + gain[agent] * i} for i, t in enumerate(tasks)])
     result = CompareResult(agents, seeds, tasks, cells, stream=stream)
-    write_compare(tmp_path, result, RunOptions(stream="offline-small", samples_per_label=4))
+    write_compare(tmp_path, result, RunOptions.of(stream="offline-small", samples_per_label=4))
     analysis = json.loads((tmp_path / "paired.json").read_text())
     vs_bon, vs_iso = analysis["pairs"]
     assert vs_bon["b"] == "best-of-n" and vs_bon["figures"]["test_accuracy"]["mean"] == pytest.approx(0.025)

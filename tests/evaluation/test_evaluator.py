@@ -242,8 +242,8 @@ def test_an_agent_holding_the_env_cannot_reach_the_test_split():
     evaluator.report(env.current_task, env.dataset)
     assert evaluator.embedder is env.embedder
 
-    test_texts = {s["text"] for s in real_split(env.current_task, "test", env.split_sizes, env.data_seed)}
-    judge_texts = {s["text"] for s in real_split(env.current_task, "judge", env.split_sizes, env.data_seed)}
+    test_texts = {s["text"] for s in real_split(env.current_task, "test", env.config.split_sizes, env.config.data_seed)}
+    judge_texts = {s["text"] for s in real_split(env.current_task, "judge", env.config.split_sizes, env.config.data_seed)}
     assert len(test_texts) == 100
     in_env = reachable_strings(env)
     assert judge_texts <= in_env  # the walker finds the real data the env does hold (its judge split)...
@@ -279,12 +279,12 @@ def test_oracle_submits_the_same_judge_samples_as_before():
 
 def test_real_data_is_the_judge_split_in_order_and_never_the_test_split(movie_env):
     task = movie_env.current_task
-    judge = split_samples(task.source.load(), task, movie_env.split_sizes, seed=movie_env.data_seed).judge
+    judge = split_samples(task.source.load(), task, movie_env.config.split_sizes, seed=movie_env.config.data_seed).judge
     real = RealData.for_env(movie_env)
     assert real("movie-sentiment") == judge == movie_env._context(0).splits.judge
     real("movie-sentiment")[0]["text"] = "changed"  # copies: callers cannot change what others get
     assert real("movie-sentiment") == judge
-    assert real_split(task, "judge", movie_env.split_sizes, movie_env.data_seed) == judge
+    assert real_split(task, "judge", movie_env.config.split_sizes, movie_env.config.data_seed) == judge
     with pytest.raises(ValueError, match="test split is for evaluation only"):
         RealData.for_env(movie_env, split="test")
     with pytest.raises(KeyError, match="not in this stream"):

@@ -33,7 +33,7 @@ def test_a_finished_cell_is_reused_only_with_the_same_settings_and_force_recompu
         run_compare(["oracle"], [0], BASE.with_(samples_per_label=3), tmp_path, log=lines.append)
     assert "oracle seed 0" in str(exc.value) and "samples_per_label: 2 -> 3" in str(exc.value)
     assert "--force" in str(exc.value)
-    with pytest.raises(StreamSynthError, match=r"env: \{\} -> \{'near_copy_overlap': 0.8\}"):
+    with pytest.raises(StreamSynthError, match=r"env.near_copy_overlap: 0.6 -> 0.8"):
         run_compare(["oracle"], [0], BASE.with_(env={"near_copy_overlap": 0.8}), tmp_path, log=lines.append)
     result = run_compare(["oracle"], [0], BASE.with_(samples_per_label=3), tmp_path, log=lines.append, force=True)
     assert result.cells[("oracle", 0)][0].accepted == 9  # 3 labels x 3, recomputed

@@ -49,12 +49,12 @@ def test_evaluate_writes_tensorboard_scalars_that_match_the_metrics(tmp_path):
 
 def test_report_to_is_checked_and_changes_no_result():
     from streamsynth.evaluation.compare import IGNORED_SETTINGS
-    from streamsynth.evaluation.experiment import RunOptions
+    from streamsynth.evaluation.options import RunOptions
 
-    assert RunOptions(report_to="none").report_to == () and "report_to" in IGNORED_SETTINGS
-    assert RunOptions(report_to=["tensorboard", "wandb"]).report_to == ("tensorboard", "wandb")
+    assert RunOptions.of(report_to="none").report_to == () and "report_to" in IGNORED_SETTINGS
+    assert RunOptions.of(report_to=["tensorboard", "wandb"]).report_to == ("tensorboard", "wandb")
     with pytest.raises(ValueError, match="--report-to"):
-        RunOptions(report_to="mlflow")
+        RunOptions.of(report_to="mlflow")
     bad = runner.invoke(app, ["evaluate", "--stream", TASK, "--report-to", "csv", "--output", "unused"])
     assert bad.exit_code == 2 and "--report-to takes none or" in bad.output
 

@@ -6,11 +6,12 @@ from __future__ import annotations
 from pathlib import Path
 
 from streamsynth.evaluation.compare import cell_dir
-from streamsynth.evaluation.experiment import RunOptions, load_results
+from streamsynth.evaluation.experiment import load_results
+from streamsynth.evaluation.options import RunOptions
 from tests.helpers import ROOT
 
 TASK = str(ROOT / "examples" / "tasks" / "customer-intent.toml")
-BASE = RunOptions(stream=TASK, samples_per_label=2, rounds=1, embedder="hashing", student="linear", device="cpu",
+BASE = RunOptions.of(stream=TASK, samples_per_label=2, rounds=1, embedder="hashing", student="linear", device="cpu",
                   max_new_tokens=8, batch_size=8)
 
 

@@ -12,7 +12,7 @@ def held_out(env, n_per_label):
     from streamsynth.tasks.real import real_split
 
     u = env.unwrapped
-    test = real_split(u.current_task, "test", u.split_sizes, u.data_seed)
+    test = real_split(u.current_task, "test", u.config.split_sizes, u.config.data_seed)
     out = []
     for lbl in u.current_task.labels:
         out += [s for s in test if s["label"] == lbl][:n_per_label]

@@ -8,7 +8,8 @@ from pathlib import Path
 import pytest
 
 from streamsynth.errors import StreamSynthError
-from streamsynth.evaluation.experiment import RunHooks, RunOptions, run_experiment
+from streamsynth.evaluation.experiment import RunHooks, run_experiment
+from streamsynth.evaluation.options import RunOptions
 
 
 class Kill(Exception):

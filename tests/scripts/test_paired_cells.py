@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 
 from streamsynth.evaluation import paired
-from streamsynth.evaluation.experiment import RunOptions
+from streamsynth.evaluation.options import RunOptions
 from streamsynth.evaluation.report import write_results
 from streamsynth.evaluation.runner import TaskResult
 from streamsynth.io import write_jsonl
@@ -32,8 +32,8 @@ def _agent_folder(folder: Path, gain: float, seeds=(0, 1, 2), complete: bool = T
         run = folder / f"seed-{s}"
         results = [TaskResult(t, i, 1, 0.5, {}, {"test_accuracy": 0.5 + gain * i * (1 + s)}, 1, 1, {}, 1.0,
                               first_test={"test_accuracy": 0.4 + gain * i}) for i, t in enumerate("abc")]
-        opts = RunOptions(**{"agent": folder.name, **options}, seed=s)
-        config = {**opts.to_dict(), "tasks": list("abc"), "env_config": opts.env_config().to_dict(),
+        opts = RunOptions.of(**{"agent": folder.name, **options}, seed=s)
+        config = {**opts.to_dict(), "tasks": list("abc"), "env_config": opts.env.to_dict(),
                   "agent_config": {**(agent_config or {}), "seed": s, "learning_log": [s], "proposed_attributes": {
                       "a": [str(s)]}}, "versions": {"torch": f"2.{s}"}, "wall_seconds": 10.0 + s}
         write_results(run, results, config, complete=complete)
@@ -142,9 +142,9 @@ def test_settings_are_compared_and_cells_of_other_tasks_or_budgets_are_not_paire
     learned = _agent_folder(tmp_path / "l" / "synlearner", 0.1, agent_config={"lr": 2e-3}, learner={"lr": 2e-3},
                             stream="sentiment")  # no -E: the same env settings
     _, _, _, settings = paired_cells.load_agent(learned)  # seeds differ in seed, data seed, log, versions, time
-    assert settings["learner.lr"] == 2e-3 and settings["env_config.samples_per_label"] == 16
-    left_out = ("seed", "env_config.data_seed", "learner", "env")
-    assert not [k for k in settings if k in left_out or k.startswith(("versions", "wall", "env.", "agent_config"))]
+    assert settings["learner.lr"] == 2e-3 and settings["env.samples_per_label"] == 16
+    left_out = ("seed", "env.data_seed", "learner", "env")
+    assert not [k for k in settings if k in left_out or k.startswith(("versions", "wall", "env_config", "agent_config"))]
     run = [sys.executable, str(SCRIPT), f"control={control}", f"learned={learned}"]
     out = subprocess.run(run, capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr
@@ -155,9 +155,9 @@ def test_settings_are_compared_and_cells_of_other_tasks_or_budgets_are_not_paire
                           env={"reward_weights.utility": 0.5})
     out = subprocess.run(run[:2] + [f"control={control}", f"other={other}"], capture_output=True, text=True, cwd=ROOT)
     assert out.returncode != 0 and out.stdout == ""
-    assert out.stderr.startswith("other and control differ in env_config.reward_weights.utility, "
-                                 "env_config.samples_per_label, samples_per_label, stream (env_config.reward_weights."
-                                 "utility: 0.4 -> 0.5; ")  # the tasks are a, b, c in both
+    assert out.stderr.startswith("other and control differ in env.reward_weights.utility, "
+                                 "env.samples_per_label, stream (env.reward_weights.utility: 0.4 -> 0.5; ")
+    # (the tasks are a, b, c in both)
     assert out.stderr.rstrip().endswith("--allow-mismatch pairs them anyway")
     out = subprocess.run(run[:2] + [f"control={control}", f"other={other}", "--allow-mismatch"], capture_output=True,
                          text=True, cwd=ROOT)

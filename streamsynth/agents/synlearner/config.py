@@ -124,10 +124,9 @@ class SynLearnerConfig(GenerationSettings):
         for name in ("dai_drafts", "label_gate", "select_gate", "group_drafts"):
             check_bool(name, getattr(self, name))
         check_int("group_size", self.group_size, 2)  # GRPO compares completions of one prompt
-        for name in ("lr", "clip_eps", "kl_coef", "max_grad_norm", "lora_dropout"):
+        for name in ("clip_eps", "kl_coef", "max_grad_norm", "lora_dropout"):
             check_number(name, getattr(self, name), 0)
-        if not self.lr > 0:
-            raise ValueError(f"lr must be > 0, got {self.lr!r}")
+        check_number("lr", self.lr, 0, low_open=True)  # one rule, one message: a step needs a learning rate
         if not self.lora_dropout < 1:
             raise ValueError(f"lora_dropout must be in [0, 1), got {self.lora_dropout!r}")
         if self.backend == "openai":

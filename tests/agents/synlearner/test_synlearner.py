@@ -13,7 +13,8 @@ from streamsynth.agents.synlearner.config import SynLearnerConfig
 from streamsynth.agents.synlearner.hierarchical import (completion_components, env_reward, hierarchical_rewards,
                                                         masked_group_advantages)
 from streamsynth.errors import StreamSynthError
-from streamsynth.evaluation.experiment import RunHooks, RunOptions, load_transfer, run_experiment
+from streamsynth.evaluation.experiment import RunHooks, load_transfer, run_experiment
+from streamsynth.evaluation.options import RunOptions
 from streamsynth.evaluation.runner import run_stream
 from tests.helpers.run_kill import Kill, assert_same_results, kill_and_resume
 from tests.helpers.synlearner import SMALL, lora_weights, tiny_agent, tiny_backend
@@ -232,11 +233,11 @@ def test_synthesize_changes_nothing(model_dir, make_env):
     env = make_env(samples_per_label=4, max_rounds=2)
     agent = tiny_agent(model_dir, env)
     run_stream(env, agent, seed=0)
-    before = (lora_weights(agent), agent.memory.state()[0], agent.rng.bit_generator.state, agent.calls, len(agent.log))
+    before = (lora_weights(agent), agent.memory.state_dict()["meta"], agent.rng.bit_generator.state, agent.calls, len(agent.log))
     obs, _ = env.reset(seed=0)
     data = agent.synthesize(obs)
     assert data and all(s["label"] in obs["labels"] for s in data)
-    after = (lora_weights(agent), agent.memory.state()[0], agent.rng.bit_generator.state, agent.calls, len(agent.log))
+    after = (lora_weights(agent), agent.memory.state_dict()["meta"], agent.rng.bit_generator.state, agent.calls, len(agent.log))
     assert all(torch.equal(before[0][k], after[0][k]) for k in before[0]) and before[1:] == after[1:]
     assert agent.synthesize(obs) == data  # deterministic for the agent as it is
 
@@ -259,7 +260,8 @@ def test_probes_use_common_random_numbers_across_rows(model_dir, make_env, monke
 
     monkeypatch.setattr(agent, "_sample", spy)
     agent.synthesize(obs)
-    fresh = ExperienceMemory.from_state(*agent.memory.state())
+    fresh = ExperienceMemory()
+    fresh.load_state_dict(agent.memory.state_dict())
     monkeypatch.setattr(agent, "_sample", real_sample)
     run_stream(env, agent, seed=0)
     assert agent.policy.updates > 0 and agent.memory != fresh
@@ -277,7 +279,7 @@ def test_probes_use_common_random_numbers_across_rows(model_dir, make_env, monke
 
 
 def _opts(model_dir, **changes) -> RunOptions:
-    return RunOptions(agent="synlearner", stream=f"{TASK},movie-sentiment", samples_per_label=4, rounds=3,
+    return RunOptions.of(agent="synlearner", stream=f"{TASK},movie-sentiment", samples_per_label=4, rounds=3,
                       model=str(model_dir), device="cpu", batch_size=16, max_new_tokens=16, embedder="hashing",
                       probe_samples_per_label=1, learner=dict(SMALL), student="linear", **changes)
 
@@ -324,7 +326,7 @@ def test_resume_refuses_other_settings_and_agents_without_checkpoints(model_dir,
     (tmp_path / "agent" / "agent.json").write_text("{broken")
     with pytest.raises(CheckpointError, match="not valid JSON"):
         tiny_agent(model_dir, env).load_state(tmp_path / "agent")
-    opts = RunOptions(agent="oracle", stream=TASK, samples_per_label=2, rounds=1, embedder="hashing", student="linear")
+    opts = RunOptions.of(agent="oracle", stream=TASK, samples_per_label=2, rounds=1, embedder="hashing", student="linear")
     run_dir = tmp_path / "oracle"
     run_dir.mkdir()
     (run_dir / "config.json").write_text(json.dumps(opts.to_dict()))

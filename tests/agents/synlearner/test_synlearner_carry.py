@@ -11,7 +11,7 @@ import torch
 from streamsynth.agents import build_agent
 from streamsynth.agents.synlearner.config import CARRY_PARTS, SynLearnerConfig
 from streamsynth.evaluation.compare import settings_diff
-from streamsynth.evaluation.experiment import RunOptions
+from streamsynth.evaluation.options import RunOptions
 from streamsynth.evaluation.runner import run_stream
 from tests.helpers.synlearner import SMALL, lora_weights, tiny_agent, tiny_backend
 
@@ -29,7 +29,7 @@ def test_carry_options_read_back_from_config_json_equal_the_requested_ones():
     """A tuple setting is saved as a JSON list: read back, the cell must still count as run with these settings."""
     from streamsynth import __version__
 
-    opts = RunOptions(agent="synlearner", agent_options={"carry": "reference,adapter"})
+    opts = RunOptions.of(agent="synlearner", agent_options={"carry": "reference,adapter"})
     assert opts.learner == {"carry": ("adapter", "reference")}
     saved = {**json.loads(json.dumps(opts.to_dict())), "versions": {"streamsynth": __version__}}
     assert RunOptions.from_dict(saved) == opts and settings_diff(saved, opts) == []
@@ -47,13 +47,13 @@ def test_a_cell_from_before_a_setting_existed_compares_with_what_it_ran():
                 "agent_config": agent_config}
 
     old = {"agent": "synlearner", "learns": True, "lr": 1e-4}  # describe() of a run from before the settings
-    now = RunOptions(agent="synlearner", agent_options={"lr": 1e-4})
+    now = RunOptions.of(agent="synlearner", agent_options={"lr": 1e-4})
     assert settings_diff(saved(now, old), now) == ["learner.dai_drafts: False -> True",
                                                    "learner.dai_select: 'mmr' -> 'score'",
                                                    "learner.group_drafts: False -> True",
                                                    "learner.label_gate: False -> True"]
     legacy = {"dai_drafts": "false", "label_gate": "false", "dai_select": "mmr", "group_drafts": "false"}
-    faithful = RunOptions(agent="synlearner", agent_options={"lr": 1e-4, **legacy})
+    faithful = RunOptions.of(agent="synlearner", agent_options={"lr": 1e-4, **legacy})
     assert settings_diff(saved(now, old), faithful) == []
     current = {**old, "dai_drafts": True, "label_gate": True, "dai_select": "score", "group_drafts": True}
     assert settings_diff(saved(now, current), now) == []  # a cell of today: its defaults are today's
@@ -64,7 +64,7 @@ def test_a_cell_from_before_a_setting_existed_compares_with_what_it_ran():
     v032 = {**current, "dai_select": "mmr", "group_drafts": False}  # recorded, as 0.3.2 wrote them
     assert settings_diff(saved(now, v032), now) == ["learner.dai_select: 'mmr' -> 'score'",
                                                     "learner.group_drafts: False -> True"]
-    at_032 = RunOptions(agent="synlearner", agent_options={"lr": 1e-4, "dai_select": "mmr", "group_drafts": "false"})
+    at_032 = RunOptions.of(agent="synlearner", agent_options={"lr": 1e-4, "dai_select": "mmr", "group_drafts": "false"})
     assert settings_diff(saved(at_032, v032), at_032) == []
 
 
