@@ -14,7 +14,7 @@ import argparse
 import os
 import platform
 import time
-from typing import Callable
+from collections.abc import Callable
 
 import numpy as np
 
@@ -66,9 +66,11 @@ def main() -> None:
         emb = l2_normalize(rng.normal(size=(n, DIM))).astype(np.float32)
         labels = [LABELS[i] for i in rng.integers(0, len(LABELS), size=n)]
         texts = random_texts(rng, n)
-        seconds["semantic_diversity"][n] = best_time(lambda: semantic_diversity(emb, labels), args.repeats)
-        seconds["lexical_diversity"][n] = best_time(lambda: lexical_diversity(texts), args.repeats)
-        seconds["ReferenceMemory.novelty"][n] = best_time(lambda: memory.novelty(emb), args.repeats)
+        # each lambda is timed right here: bind this iteration's arrays (B023)
+        seconds["semantic_diversity"][n] = best_time(lambda emb=emb, labels=labels: semantic_diversity(emb, labels),
+                                                     args.repeats)
+        seconds["lexical_diversity"][n] = best_time(lambda texts=texts: lexical_diversity(texts), args.repeats)
+        seconds["ReferenceMemory.novelty"][n] = best_time(lambda emb=emb: memory.novelty(emb), args.repeats)
 
     print(f"numpy {np.__version__}, {os.cpu_count()} CPUs, {platform.processor() or platform.machine()}")
     print(f"d = {DIM}, memory = {MEMORY_ROWS} rows (k = {memory.k}), best of {args.repeats} runs")

@@ -32,8 +32,9 @@ import os
 import sys
 import tempfile
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any, Callable, Iterator
+from typing import Any
 
 PARTS: list[tuple[str, str, str]] = [
     ("model conversion", "streamsynth.generation.models", "_convert_into"),
@@ -118,7 +119,7 @@ def main() -> None:
             if exc.code:
                 raise
     wall = time.perf_counter() - start
-    print(f"\n| part | seconds | share | calls |\n|---|---|---|---|")
+    print("\n| part | seconds | share | calls |\n|---|---|---|---|")
     for part, seconds in sorted(timers.seconds.items(), key=lambda kv: -kv[1]):
         print(f"| {part} | {seconds:.1f} | {seconds / wall:.0%} | {timers.calls[part]} |")
     other = wall - sum(timers.seconds.values())

@@ -100,12 +100,12 @@ def ground_truth(task, splits, sets: dict, student: str, cache: dict, key_prefix
 
                 emb = _minilm()
 
-                def feats(rows):
+                def feats(rows, emb=emb):
                     return classifier_features(field_embeddings(rows, task.fields, emb))
 
                 clf = LinearClassifier(task.label_names).fit(feats(samples), [s["label"] for s in samples])
 
-                def predict(rows):
+                def predict(rows, clf=clf):
                     return clf.predict(feats(rows))
             res = {}
             for split in ("dev", "test"):
@@ -261,9 +261,9 @@ def main() -> None:
                              f"{r.get('realism', float('nan')):.3f} | {r['diversity']:.3f} | {r['utility']:.3f} | "
                              f"{r['gt']['test']:.3f} | {r['gt']['dev']:.3f} |")
             lines += ["", f"Spearman(score, GT test) = {ch['spearman']:.3f} ({ch['spearman_without_edited_seeds']:.3f} "
-                      f"without the edited seed examples, which the env rejects as copies); real ranks {ch['real_rank']}, "
-                      f"margin over the best non-oracle set {ch['margin']:+.3f}; degenerate sets below every LLM set: "
-                      f"{ch['degenerate_below_llm']}", ""]
+                      f"without the edited seed examples, which the env rejects as copies); real ranks "
+                      f"{ch['real_rank']}, margin over the best non-oracle set {ch['margin']:+.3f}; degenerate sets "
+                      f"below every LLM set: {ch['degenerate_below_llm']}", ""]
             print("\n".join(lines[-(len(rows) + 6):]), f"({time.perf_counter() - t0:.0f} s)", flush=True)
     rho = float(np.mean([c["spearman"] for _, _, c in summary]))
     met = all(c["margin"] >= 0.03 and c["degenerate_below_llm"] for _, _, c in summary) and rho >= 0.8

@@ -54,11 +54,13 @@ def main() -> None:
     t0 = time.perf_counter()
     fresh.encode(probe)
     dt = time.perf_counter() - t0
-    print(f"embedding throughput ({embedder.name}, uncached): {len(probe) / dt:.0f} texts/s ({len(probe)} texts, {dt:.1f} s)")
+    print(f"embedding throughput ({embedder.name}, uncached): {len(probe) / dt:.0f} texts/s ({len(probe)} texts, "
+          f"{dt:.1f} s)")
 
     t0 = time.perf_counter()
     scorer = TaskScorer(task, splits.judge, splits.dev, embedder)
-    print(f"task scorer (embed + fit judge on {len(splits.judge)}, embed dev {len(splits.dev)}): {time.perf_counter() - t0:.1f} s")
+    print(f"task scorer (embed + fit judge on {len(splits.judge)}, embed dev {len(splits.dev)}): "
+          f"{time.perf_counter() - t0:.1f} s")
     t0 = time.perf_counter()
     scorer.encode(pool)  # fill the cache: what follows is scoring with embeddings cached
     print(f"embedding the {len(pool)} samples once (cache fill): {time.perf_counter() - t0:.1f} s")
@@ -75,7 +77,8 @@ def main() -> None:
             nov = memory.novelty(enc.vectors)
             return set_figures(scorer, enc, fid, nov, len(samples), weights)
 
-    print(f"\n{'n':>7} {'first (s)':>10} {'best of %d (s)' % args.repeats:>14} {'utility':>8} {'quality':>8} {'semantic':>9}")
+    print(f"\n{'n':>7} {'first (s)':>10} {f'best of {args.repeats} (s)':>14} {'utility':>8} {'quality':>8} "
+          f"{'semantic':>9}")
     best = {}
     for n in args.sizes:
         data = pool[:n]
@@ -88,7 +91,8 @@ def main() -> None:
             score(data)
             times.append(time.perf_counter() - t0)
         best[n] = min(times)
-        print(f"{n:>7} {first:>10.3f} {best[n]:>14.3f} {figs['utility']:>8.3f} {figs['quality']:>8.3f} {figs['semantic']:>9.3f}")
+        print(f"{n:>7} {first:>10.3f} {best[n]:>14.3f} {figs['utility']:>8.3f} {figs['quality']:>8.3f} "
+              f"{figs['semantic']:>9.3f}")
     if 1000 in best and max(args.sizes) > 1000:
         top = max(args.sizes)
         print(f"\nratio {top}/1000 (best times): {best[top] / best[1000]:.1f}  (linear would be {top / 1000:.0f})")

@@ -144,7 +144,8 @@ def main() -> None:
         for k, v in figures.items():
             best[k] = max(best.get(k, v), v) if "tokens/s" in k else min(best.get(k, v), v)
     print("best: " + ", ".join(f"{k} {v:.2f}" for k, v in best.items()))
-    print(f"peak memory: {peak_memory_gib(device):.2f} GiB ({'CUDA allocated' if device.startswith('cuda') else 'process RSS'})")
+    print(f"peak memory: {peak_memory_gib(device):.2f} GiB "
+          f"({'CUDA allocated' if device.startswith('cuda') else 'process RSS'})")
     if tmp is not None:
         tmp.cleanup()
 

@@ -31,8 +31,9 @@ import json
 import os
 import sys
 import time
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -170,7 +171,8 @@ def run_seed(task: Any, seed: int, s: Mapping[str, Any], folder: Path, *, transf
         if (rec.step + 1) % 10 == 0 or rec.step + 1 == run.steps:
             recent = run.log[-10:]
             log(f"[{reward.task.name} seed {seed}] step {rec.step + 1}/{run.steps}: reward (last 10) "
-                f"{np.mean([r['reward_mean'] for r in recent]):.3f}, {np.mean([r['seconds']['total'] for r in recent]):.1f} s/step")
+                f"{np.mean([r['reward_mean'] for r in recent]):.3f}, "
+                f"{np.mean([r['seconds']['total'] for r in recent]):.1f} s/step")
 
     steps = run.run(on_step=progress)
     trained_s = time.perf_counter() - started

@@ -256,7 +256,7 @@ def describe_settings(config: Any, prefix: str = "") -> list[Setting]:
     return out
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def field_docs(cls: type) -> dict[str, str]:
     """The docstrings of a dataclass's fields, its bases' included: the string written right after a field, as
     Python's own tools read attribute docstrings, flattened to one line.

@@ -7,7 +7,8 @@ from pathlib import Path
 
 
 def cache_dir() -> Path:
-    """The cache folder: ``$STREAMSYNTH_CACHE`` if set, else ``$XDG_CACHE_HOME/streamsynth`` or ``~/.cache/streamsynth``.
+    """The cache folder: ``$STREAMSYNTH_CACHE`` if set, else ``$XDG_CACHE_HOME/streamsynth`` or
+    ``~/.cache/streamsynth``.
 
     >>> import os; os.environ["STREAMSYNTH_CACHE"] = "/tmp/ss-cache"; str(cache_dir())
     '/tmp/ss-cache'

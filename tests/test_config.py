@@ -9,12 +9,20 @@ import pytest
 from typer.testing import CliRunner
 
 from streamsynth.cli.main import app
-from streamsynth.config import (SettingError, apply_overrides, check_choice, check_int, check_number,
-                                describe_settings, flatten, parse_overrides, setting_keys)
+from streamsynth.config import (
+    SettingError,
+    apply_overrides,
+    check_choice,
+    check_int,
+    check_number,
+    describe_settings,
+    flatten,
+    parse_overrides,
+    setting_keys,
+)
 from streamsynth.envs.config import EnvConfig
 from streamsynth.evaluation.options import RunOptions
 from tests.helpers import ROOT
-
 
 
 @dataclass(frozen=True)

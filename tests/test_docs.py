@@ -6,8 +6,8 @@ import subprocess
 import sys
 
 import pytest
-from tests.helpers import ROOT
 
+from tests.helpers import ROOT
 
 README_COMMANDS = (
     "bash scripts/setup.sh && .venv/bin/synth-agent evaluate",

@@ -1,6 +1,7 @@
 """The learner's path on a CUDA GPU: a bf16 GRPO step with LoRA, vLLM's CUDA build sampling with the adapter, and a
-SynLearner task end to end. Every test here is marked ``gpu`` and skipped without CUDA (``tests/agents/synlearner/conftest.py``), so
-the suite passes on CPU machines and a GPU machine has something real to run:
+SynLearner task end to end. Every test here is marked ``gpu`` and skipped without CUDA
+(``tests/agents/synlearner/conftest.py``), so the suite passes on CPU machines and a GPU machine has something real
+to run:
 
     python -m pytest -m gpu tests/test_gpu.py
 

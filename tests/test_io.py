@@ -174,7 +174,8 @@ def test_read_jsonl_invalid_json_names_file_and_line(tmp_path):
     assert isinstance(exc.value.__cause__, json.JSONDecodeError)
 
 
-@pytest.mark.parametrize(("line", "typename"), [("[1, 2]", "list"), ('"text"', "str"), ("3", "int"), ("null", "NoneType")])
+@pytest.mark.parametrize(("line", "typename"),
+                         [("[1, 2]", "list"), ('"text"', "str"), ("3", "int"), ("null", "NoneType")])
 def test_read_jsonl_non_object_names_file_line_and_type(tmp_path, line, typename):
     path = tmp_path / "bad.jsonl"
     path.write_text('{"a": 1}\n' + line + "\n", encoding="utf-8")

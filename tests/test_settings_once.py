@@ -18,9 +18,11 @@ from tests.helpers import ROOT
 
 TASK = str(ROOT / "examples" / "tasks" / "customer-intent.toml")
 EDITS = {  # file -> (the line a new field goes after, the field): one edit each
-    "envs/config.py": ('    cycle: bool = field(default=False, metadata=_help("start the stream again after its last task"))',
-                       '    new_knob: int = field(default=5, metadata=_help("a setting added by a test", True))'),
-    "synthesis/config.py": ('    """Most prompts of one round."""', '    new_llm: int = 3\n    """An LLM setting added by a test."""'),
+    "envs/config.py": (
+        '    cycle: bool = field(default=False, metadata=_help("start the stream again after its last task"))',
+        '    new_knob: int = field(default=5, metadata=_help("a setting added by a test", True))'),
+    "synthesis/config.py": ('    """Most prompts of one round."""',
+                            '    new_llm: int = 3\n    """An LLM setting added by a test."""'),
     "agents/synlearner/config.py": ('    """Gradient clipping norm."""',
                                     '    new_learner: int = 1\n    """A SynLearner setting added by a test."""'),
 }

@@ -6,8 +6,13 @@ from typing import Any
 
 from streamsynth.agents.base import Agent, remaining_per_label
 from streamsynth.agents.llm import LLMAgent, LLMConfig
-
-from streamsynth.agents.registry import REGISTRY, SHARED_LLM_SETTINGS, AgentSpec, register, spec
+from streamsynth.agents.registry import (  # noqa: F401 (SHARED_LLM_SETTINGS re-exported: the CLI imports it here)
+    REGISTRY,
+    SHARED_LLM_SETTINGS,
+    AgentSpec,
+    register,
+    spec,
+)
 
 _F = "streamsynth.agents.factories"
 for _spec in (

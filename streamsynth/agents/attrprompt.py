@@ -30,15 +30,16 @@ from __future__ import annotations
 
 import re
 import warnings
-from typing import Any, Iterable, Mapping
+from collections.abc import Iterable, Mapping
+from typing import Any
 
 import numpy as np
 
 from streamsynth.agents.llm import LLMAgent, LLMConfig
 from streamsynth.config import check_int
-from streamsynth.synthesis.prompting import label_prompt, task_brief
 from streamsynth.generation.base import GenerationBackend, SamplingParams
 from streamsynth.generation.prompts import Message
+from streamsynth.synthesis.prompting import label_prompt, task_brief
 from streamsynth.tasks.spec import Sample
 
 GENERIC_ATTRIBUTES: dict[str, tuple[str, ...]] = {

@@ -16,7 +16,8 @@ Any agent works in a plain Gymnasium loop::
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from streamsynth.synthesis.config import remaining_per_label  # noqa: F401 (re-exported: agents use it)
 from streamsynth.tasks.spec import Sample
@@ -64,14 +65,14 @@ class Agent(ABC):
             "matrix R needs (data for any task from the agent as it is, without learning)"
         )
 
-    def begin_task(self, observation: Mapping[str, Any]) -> None:
+    def begin_task(self, observation: Mapping[str, Any]) -> None:  # noqa: B027 (optional hook: a no-op by default)
         """Called on the first round of each task (before :meth:`propose`)."""
 
-    def observe(self, observation: Mapping[str, Any], reward: float, terminated: bool, truncated: bool,
-                info: Mapping[str, Any]) -> None:
+    def observe(self, observation: Mapping[str, Any], reward: float, terminated: bool,  # noqa: B027 (optional hook)
+                truncated: bool, info: Mapping[str, Any]) -> None:
         """Feedback of the last round: the reward and the env's ``info`` (components, per-sample scores)."""
 
-    def close(self) -> None:
+    def close(self) -> None:  # noqa: B027 (optional hook: a no-op by default)
         """Free resources (models, files)."""
 
     def learning_log(self) -> list[dict[str, Any]]:

@@ -28,7 +28,8 @@ rounds (``unranked_rounds``).
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 

@@ -7,7 +7,8 @@ caught by embedding similarity), so the episode return is exactly 0 and the task
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from streamsynth.agents.base import Agent
 from streamsynth.tasks.spec import Sample

@@ -26,14 +26,15 @@ The env rejects copies and near-copies of the seed examples, so copying the show
 from __future__ import annotations
 
 import math
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from streamsynth.agents.llm import LLMAgent, LLMConfig
 from streamsynth.config import check_int
-from streamsynth.synthesis.prompting import label_prompt
 from streamsynth.generation.base import GenerationBackend
+from streamsynth.synthesis.prompting import label_prompt
 from streamsynth.tasks.spec import LABEL_KEY, Sample
 
 

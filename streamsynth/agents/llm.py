@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from streamsynth.agents.base import Agent
-from streamsynth.generation.base import GenerationBackend, Prompt, SamplingParams
+from streamsynth.generation.base import GenerationBackend, Prompt
 from streamsynth.synthesis.config import LLMConfig, remaining_per_label, request_labels  # noqa: F401 (re-exported)
 from streamsynth.synthesis.prompting import parse_completion
 from streamsynth.tasks.spec import Sample
@@ -44,7 +45,8 @@ class LLMAgent(Agent):
         """One label per sample to ask for this round (:func:`request_labels`)."""
         return request_labels(observation, self.config)
 
-    def generate_samples(self, observation: Mapping[str, Any], prompts: Sequence[Prompt], labels: Sequence[str]) -> list[Sample]:
+    def generate_samples(self, observation: Mapping[str, Any], prompts: Sequence[Prompt],
+                         labels: Sequence[str]) -> list[Sample]:
         """Generate one completion per prompt and parse each into a sample of its label (unparseable ones dropped)."""
         if not prompts:
             return []

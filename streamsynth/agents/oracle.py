@@ -9,7 +9,8 @@ env's judge is trained on. Its quality figure is optimistic by construction: the
 
 from __future__ import annotations
 
-from typing import Any, Callable, Mapping
+from collections.abc import Callable, Mapping
+from typing import Any
 
 import numpy as np
 

@@ -13,11 +13,12 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
-from typing import Any, Callable
+from typing import Any
 
 from streamsynth.synthesis.config import GenerationSettings, LLMConfig
+
 
 def _option_names(cls: type) -> tuple[str, ...]:
     from streamsynth.config import option_fields

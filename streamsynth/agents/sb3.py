@@ -13,16 +13,25 @@ from __future__ import annotations
 
 import json
 import random
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any, Iterator, Mapping
+from typing import Any
 
 import numpy as np
 
 from streamsynth.agents.llm import LLMAgent, LLMConfig
-from streamsynth.agents.state import (CheckpointError, check_header, generator_from_state, join_optimizer_state,
-                                      load_tensors, read_json, save_tensors, split_optimizer_state)
+from streamsynth.agents.state import (
+    CheckpointError,
+    check_header,
+    generator_from_state,
+    join_optimizer_state,
+    load_tensors,
+    read_json,
+    save_tensors,
+    split_optimizer_state,
+)
 from streamsynth.config import check_choice, check_int, check_number
 from streamsynth.envs.strategy import (
     Strategy,
@@ -173,7 +182,7 @@ class SB3Agent(LLMAgent):
 
     @classmethod
     def for_env(cls, env: Any, algorithm: str = "ppo", config: LLMConfig | None = None, *,
-                backend: GenerationBackend | None = None, seed: int = 0, **sb3_options: Any) -> "SB3Agent":
+                backend: GenerationBackend | None = None, seed: int = 0, **sb3_options: Any) -> SB3Agent:
         """An agent whose featurizer uses ``env``'s embedder, round budget and label count."""
         return cls(StrategyFeaturizer.for_env(env), SB3Config(algorithm=algorithm, **sb3_options), config,
                    backend=backend, seed=seed)
@@ -273,7 +282,8 @@ class SB3Agent(LLMAgent):
         cls = {"ppo": PPO, "a2c": A2C}[self.sb3.algorithm]
         with preserved_global_rng():
             model = cls.load(Path(path), device="cpu")
-        if model.observation_space != self.featurizer.observation_space or model.action_space != strategy_action_space():
+        if (model.observation_space != self.featurizer.observation_space
+                or model.action_space != strategy_action_space()):
             raise ValueError(f"{path}: the saved policy reads {model.observation_space.shape} features and acts in "
                              f"{model.action_space}; this agent needs {self.featurizer.observation_space.shape} "
                              "(another embedder or label count?)")

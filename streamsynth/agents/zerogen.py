@@ -3,7 +3,8 @@ description, nothing else. No examples, no feedback: the from-scratch baseline."
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 from streamsynth.agents.llm import LLMAgent
 from streamsynth.synthesis.prompting import label_prompt

@@ -21,7 +21,8 @@ def print_info() -> None:
     console.print(t)
     import torch
 
-    device = f"cuda ({torch.cuda.get_device_name(0)})" if torch.cuda.is_available() else f"cpu ({torch.get_num_threads()} threads)"
+    device = (f"cuda ({torch.cuda.get_device_name(0)})" if torch.cuda.is_available()
+              else f"cpu ({torch.get_num_threads()} threads)")
     console.print(f"device: {device}")
     console.print(f"cache: {cache_dir()}")
     m = Table(title="offline models")

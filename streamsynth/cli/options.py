@@ -15,7 +15,8 @@ import functools
 import inspect
 import types
 import typing
-from typing import Any, Callable, Optional
+from collections.abc import Callable
+from typing import Any, Optional
 
 import typer
 
@@ -93,7 +94,8 @@ def env_overrides(items: list[str]) -> dict[str, str]:
     raw = parse_overrides(items, "-E")
     own = {field.path[1]: field.flag.split("/")[0] for field in first_class().values()
            if len(field.path) == 2 and field.path[0] == "env"}
-    own.update({name: f"--{run_field.replace('_', '-')}" for (table, name), run_field in BOUND.items() if table == "env"})
+    own.update({name: f"--{run_field.replace('_', '-')}" for (table, name), run_field in BOUND.items()
+                if table == "env"})
     for key in raw:
         head = key.split(".")[0]
         if head in own:

@@ -4,8 +4,9 @@ the elapsed time otherwise (output to a log file or a CI job, where bars would d
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any, Callable, Iterator
+from typing import Any
 
 from streamsynth.evaluation.experiment import RunHooks
 

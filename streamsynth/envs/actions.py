@@ -31,11 +31,13 @@ def parse_action(action: Any) -> Parsed:
     line; blank lines skipped).
 
     >>> parse_action('{"text": "hi", "label": "a"}\\nnot json')[1]
-    ('not json', Rejection(code=<Reason.INVALID_JSON: 'invalid_json'>, message='line 2: invalid JSON (Expecting value)'))
+    ('not json',
+     Rejection(code=<Reason.INVALID_JSON: 'invalid_json'>, message='line 2: invalid JSON (Expecting value)'))
     >>> parse_action({"text": "hi"})
     Traceback (most recent call last):
     ...
-    streamsynth.errors.InvalidActionError: an action is a dataset: a list of samples or JSONL text, got a single dict; wrap it in a list
+    streamsynth.errors.InvalidActionError: an action is a dataset: a list of samples or JSONL text, got a single dict;
+    wrap it in a list
     """
     if isinstance(action, (str, bytes)):
         if isinstance(action, bytes):

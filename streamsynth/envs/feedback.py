@@ -60,4 +60,5 @@ def feedback_row(index: int, label: str | None, why: Rejection | None, draft: bo
 
 def rejected_row(row: SampleFeedback, preview: Any) -> RejectedSample:
     """The ``info["rejected"]`` entry of a rejected row."""
-    return RejectedSample(index=row["index"], draft=row["draft"], code=row["code"], reason=row["reason"], sample=preview)
+    return RejectedSample(index=row["index"], draft=row["draft"], code=row["code"], reason=row["reason"],
+                          sample=preview)

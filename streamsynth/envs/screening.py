@@ -8,7 +8,8 @@ Each rejection is a :class:`~streamsynth.rewards.reasons.Rejection` written into
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 

@@ -11,7 +11,8 @@ encode text into a fixed charset).
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from gymnasium.spaces import Space
@@ -23,7 +24,8 @@ DRAFT_KEY = "draft"
 
 # Sampled text mixes ASCII letters, digits, spaces, punctuation and a few non-ASCII characters on purpose.
 _SAMPLE_CHARS = np.array(
-    list("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") + list("     .,;:!?'\"()-") + list("éüñßøç—“”漢字😊"),
+    list("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789") + list("     .,;:!?'\"()-")
+    + list("éüñßøç—“”漢字😊"),
     dtype=object,
 )
 
@@ -63,7 +65,8 @@ class UnicodeText(Space[str]):
         return f"UnicodeText({self.min_length}, {self.max_length})"
 
     def __eq__(self, other: Any) -> bool:
-        return isinstance(other, UnicodeText) and (self.min_length, self.max_length) == (other.min_length, other.max_length)
+        return (isinstance(other, UnicodeText)
+                and (self.min_length, self.max_length) == (other.min_length, other.max_length))
 
 
 class DatasetSpace(Space[list]):
@@ -146,4 +149,5 @@ class DatasetSpace(Space[list]):
         return f"DatasetSpace(max_samples={self.max_samples}, max_chars={self.max_chars})"
 
     def __eq__(self, other: Any) -> bool:
-        return isinstance(other, DatasetSpace) and (self.max_samples, self.max_chars) == (other.max_samples, other.max_chars)
+        return (isinstance(other, DatasetSpace)
+                and (self.max_samples, self.max_chars) == (other.max_samples, other.max_chars))

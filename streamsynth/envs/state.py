@@ -6,8 +6,8 @@ embedder):
 
 - ``config``: the constructor arguments results depend on (task names, ``samples_per_label``, ``max_rounds``,
   ``max_samples_per_step``, reward weights and mode, ``cycle``, split sizes, ``data_seed``, ``near_duplicate``,
-  ``novelty_capacity``, ``feedback_budget``, embedder name and dim). Loading checks them against the env, so a state only loads into
-  an env built with the same arguments.
+  ``novelty_capacity``, ``feedback_budget``, embedder name and dim). Loading checks them against the env, so a state
+  only loads into an env built with the same arguments.
 - ``position``: the stream position (index of the current task, -1 before the first ``reset``).
 - ``task``: the current episode (``None`` before the first ``reset``): task index, round, done, drafts used of the
   feedback budget (0 when a state from before drafts lacks it), score, last
@@ -33,8 +33,9 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Mapping
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 

@@ -14,21 +14,32 @@ same policy inside the ordinary agent loop.
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
 from gymnasium import spaces
 from gymnasium.utils import seeding
 
-from streamsynth.envs.observation import FEEDBACK_KEYS
 from streamsynth.config import check_int
+from streamsynth.envs.observation import FEEDBACK_KEYS
 from streamsynth.generation.base import GenerationBackend
 from streamsynth.rewards.embeddings import Embedder
 from streamsynth.synthesis.config import LLMConfig
 from streamsynth.synthesis.strategy import (  # noqa: F401 (re-exported: the strategy env's action vocabulary)
-    N_EXAMPLES, PROMPT_STYLES, STRATEGY_NVEC, TEMPERATURES, VARY_MODES, Strategy, attribute_values,
-    strategy_action_space, strategy_from_action, strategy_prompts, synthesize)
+    N_EXAMPLES,
+    PROMPT_STYLES,
+    STRATEGY_NVEC,
+    TEMPERATURES,
+    VARY_MODES,
+    Strategy,
+    attribute_values,
+    strategy_action_space,
+    strategy_from_action,
+    strategy_prompts,
+    synthesize,
+)
 
 N_PROGRESS = 3
 """Progress numbers at the end of the feature vector: round / max_rounds, completion, labels / max_labels."""
@@ -58,7 +69,7 @@ class StrategyFeaturizer:
         self.observation_space = spaces.Box(low.astype(np.float32), high.astype(np.float32), dtype=np.float32)
 
     @classmethod
-    def for_env(cls, env: Any) -> "StrategyFeaturizer":
+    def for_env(cls, env: Any) -> StrategyFeaturizer:
         """The featurizer of a ``StreamSynthEnv`` (or a wrapper of one): its embedder, round budget, label count."""
         inner = env.unwrapped
         return cls(inner.embedder, inner.config.max_rounds, inner.max_labels)
@@ -160,7 +171,8 @@ class StrategyEnv(gym.Wrapper):
         if env is None:
             env = StreamSynthEnv(**env_kwargs)
         elif env_kwargs:
-            raise ValueError(f"pass either an env or the keyword arguments to build one, not both: {sorted(env_kwargs)}")
+            raise ValueError("pass either an env or the keyword arguments to build one, not both: "
+                             f"{sorted(env_kwargs)}")
         if not isinstance(getattr(env, "unwrapped", None), StreamSynthEnv):
             raise TypeError(f"env must be a StreamSynthEnv (or wrap one), got {type(env).__name__}")
         if backend is not None and not isinstance(backend, GenerationBackend):

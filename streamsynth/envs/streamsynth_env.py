@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import gymnasium as gym
 import numpy as np
@@ -23,14 +24,13 @@ from streamsynth.rewards import single_threaded_blas
 from streamsynth.rewards.blend import sample_score
 from streamsynth.rewards.embeddings import Embedder, get_embedder
 from streamsynth.rewards.novelty import ReferenceMemory
+from streamsynth.rewards.reasons import Reason, reject
 from streamsynth.rewards.scorer import EncodedSet, TaskScorer
 from streamsynth.rewards.setscore import set_figures
-from streamsynth.rewards.reasons import Reason, reject
 from streamsynth.rewards.validity import sample_key, word_shingles
 from streamsynth.tasks import get_stream
 from streamsynth.tasks.spec import LABEL_KEY, Sample, Task
 from streamsynth.tasks.splits import TaskSplits, split_samples
-
 
 
 @dataclass
@@ -129,11 +129,12 @@ class StreamSynthEnv(gym.Env):
 
     A ``Dict``: ``task`` (name), ``task_index``, ``instruction``, ``fields``, ``labels``, ``label_descriptions``,
     ``attributes`` (a sequence of ``{"name", "values"}`` dimensions for diverse prompting), ``seed_examples``
-    (a few real samples agents may use), ``length`` (``[min_chars, max_chars]`` of each field), ``round`` and ``max_rounds`` (the round
-    budget), ``counts`` and ``targets`` (per label, padded to the stream's largest label set, ``label_mask`` marks
-    real labels), ``feedback``: last round's figures in :data:`~streamsynth.envs.observation.FEEDBACK_KEYS` order
-    (a drafts-only step leaves them as they were), ``feedback_left``: drafts left of the task's feedback budget, and
-    ``step``: env steps taken in this episode (rounds plus drafts-only steps; 0 right after ``reset``). Text fields accept any Unicode text.
+    (a few real samples agents may use), ``length`` (``[min_chars, max_chars]`` of each field), ``round`` and
+    ``max_rounds`` (the round budget), ``counts`` and ``targets`` (per label, padded to the stream's largest label
+    set, ``label_mask`` marks real labels), ``feedback``: last round's figures in
+    :data:`~streamsynth.envs.observation.FEEDBACK_KEYS` order (a drafts-only step leaves them as they were),
+    ``feedback_left``: drafts left of the task's feedback budget, and ``step``: env steps taken in this episode
+    (rounds plus drafts-only steps; 0 right after ``reset``). Text fields accept any Unicode text.
 
     ## Rewards
 
@@ -153,8 +154,9 @@ class StreamSynthEnv(gym.Env):
     that set's student on it lowers the student's dev log-loss, a first-order leave-one-in estimate,
     :mod:`streamsynth.rewards.influence`) and each rejected sample with
     its reason code and message (``info["rejected"]``); the rows are typed in :mod:`streamsynth.envs.feedback`.
-    Drafts earn no reward; their rows carry the figures and score they would have earned. The env uses (and holds) only the seed, judge and dev splits of each task's
-    real data; the test split is evaluation-only and belongs to the harness
+    Drafts earn no reward; their rows carry the figures and score they would have earned. The env uses (and holds)
+    only the seed, judge and dev splits of each task's real data; the test split is evaluation-only and belongs to
+    the harness
     (:class:`streamsynth.evaluation.evaluator.Evaluator`), out of the agent's reach.
 
     ## Starting State
@@ -314,7 +316,8 @@ class StreamSynthEnv(gym.Env):
         if self._state is None:
             raise RuntimeError("call reset() before step()")
         if self._state.done:
-            raise RuntimeError(f"the episode of task {self.current_task.name!r} is over; call reset() for the next task")
+            raise RuntimeError(f"the episode of task {self.current_task.name!r} is over; "
+                               "call reset() for the next task")
         items = parse_action(action)  # raises InvalidActionError before any change
         st, ctx = self._state, self._context(self._state.index)
         st.steps += 1
@@ -345,7 +348,7 @@ class StreamSynthEnv(gym.Env):
         enc, accepted, fidelity, novelty, whole, realism = self._judge(items, submitted, rows, ctx, st)
         # commit
         st.round += 1
-        for j, i in enumerate(accepted):
+        for i in accepted:
             sample = items[i][0]
             clean = {**{f: sample[f].strip() for f in task.fields}, LABEL_KEY: sample[LABEL_KEY]}
             st.samples.append(clean)
@@ -376,8 +379,8 @@ class StreamSynthEnv(gym.Env):
         same figures but stay unaccepted. Returns the kept items' encodings, indices, fidelity, novelty, and the
         realism of the accepted set plus them (``whole``, ``realism``)."""
         task = ctx.task
-        candidates = screen(items, indices, task, ctx.seed_keys, ctx.seed_shingles, st.keys, self.config.max_samples_per_step,
-                            self.config.near_copy_overlap, rows, draft=draft)
+        candidates = screen(items, indices, task, ctx.seed_keys, ctx.seed_shingles, st.keys,
+                            self.config.max_samples_per_step, self.config.near_copy_overlap, rows, draft=draft)
         enc = ctx.scorer.encode([items[i][0] for i in candidates])
         keep: list[int] = []
         if candidates:
@@ -438,7 +441,8 @@ class StreamSynthEnv(gym.Env):
             return "StreamSynth: no task yet (call reset())"
         task = self.current_task
         counts = Counter(s[LABEL_KEY] for s in self._state.samples)
-        lines = [f"task {self._state.index + 1}/{len(self.tasks)} {task.name!r}, round {self._state.round}/{self.config.max_rounds}"]
+        lines = [f"task {self._state.index + 1}/{len(self.tasks)} {task.name!r}, "
+                 f"round {self._state.round}/{self.config.max_rounds}"]
         lines += [f"  {lbl:<24} {counts.get(lbl, 0):>4}/{self.config.samples_per_label}" for lbl in task.labels]
         lines += [f"  {k:<16} {self._state.figures.get(k, 0.0):.3f}" for k in FEEDBACK_KEYS]
         return "\n".join(lines)
@@ -475,8 +479,9 @@ class StreamSynthEnv(gym.Env):
         st = self._state
         ctx = self._context(st.index)
         return make_observation(
-            ctx.task, st.index, ctx.splits.seed, st.round, self.config.max_rounds, Counter(s[LABEL_KEY] for s in st.samples),
-            self.config.samples_per_label, self.max_labels, st.figures, self._budget(st) - st.drafts_used, st.steps,
+            ctx.task, st.index, ctx.splits.seed, st.round, self.config.max_rounds,
+            Counter(s[LABEL_KEY] for s in st.samples), self.config.samples_per_label, self.max_labels, st.figures,
+            self._budget(st) - st.drafts_used, st.steps,
         )
 
     def _set_figures(self, ctx: _TaskContext, st: _TaskState, enc: EncodedSet,

@@ -26,8 +26,8 @@ import importlib.util
 import re
 import string
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Mapping, Sequence
 
 import numpy as np
 

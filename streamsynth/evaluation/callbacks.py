@@ -10,9 +10,10 @@ carry the transfer matrix), and the checkpoint is written after the results (a c
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from streamsynth.evaluation.runner import EpisodeProgress, TaskResult
 

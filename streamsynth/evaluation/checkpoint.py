@@ -3,7 +3,8 @@
 A checkpoint is written into ``checkpoint.tmp/`` and then moved into place: the old one is renamed to
 ``checkpoint.old/`` first and deleted last, so a kill at any moment leaves one complete checkpoint
 (:func:`checkpoint_dir` falls back to ``checkpoint.old`` when the swap was cut between its two renames).
-Only agents with ``supports_checkpoints`` (:class:`~streamsynth.agents.base.Agent`; SynLearner and the sb3-* agents) are checkpointed.
+Only agents with ``supports_checkpoints`` (:class:`~streamsynth.agents.base.Agent`; SynLearner and the sb3-* agents)
+are checkpointed.
 """
 
 from __future__ import annotations

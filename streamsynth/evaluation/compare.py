@@ -20,9 +20,10 @@ from __future__ import annotations
 
 import csv
 import io
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -49,7 +50,7 @@ HEADERS = {"test_accuracy": "linear acc", "test_macro_f1": "linear F1", "gold_te
            "drafts": "feedback used (drafts)", "wall_s": "time (s)"}
 
 
-def metrics_of(result: "CompareResult") -> tuple[str, ...]:
+def metrics_of(result: CompareResult) -> tuple[str, ...]:
     """The table's metrics: :data:`METRICS`, after the fine-tuned student's when every cell has them."""
     rows = [r.row() for cell in result.cells.values() for r in cell]
     has_ft = bool(rows) and all(m in r for r in rows for m in FINETUNE_METRICS)
@@ -269,8 +270,9 @@ def write_compare(out: Path, result: CompareResult, base: RunOptions) -> None:
     seeds = ", ".join(map(str, result.seeds))
     header = (f"# StreamSynth comparison\n\nStream `{base.stream}` ({' -> '.join(result.tasks)}), seeds {seeds}, "
               f"{base.env.samples_per_label} samples per label, {base.env.max_rounds} rounds, model "
-              f"`{base.llm.model}`, embedder `{base.env.embedder}`. Mean ± std over seeds; student accuracy and macro-F1 on each task's real test "
-              "split (never used by rewards); gold = the same student on the same number of real samples.\n\n")
+              f"`{base.llm.model}`, embedder `{base.env.embedder}`. Mean ± std over seeds; student accuracy and "
+              "macro-F1 on each task's real test split (never used by rewards); gold = the same student on the same "
+              "number of real samples.\n\n")
     analysis = paired.analyse(result.agents, result.tasks,
                               {k: [r.row() for r in cell] for k, cell in result.cells.items()},
                               {k: paired.read_log(cell_dir(out, *k) / "learning.jsonl") for k in result.cells},

@@ -34,9 +34,10 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from filelock import FileLock
@@ -268,7 +269,7 @@ class Evaluator:
 
     @classmethod
     def for_env(cls, env: Any, *, students: Sequence[str] | Mapping[str, StudentFactory] = (UNPREFIXED_STUDENT,)
-                ) -> "Evaluator":
+                ) -> Evaluator:
         """An evaluator of ``env``'s stream (a ``StreamSynthEnv`` or a wrapper of one): its ``tasks``,
         ``split_sizes``, ``data_seed`` and embedder object (the embedding model is shared, not loaded again)."""
         env = env.unwrapped

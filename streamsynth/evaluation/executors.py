@@ -16,13 +16,14 @@ from __future__ import annotations
 import os
 import time
 import traceback
+from collections.abc import Callable, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
-from streamsynth.errors import StreamSynthError
 from streamsynth.config import check_int, check_number
+from streamsynth.errors import StreamSynthError
 from streamsynth.evaluation.experiment import RunHooks
 from streamsynth.evaluation.options import RunOptions
 

@@ -9,9 +9,10 @@ from __future__ import annotations
 
 import platform
 import shutil
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Callable, Sequence
+from typing import Any
 
 from streamsynth.errors import StreamSynthError
 from streamsynth.evaluation.options import RunOptions

@@ -53,9 +53,10 @@ movie snippets (mean 112 characters) 6-7 s, 800 questions (mean 48) 3-4 s; the f
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Mapping, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -165,7 +166,7 @@ def load_pretrained(path: str) -> tuple[Any, Any]:
     return tokenizer, encoder
 
 
-def _classifier(encoder: Any, n_labels: int, dropout: float) -> "torch.nn.ModuleDict":
+def _classifier(encoder: Any, n_labels: int, dropout: float) -> torch.nn.ModuleDict:
     """The encoder, dropout and a linear head in one module (``.train()``, ``.to()`` and ``named_parameters()``
     cover all three); :func:`_logits` is its forward pass."""
     import torch
@@ -174,7 +175,7 @@ def _classifier(encoder: Any, n_labels: int, dropout: float) -> "torch.nn.Module
                                 "head": torch.nn.Linear(encoder.config.hidden_size, n_labels)})
 
 
-def _logits(model: "torch.nn.ModuleDict", batch: Mapping[str, "torch.Tensor"]) -> "torch.Tensor":
+def _logits(model: torch.nn.ModuleDict, batch: Mapping[str, torch.Tensor]) -> torch.Tensor:
     """Encoder -> mean of the token states under the attention mask -> dropout -> head."""
     states = model["encoder"](**batch).last_hidden_state  # (B, T, H)
     mask = batch["attention_mask"].unsqueeze(-1).to(states.dtype)  # (B, T, 1)
@@ -249,7 +250,7 @@ class FineTunedStudent:
         keys = [k for k in ("input_ids", "attention_mask", "token_type_ids") if k in enc]
         return [{k: enc[k][i] for k in keys} for i in range(len(texts))]
 
-    def _batch(self, encoded: list[dict[str, list[int]]], idx: Sequence[int]) -> dict[str, "torch.Tensor"]:
+    def _batch(self, encoded: list[dict[str, list[int]]], idx: Sequence[int]) -> dict[str, torch.Tensor]:
         import torch
 
         rows = [encoded[i] for i in idx]
@@ -271,7 +272,7 @@ class FineTunedStudent:
         return np.array([self.label_set.index(lbl) for lbl in labels], dtype=np.int64)
 
     # ------------------------------------------------------------------ training
-    def fit(self, samples: Sequence[Mapping[str, str]]) -> "FineTunedStudent":
+    def fit(self, samples: Sequence[Mapping[str, str]]) -> FineTunedStudent:
         """Fine-tune a fresh copy of the pretrained encoder on ``samples`` (``{field: text, ..., "label": name}``)."""
         samples = list(samples)
         if not samples:
@@ -296,7 +297,7 @@ class FineTunedStudent:
         self._model = model.eval()
         return self
 
-    def _train(self, model: "torch.nn.ModuleDict", encoded: list[dict[str, list[int]]], y: np.ndarray) -> None:
+    def _train(self, model: torch.nn.ModuleDict, encoded: list[dict[str, list[int]]], y: np.ndarray) -> None:
         """``epochs`` passes of AdamW over shuffled batches, learning rate warmed up then decayed linearly."""
         import torch
         from transformers import get_linear_schedule_with_warmup
@@ -326,7 +327,7 @@ class FineTunedStudent:
                 epoch_loss += loss.item() * len(idx)
             self.losses.append(epoch_loss / len(encoded))
 
-    def _param_groups(self, model: "torch.nn.Module") -> list[dict[str, Any]]:
+    def _param_groups(self, model: torch.nn.Module) -> list[dict[str, Any]]:
         """Encoder at ``lr``, head at ``head_lr``; no weight decay on biases and LayerNorm weights."""
         cfg = self.config
         groups: dict[tuple[float, float], list] = {}
@@ -336,7 +337,7 @@ class FineTunedStudent:
             groups.setdefault((lr, decay), []).append(p)
         return [{"params": ps, "lr": lr, "weight_decay": wd} for (lr, wd), ps in groups.items()]
 
-    def _unseen_mask(self) -> "torch.Tensor":
+    def _unseen_mask(self) -> torch.Tensor:
         """0 for labels seen in training, -inf for the others (they get probability 0)."""
         import torch
 

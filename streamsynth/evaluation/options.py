@@ -24,8 +24,9 @@ from __future__ import annotations
 
 import dataclasses
 import functools
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from streamsynth.config import OptionField, SettingError, apply_overrides, check_int, flatten, option, option_fields
 from streamsynth.envs.config import EnvConfig
@@ -104,7 +105,7 @@ class RunOptions:
 
     # ------------------------------------------------------------------ building
     @classmethod
-    def from_values(cls, values: Mapping[str, Any]) -> "RunOptions":
+    def from_values(cls, values: Mapping[str, Any]) -> RunOptions:
         """The options of an options mapping (see the module docstring): settings it leaves out take their
         defaults; keys of a run folder's record (``tasks``, ``versions``...) are ignored; an unknown key or a bad
         value raises :class:`~streamsynth.config.SettingError` naming it."""
@@ -114,16 +115,16 @@ class RunOptions:
         return cls(env=env, llm=llm, **tables)
 
     @classmethod
-    def of(cls, **values: Any) -> "RunOptions":
+    def of(cls, **values: Any) -> RunOptions:
         """:meth:`from_values` of keyword values: ``RunOptions.of(agent="oracle", rounds=2, model="...")``."""
         return cls.from_values(values)
 
     @classmethod
-    def from_dict(cls, data: Mapping[str, Any]) -> "RunOptions":
+    def from_dict(cls, data: Mapping[str, Any]) -> RunOptions:
         """The options saved in a run folder's ``config.json`` (:meth:`to_dict`, or the flat layout before 0.4)."""
         return cls.from_values(data)
 
-    def with_(self, **changes: Any) -> "RunOptions":
+    def with_(self, **changes: Any) -> RunOptions:
         """A copy with ``changes``: run fields, first-class options by key (``rounds=2``), or tables (merged)."""
         merged = self.to_dict()
         merged["env"].pop("data_seed")  # follows the seed, changed or not
@@ -159,7 +160,7 @@ class RunOptions:
 # ---------------------------------------------------------------------------------------------------- mappings
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def first_class() -> dict[str, OptionField]:
     """The first-class options of a run, by key (``rounds`` -> ``("env", "max_rounds")``)."""
     return {o.key: o for o in option_fields(RunOptions)}

@@ -9,7 +9,8 @@ harness's :class:`~streamsynth.evaluation.evaluator.Evaluator` (the probe env, l
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from streamsynth.agents.base import Agent
 from streamsynth.evaluation.evaluator import Evaluator

@@ -15,8 +15,9 @@ from __future__ import annotations
 import csv
 import io
 import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from streamsynth.evaluation.paired import policy_steps
 from streamsynth.evaluation.runner import FINETUNE_KEYS, TaskResult

@@ -20,8 +20,9 @@ imported only when chosen.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 from streamsynth.errors import StreamSynthError
 from streamsynth.evaluation.callbacks import RunCallback, RunContext

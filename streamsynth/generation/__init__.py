@@ -14,7 +14,6 @@ from __future__ import annotations
 from typing import Any
 
 from streamsynth.generation.base import GenerationBackend, GenerationStats, SamplingParams
-from streamsynth.generation.prompts import Message, Prompt
 from streamsynth.generation.models import (
     DEFAULT_MODEL,
     PACKAGED,
@@ -23,6 +22,7 @@ from streamsynth.generation.models import (
     find_packaged_models,
     resolve_model,
 )
+from streamsynth.generation.prompts import Message, Prompt
 
 #: Packaged (offline) model name -> one-line description, for listings.
 PACKAGED_MODELS: dict[str, str] = {name: model.description for name, model in PACKAGED.items()}

@@ -8,8 +8,9 @@ model's chat template when it has one and fall back to a plain-text rendering of
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any
 
 from streamsynth.generation.prompts import Prompt, encode_prompts, render_prompt
 

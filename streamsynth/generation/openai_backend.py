@@ -22,9 +22,10 @@ import json
 import os
 import threading
 import time
+from collections.abc import Sequence
 from concurrent.futures import ThreadPoolExecutor, as_completed
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Any
 
 from streamsynth.config import check_int, check_number
 from streamsynth.errors import StreamSynthError

@@ -12,8 +12,7 @@ import time
 from collections.abc import Sequence
 
 from streamsynth.generation.base import GenerationStats, Prompt, SamplingParams, TokenBackend, TokenCompletion
-from streamsynth.generation.decoding import (StopChecker, decode, eos_token_ids, length_sorted_batches,
-                                             truncate_at_stop)
+from streamsynth.generation.decoding import StopChecker, decode, eos_token_ids, length_sorted_batches, truncate_at_stop
 from streamsynth.generation.devices import resolve_device, resolve_dtype
 
 

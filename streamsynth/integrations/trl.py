@@ -32,7 +32,8 @@ completions within one call are duplicates: the first is scored, the others get 
 from __future__ import annotations
 
 from collections import Counter
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
@@ -87,7 +88,8 @@ class StreamSynthReward:
         if metric not in METRICS:
             raise ValueError(f"metric must be one of {METRICS}, got {metric!r}")
         if "feedback_budget" in env_kwargs or "stream" in env_kwargs:
-            raise ValueError("StreamSynthReward sets the env's stream (its task) and feedback_budget (unlimited) itself")
+            raise ValueError("StreamSynthReward sets the env's stream (its task) and feedback_budget (unlimited) "
+                             "itself")
         self.metric = metric
         self.__name__ = f"streamsynth_{metric}"  # TRL logs a reward under its function's name
         self.env = StreamSynthEnv([task], embedder=embedder, data_seed=data_seed, feedback_budget=UNLIMITED_FEEDBACK,

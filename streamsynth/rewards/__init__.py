@@ -3,8 +3,8 @@ label balance), student utility, and their weighted blend. Each component is a p
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Iterator
 
 
 @contextmanager

@@ -16,12 +16,13 @@ component in ``info`` ("log only") without rewarding it.
 
 from __future__ import annotations
 
-from streamsynth.config import check_int
-
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Mapping
+from typing import Any
 
 import numpy as np
+
+from streamsynth.config import check_int
 
 _TOP = ("quality", "realism", "diversity", "utility", "completion")
 _DIV = ("semantic", "lexical", "novelty", "balance")
@@ -70,7 +71,7 @@ class RewardWeights:
         return float(sum(getattr(self, k) for k in _TOP))
 
     @classmethod
-    def from_mapping(cls, weights: Mapping[str, Any] | "RewardWeights" | None) -> "RewardWeights":
+    def from_mapping(cls, weights: Mapping[str, Any] | RewardWeights | None) -> RewardWeights:
         """Build from a partial mapping; unknown names raise with the list of known ones."""
         if weights is None:
             return cls()

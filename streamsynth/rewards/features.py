@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Mapping, Sequence
+from collections.abc import Mapping, Sequence
 
 import numpy as np
 
@@ -10,7 +10,8 @@ from streamsynth.rewards.diversity import l2_normalize
 from streamsynth.rewards.embeddings import Embedder
 
 
-def field_embeddings(samples: Sequence[Mapping[str, str]], fields: Sequence[str], embedder: Embedder) -> list[np.ndarray]:
+def field_embeddings(samples: Sequence[Mapping[str, str]], fields: Sequence[str],
+                     embedder: Embedder) -> list[np.ndarray]:
     """One (n, dim) embedding matrix per field, in ``fields`` order."""
     return [embedder.encode([s[f] for s in samples]) for f in fields]
 

@@ -9,7 +9,7 @@ cross a text boundary.
 from __future__ import annotations
 
 import re
-from typing import Iterable, Sequence
+from collections.abc import Iterable, Sequence
 
 __all__ = ["tokenize", "distinct_n", "lexical_diversity"]
 

@@ -35,12 +35,13 @@ memory; :func:`reference_sparsity` is ``O(m^2 d)``, which :class:`ReferenceMemor
 
 from __future__ import annotations
 
-from typing import Any, Mapping
+from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
-from streamsynth.rewards.diversity import _as_2d, l2_normalize
 from streamsynth.config import check_int
+from streamsynth.rewards.diversity import _as_2d, l2_normalize
 
 __all__ = ["reference_sparsity", "novelsum_novelty", "ReferenceMemory"]
 

@@ -30,12 +30,12 @@ realism 0.62 drafted 4 at a time, 0.20 drafted all at once; product-sentiment 0.
 
 from __future__ import annotations
 
-from streamsynth.config import check_int
-
 import re
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
+
+from streamsynth.config import check_int
 
 STYLE_FEATURES = ("log_chars", "log_words", "mean_word_length", "distinct_word_share", "stop_word_share",
                   "punctuation_share", "uppercase_share", "digit_share", "non_ascii_share")
@@ -111,7 +111,8 @@ def two_sample_realism(real: np.ndarray, synthetic: np.ndarray, *, context: np.n
     real = np.asarray(real, dtype=np.float64)
     synthetic = np.asarray(synthetic, dtype=np.float64)
     if real.ndim != 2 or synthetic.ndim != 2 or real.shape[1] != synthetic.shape[1]:
-        raise ValueError(f"real and synthetic must be 2-D with the same columns, got {real.shape} and {synthetic.shape}")
+        raise ValueError(f"real and synthetic must be 2-D with the same columns, got {real.shape} and "
+                         f"{synthetic.shape}")
     if len(real) < 2:
         raise ValueError(f"the real reference needs at least 2 rows, got {len(real)}")
     check_int("folds", folds, 2)

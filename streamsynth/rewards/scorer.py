@@ -17,8 +17,8 @@ The **test** split never reaches a scorer: it is evaluation-only and lives with 
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from typing import Mapping, Sequence
 
 import numpy as np
 
@@ -43,12 +43,12 @@ class EncodedSet:
     def __len__(self) -> int:
         return len(self.labels)
 
-    def take(self, idx: Sequence[int] | np.ndarray) -> "EncodedSet":
+    def take(self, idx: Sequence[int] | np.ndarray) -> EncodedSet:
         idx = np.asarray(idx, dtype=int)
         return EncodedSet(self.vectors[idx], self.features[idx], self.labels[idx], [self.texts[i] for i in idx])
 
     @staticmethod
-    def concat(parts: Sequence["EncodedSet"]) -> "EncodedSet":
+    def concat(parts: Sequence[EncodedSet]) -> EncodedSet:
         parts = [p for p in parts if len(p)]
         if not parts:
             raise ValueError("nothing to concatenate")

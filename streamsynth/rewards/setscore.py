@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Sequence
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -11,8 +11,8 @@ from streamsynth.rewards.diversity import label_balance, semantic_diversity
 from streamsynth.rewards.lexical import lexical_diversity
 from streamsynth.rewards.scorer import EncodedSet, TaskScorer
 
-SET_KEYS = ("quality", "fidelity", "realism", "semantic", "lexical", "novelty", "balance", "utility", "utility_accuracy", "utility_gold",
-            "utility_gold_accuracy", "utility_relative")
+SET_KEYS = ("quality", "fidelity", "realism", "semantic", "lexical", "novelty", "balance", "utility",
+            "utility_accuracy", "utility_gold", "utility_gold_accuracy", "utility_relative")
 
 
 def set_figures(
@@ -30,11 +30,11 @@ def set_figures(
 
     - ``realism`` is each sample's figure from the classifier two-sample test against the task's real data
       (:meth:`TaskScorer.realism`, computed over the whole set; None: the scorer computes it);
-    - quality = mean of above_chance(fidelity) x realism (``fidelity``: mean fidelity alone, logged); realism = its mean;
-      diversity = realism x the diversity mix; semantic = per-label normalised Vendi; lexical = mean of distinct-1 and distinct-2;
-      novelty = mean per-sample NovelSum-style novelty (computed when each sample was accepted); balance =
-      normalised label entropy; utility = dev macro-F1 of the student, ``utility_gold`` the gold student's at the
-      same N, ``utility_relative`` their ratio; completion = ``len(enc) / target_size``.
+    - quality = mean of above_chance(fidelity) x realism (``fidelity``: mean fidelity alone, logged); realism = its
+      mean; diversity = realism x the diversity mix; semantic = per-label normalised Vendi; lexical = mean of
+      distinct-1 and distinct-2; novelty = mean per-sample NovelSum-style novelty (computed when each sample was
+      accepted); balance = normalised label entropy; utility = dev macro-F1 of the student, ``utility_gold`` the
+      gold student's at the same N, ``utility_relative`` their ratio; completion = ``len(enc) / target_size``.
     """
     n = len(enc)
     label_set = scorer.label_set

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from streamsynth.rewards.reasons import Reason, Rejection, reject
 from streamsynth.tasks.spec import LABEL_KEY

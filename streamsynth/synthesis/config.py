@@ -7,8 +7,9 @@ below both, like the rest of :mod:`streamsynth.synthesis`.
 from __future__ import annotations
 
 import math
+from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Any, Mapping
+from typing import Any
 
 from streamsynth.config import check_int, check_number, option
 from streamsynth.generation.base import SamplingParams
@@ -61,7 +62,7 @@ class GenerationSettings:
         check_number("oversample", self.oversample, 1)
         for name in ("batch_size", "max_new_tokens", "max_prompts_per_round"):
             check_int(name, getattr(self, name), 1)
-        self.sampling  # validates temperature, top_p, max_new_tokens
+        _ = self.sampling  # validates temperature, top_p, max_new_tokens
 
     @property
     def sampling(self) -> SamplingParams:

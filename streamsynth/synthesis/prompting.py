@@ -6,7 +6,8 @@ Shared by every LLM agent so that comparisons differ in strategy only, not in fo
 from __future__ import annotations
 
 import re
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 from streamsynth.generation.prompts import Message
 from streamsynth.tasks.spec import LABEL_KEY, Sample
@@ -100,7 +101,8 @@ def fit_length(text: str, max_chars: int) -> str:
 def parse_completion(completion: str, fields: Sequence[str], label: str, max_chars: int) -> Sample | None:
     """Turn a completion into a sample of ``label``; ``None`` when a field cannot be found.
 
-    >>> parse_completion("Premise: A dog runs.\\nHypothesis: An animal moves.", ["premise", "hypothesis"], "entailment", 100)
+    >>> parse_completion("Premise: A dog runs.\\nHypothesis: An animal moves.", ["premise", "hypothesis"],
+    ...                  "entailment", 100)
     {'premise': 'A dog runs.', 'hypothesis': 'An animal moves.', 'label': 'entailment'}
     >>> parse_completion("  ", ["text"], "positive", 100) is None
     True

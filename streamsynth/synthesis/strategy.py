@@ -7,14 +7,15 @@ by :class:`streamsynth.agents.sb3.SB3Agent`, which runs the same policy inside t
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 from gymnasium import spaces
 
-from streamsynth.generation.base import GenerationBackend, Prompt, SamplingParams
 from streamsynth.config import check_int
+from streamsynth.generation.base import GenerationBackend, Prompt, SamplingParams
 from streamsynth.synthesis.config import LLMConfig, request_labels
 from streamsynth.synthesis.prompting import label_prompt, parse_completion
 from streamsynth.tasks.spec import Sample
@@ -155,7 +156,8 @@ def synthesize(observation: Mapping[str, Any], strategy: Strategy, backend: Gene
     params = SamplingParams(llm_config.max_new_tokens, strategy.temperature, llm_config.top_p)
     completions = backend.generate(prompts, params, seed=int(rng.integers(2**31)))
     if len(completions) != len(prompts):
-        raise RuntimeError(f"backend {backend.name!r} returned {len(completions)} completions for {len(prompts)} prompts")
+        raise RuntimeError(f"backend {backend.name!r} returned {len(completions)} completions for "
+                           f"{len(prompts)} prompts")
     fields = list(observation["fields"])
     max_chars = int(observation["length"][1])
     samples = [parse_completion(c, fields, lbl, max_chars) for c, lbl in zip(completions, labels)]

@@ -23,7 +23,7 @@ names and task files (see :func:`streamsynth.tasks.registry.get_stream`).
 
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 from streamsynth.tasks.offline import (
     BBCNewsSource,

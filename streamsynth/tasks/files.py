@@ -39,9 +39,10 @@ import csv
 import difflib
 import sys
 from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Mapping, Sequence
+from typing import Any
 
 from streamsynth.errors import TaskError
 from streamsynth.io import read_jsonl

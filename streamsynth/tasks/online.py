@@ -30,8 +30,9 @@ carved from the labelled rows by :func:`~streamsynth.tasks.splits.split_samples`
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any, Mapping
+from typing import Any
 
 from streamsynth.errors import ResourceNotFoundError, TaskError
 from streamsynth.tasks.files import check_columns, map_rows, needed_columns

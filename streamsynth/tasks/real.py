@@ -14,7 +14,8 @@ and ``data_seed``; the split is deterministic), so they see the same samples in 
 
 from __future__ import annotations
 
-from typing import Any, Sequence
+from collections.abc import Sequence
+from typing import Any
 
 from streamsynth.tasks.spec import Sample, Task
 from streamsynth.tasks.splits import SPLIT_NAMES, SplitSizes, load_splits
@@ -58,7 +59,7 @@ class RealData:
         self._cache: dict[str, list[Sample]] = {}
 
     @classmethod
-    def for_env(cls, env: Any, split: str = "judge") -> "RealData":
+    def for_env(cls, env: Any, split: str = "judge") -> RealData:
         """A provider cut like the data of ``env`` (a ``StreamSynthEnv`` or a wrapper of one): its public
         ``tasks``, ``split_sizes`` and ``data_seed``."""
         env = env.unwrapped

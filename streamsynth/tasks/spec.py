@@ -7,8 +7,9 @@ the environment (judge, utility reward, evaluation) and to show agents a few see
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Protocol, Sequence, runtime_checkable
+from typing import Protocol, runtime_checkable
 
 from streamsynth.errors import TaskError
 
@@ -70,10 +71,12 @@ class Task:
             )
         for label, desc in self.labels.items():
             if not isinstance(label, str) or not label.strip() or not isinstance(desc, str):
-                raise TaskError(f"task {self.name!r}: label {label!r} must be a non-empty string with a string description")
+                raise TaskError(f"task {self.name!r}: label {label!r} must be a non-empty string with a string "
+                                "description")
         fields = (self.fields,) if isinstance(self.fields, str) else tuple(self.fields)
         if not fields or any(not isinstance(f, str) or not f or f == LABEL_KEY for f in fields):
-            raise TaskError(f"task {self.name!r}: 'fields' must be non-empty field names other than 'label', got {fields!r}")
+            raise TaskError(f"task {self.name!r}: 'fields' must be non-empty field names other than 'label', "
+                            f"got {fields!r}")
         if len(set(fields)) != len(fields):
             raise TaskError(f"task {self.name!r}: duplicate field names in {fields!r}")
         object.__setattr__(self, "fields", fields)
@@ -93,7 +96,8 @@ class Task:
                 f"got {self.min_chars!r}, {self.max_chars!r}"
             )
         if not isinstance(self.source, DataSource):
-            raise TaskError(f"task {self.name!r}: 'source' must have load() and describe(), got {type(self.source).__name__}")
+            raise TaskError(f"task {self.name!r}: 'source' must have load() and describe(), "
+                            f"got {type(self.source).__name__}")
 
     @property
     def label_names(self) -> tuple[str, ...]:
@@ -118,7 +122,8 @@ class Task:
                 f"expected {list(self.labels)} (fix the label mapping of the task)"
             )
         if not kept:
-            raise TaskError(f"task {self.name!r}: {origin} holds no usable sample with non-empty fields {list(self.fields)}")
+            raise TaskError(f"task {self.name!r}: {origin} holds no usable sample with non-empty fields "
+                            f"{list(self.fields)}")
         return kept
 
 

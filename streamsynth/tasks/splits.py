@@ -31,8 +31,8 @@ The same samples in the same order and the same seed always give the same splits
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Mapping, Sequence
 
 import numpy as np
 

@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 from streamsynth.agents import LLMConfig, build_agent
-from streamsynth.synthesis.prompting import label_prompt
 from streamsynth.evaluation.evaluator import Evaluator
 from streamsynth.evaluation.runner import run_stream
+from streamsynth.synthesis.prompting import label_prompt
 from tests.helpers.scripted import ScriptedBackend
 
 

@@ -101,7 +101,10 @@ def test_dai_pick_gates_quality_by_the_label_and_spreads_the_pick():
                                                       ("n", "neg"), ("dup", "neg")]]
     emb = TableEmbedder({"a": [1, 0, 0], "a2": [0.99, 0.14, 0], "b": [0, 1, 0], "w": [0, 0, 1], "n": [1, 1, 1],
                          "dup": [1, 1, 0]})
-    row = lambda fid, code=None, score=0.5: {"code": code, "fidelity": fid, "realism": 1.0, "score": score}
+
+    def row(fid, code=None, score=0.5):
+        return {"code": code, "fidelity": fid, "realism": 1.0, "score": score}
+
     rows = [row(0.95), row(0.97), row(0.8), row(0.3, score=0.99), row(0.9), row(0.99, code="duplicate")]
     # score: the env's sample score picks the mislabelled "w" (judge fidelity 0.3 < chance) first
     assert [c["text"] for c in best_per_label(cands, rows, {"pos": 2, "neg": 1})] == ["a", "w", "n"]

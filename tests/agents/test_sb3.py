@@ -227,7 +227,8 @@ def test_sb3_state_round_trip_and_errors(make_env, tmp_path):
     for p, q in zip(agent.model.policy.parameters(), other.model.policy.parameters()):
         assert torch.equal(p, q)
     # the two agents now draw the same actions and execute them with the same random stream
-    assert [agent.choose(obs).action.tolist() for _ in range(3)] == [other.choose(obs).action.tolist() for _ in range(3)]
+    assert ([agent.choose(obs).action.tolist() for _ in range(3)]
+            == [other.choose(obs).action.tolist() for _ in range(3)])
     assert agent._rng.bit_generator.state == other._rng.bit_generator.state
 
     with pytest.raises(CheckpointError, match="n_steps"):

@@ -12,7 +12,6 @@ import pytest
 from typer.testing import CliRunner
 
 import streamsynth
-
 from streamsynth.cli.main import app
 from tests.helpers import ROOT
 

@@ -11,7 +11,6 @@ from streamsynth.envs.observation import FEEDBACK_KEYS
 from streamsynth.errors import InvalidActionError, StreamExhaustedError, TaskError
 from tests.helpers.data import held_out
 
-
 # check_env (warnings as errors) runs on every registered id in tests/envs/test_registered.py
 
 

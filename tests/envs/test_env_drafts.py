@@ -142,10 +142,12 @@ def test_resume_with_drafts_is_exact(make_env, tmp_path):
     env.unwrapped.save_state(tmp_path / "env")
     other = make_env()
     other.unwrapped.load_state(tmp_path / "env")
-    assert other.unwrapped.current_observation()["feedback_left"] == env.unwrapped.current_observation()["feedback_left"]
+    assert (other.unwrapped.current_observation()["feedback_left"]
+            == env.unwrapped.current_observation()["feedback_left"])
     for action in (drafts(data[4:8]), data[4:8] + drafts(data[8:])):
         a, b = env.step(action), other.step(action)
-        assert a[1:4] == b[1:4] and a[4]["samples"] == b[4]["samples"] and a[4]["feedback_left"] == b[4]["feedback_left"]
+        assert (a[1:4] == b[1:4] and a[4]["samples"] == b[4]["samples"]
+                and a[4]["feedback_left"] == b[4]["feedback_left"])
 
 
 def test_check_env_and_determinism_with_drafts(make_env):

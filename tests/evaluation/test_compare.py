@@ -135,7 +135,8 @@ class Memorizer:
                 self.probe_targets.append(int(observation["targets"][0]))
                 pool = self.known.get(str(observation["task"]))
                 if pool is None:  # unknown task: a few samples of one label only
-                    return [{"text": f"{observation['labels'][0]} example number {i} here", "label": observation["labels"][0]}
+                    return [{"text": f"{observation['labels'][0]} example number {i} here",
+                             "label": observation["labels"][0]}
                             for i in range(3)]
                 return [dict(s) for s in pool[:12]]
 
@@ -168,8 +169,8 @@ def test_probe_rounds_use_their_own_budget(tmp_path, monkeypatch):
 
     made = []
     monkeypatch.setattr(agents_mod, "build_agent", lambda name, env=None, **kw: made.append(Memorizer(env)) or made[-1])
-    base = RunOptions.of(stream=f"{TASK},question-type", samples_per_label=3, rounds=1, embedder="hashing", student="linear",
-                      probe_samples_per_label=1)
+    base = RunOptions.of(stream=f"{TASK},question-type", samples_per_label=3, rounds=1, embedder="hashing",
+                         student="linear", probe_samples_per_label=1)
     run_compare(["oracle"], [0], base, tmp_path / "cmp", log=lambda m: None)
     assert made[0].probe_targets == [1] * 6  # b and two rows of R, two tasks each, at 1 per label (not 3)
     with pytest.raises(ValueError, match="probe_samples_per_label"):

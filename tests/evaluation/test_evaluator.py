@@ -116,7 +116,8 @@ def test_resources_are_built_lazily_once_per_task_and_gold_is_cached_by_n(monkey
 
     loads, fits = [], []
     real_load = ev_mod.load_splits
-    monkeypatch.setattr(ev_mod, "load_splits", lambda task, *a, **kw: loads.append(task.name) or real_load(task, *a, **kw))
+    monkeypatch.setattr(ev_mod, "load_splits",
+                        lambda task, *a, **kw: loads.append(task.name) or real_load(task, *a, **kw))
     real_scores = LinearStudent._scores
     monkeypatch.setattr(LinearStudent, "_scores", lambda self, X, y: fits.append(len(y)) or real_scores(self, X, y))
     evaluator = tiny_evaluator()
@@ -243,7 +244,8 @@ def test_an_agent_holding_the_env_cannot_reach_the_test_split():
     assert evaluator.embedder is env.embedder
 
     test_texts = {s["text"] for s in real_split(env.current_task, "test", env.config.split_sizes, env.config.data_seed)}
-    judge_texts = {s["text"] for s in real_split(env.current_task, "judge", env.config.split_sizes, env.config.data_seed)}
+    judge_texts = {s["text"]
+                   for s in real_split(env.current_task, "judge", env.config.split_sizes, env.config.data_seed)}
     assert len(test_texts) == 100
     in_env = reachable_strings(env)
     assert judge_texts <= in_env  # the walker finds the real data the env does hold (its judge split)...

@@ -17,6 +17,7 @@ from streamsynth.evaluation.compare import cell_dir, run_compare, settings_diff
 from streamsynth.evaluation.executors import LocalExecutor, RayExecutor
 from tests.helpers.cells import BASE, TASK, cell_figures
 
+
 def test_a_finished_cell_is_reused_only_with_the_same_settings_and_force_recomputes(tmp_path):
     lines: list[str] = []
     run_compare(["oracle"], [0], BASE, tmp_path, log=lines.append)

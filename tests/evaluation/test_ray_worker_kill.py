@@ -10,10 +10,8 @@ import pytest
 
 from streamsynth.evaluation.compare import cell_dir, run_compare
 from streamsynth.evaluation.executors import LocalExecutor, RayExecutor
-from tests.helpers import kill_agent
+from tests.helpers import ROOT, kill_agent
 from tests.helpers.cells import BASE, cell_figures
-from tests.helpers import ROOT
-
 
 pytestmark = pytest.mark.skipif(importlib.util.find_spec("ray") is None,
                                 reason="Ray is not installed (pip install 'streamsynth[ray]')")

@@ -17,7 +17,6 @@ from types import SimpleNamespace
 import pytest
 import torch
 
-from tests.helpers.tiny_model import CHAT_TEMPLATE, write_tiny_gguf
 from streamsynth.errors import BackendError, ResourceNotFoundError
 from streamsynth.generation import PACKAGED_MODELS, SamplingParams, find_packaged_models, load_backend, models
 from streamsynth.generation.decoding import (
@@ -33,6 +32,8 @@ from streamsynth.generation.decoding import (
 from streamsynth.generation.devices import resolve_dtype
 from streamsynth.generation.prompts import render_plain
 from streamsynth.generation.transformers_backend import TransformersBackend
+from tests.helpers.tiny_model import CHAT_TEMPLATE, write_tiny_gguf
+
 
 @pytest.fixture(autouse=True)
 def _offline(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

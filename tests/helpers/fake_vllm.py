@@ -1,7 +1,7 @@
 """A stand-in for the parts of vLLM that StreamSynth calls, backed by transformers + peft on CPU.
 
-Fast and runnable where vLLM is not installed (real vLLM on CPU: ``tests/agents/synlearner/test_vllm_cpu.py``). This fake keeps
-vLLM's interface (``LLM(...)``, ``LLM.generate(texts, sampling_params, use_tqdm=, lora_request=)``,
+Fast and runnable where vLLM is not installed (real vLLM on CPU: ``tests/agents/synlearner/test_vllm_cpu.py``). This
+fake keeps vLLM's interface (``LLM(...)``, ``LLM.generate(texts, sampling_params, use_tqdm=, lora_request=)``,
 ``SamplingParams``, ``vllm.lora.request.LoRARequest``, outputs with ``prompt_token_ids`` and
 ``outputs[0].token_ids / text / finish_reason / stop_reason``, the end-of-sequence token kept in ``token_ids``) and
 really loads each requested adapter folder as vLLM would: a PEFT folder read from disk. So a test can check that

@@ -10,8 +10,9 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Any, Mapping
+from typing import Any
 
 from streamsynth.agents.oracle import OracleAgent
 
@@ -56,7 +57,8 @@ def factory(*, env: Any, llm: Any, backend: Any, seed: int, options: Any) -> Kil
 
 
 def register() -> None:
-    from streamsynth.agents import AgentSpec, register as add
+    from streamsynth.agents import AgentSpec
+    from streamsynth.agents import register as add
     from streamsynth.agents.registry import REGISTRY
 
     if "kill-once" not in REGISTRY:

@@ -24,5 +24,6 @@ class ScriptedBackend(GenerationBackend):
             user = p[-1]["content"]
             label = user.split('label "')[1].split('"')[0]
             topic = WORDS[(len(self.calls) * 7 + i) % len(WORDS)]
-            out.append(f'Sure! Here is one:\n"Sample {len(self.calls)}-{i}: {topic} felt {label} to me."\n\nHope it helps')
+            out.append(f'Sure! Here is one:\n"Sample {len(self.calls)}-{i}: {topic} felt {label} to me."'
+                       '\n\nHope it helps')
         return out

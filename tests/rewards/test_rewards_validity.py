@@ -100,7 +100,8 @@ def test_check_sample_two_fields_valid():
          "unknown label 'great' (expected one of: positive, negative)"),
         ({"text": "A fine film.", "label": "Positive"}, "unknown_label",
          "unknown label 'Positive' (expected one of: positive, negative)"),
-        ({"text": "A fine film.", "label": ""}, "unknown_label", "unknown label '' (expected one of: positive, negative)"),
+        ({"text": "A fine film.", "label": ""}, "unknown_label",
+         "unknown label '' (expected one of: positive, negative)"),
         ({"text": "A fine film.", "label": 1}, "not_a_string",
          "field 'label' is not a string (got int; expected one of: positive, negative)"),
         ({"text": "abcd", "label": "positive"}, "too_short", "field 'text' too short (4 < 5 characters)"),
@@ -148,7 +149,8 @@ def test_precedence_field_problems_before_label_problems():
 def test_precedence_label_before_length():
     # too short and unknown label: the label wins
     s = {"text": "ab", "label": "great"}
-    assert check_sample(s, ["text"], LABELS, 5, 10).message == "unknown label 'great' (expected one of: positive, negative)"
+    assert (check_sample(s, ["text"], LABELS, 5, 10).message
+            == "unknown label 'great' (expected one of: positive, negative)")
     # too long and missing label: the label wins
     assert check_sample({"text": "x" * 50}, ["text"], LABELS, 5, 10).message == "missing field 'label'"
 
@@ -158,9 +160,11 @@ def test_precedence_fields_checked_in_order():
     # both fields missing: the first one is named
     assert check_sample({"label": "yes"}, fields, ["yes", "no"], 3, 10).message == "missing field 'premise'"
     # first field fine, second missing
-    assert check_sample({"premise": "abc", "label": "yes"}, fields, ["yes", "no"], 3, 10).message == "missing field 'hypothesis'"
+    assert (check_sample({"premise": "abc", "label": "yes"}, fields, ["yes", "no"], 3, 10).message
+            == "missing field 'hypothesis'")
     # first field empty beats second field missing
-    assert check_sample({"premise": " ", "label": "yes"}, fields, ["yes", "no"], 3, 10).message == "field 'premise' is empty"
+    assert (check_sample({"premise": " ", "label": "yes"}, fields, ["yes", "no"], 3, 10).message
+            == "field 'premise' is empty")
 
 
 def test_precedence_all_presence_checks_before_any_length_check():
@@ -172,9 +176,11 @@ def test_precedence_all_presence_checks_before_any_length_check():
 def test_precedence_length_checks_in_field_order():
     # premise too long, hypothesis too short: the first field's problem is reported
     s = {"premise": "x" * 20, "hypothesis": "a", "label": "yes"}
-    assert check_sample(s, ["premise", "hypothesis"], ["yes", "no"], 3, 10).message == "field 'premise' too long (20 > 10 characters)"
+    assert (check_sample(s, ["premise", "hypothesis"], ["yes", "no"], 3, 10).message
+            == "field 'premise' too long (20 > 10 characters)")
     s = {"premise": "abcd", "hypothesis": "a", "label": "yes"}
-    assert check_sample(s, ["premise", "hypothesis"], ["yes", "no"], 3, 10).message == "field 'hypothesis' too short (1 < 3 characters)"
+    assert (check_sample(s, ["premise", "hypothesis"], ["yes", "no"], 3, 10).message
+            == "field 'hypothesis' too short (1 < 3 characters)")
 
 
 def test_reason_names_every_required_field_for_non_mapping():

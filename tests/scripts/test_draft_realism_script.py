@@ -7,6 +7,7 @@ import json
 import re
 
 import pytest
+
 from tests.helpers import ROOT
 
 TASK = str(ROOT / "examples" / "tasks" / "customer-intent.toml")

@@ -8,6 +8,7 @@ import importlib.util
 import json
 
 import pytest
+
 from tests.helpers import ROOT
 
 SPLITS = {"seed_per_label": 3, "judge": 160, "dev": 80, "test": 80}
@@ -45,7 +46,8 @@ def test_a_seed_trains_and_is_judged_against_the_base_policy(tmp_path, one_torch
     assert saved["seed"] == 0 and saved["base"]["env"] == result["base"]["env"]
     assert any("trained: env score" in line for line in logs)
     table = script.summarise([saved])
-    assert "| env score |" in table and "test_accuracy at 3/label" in table and "transfer to sport-or-food-again" in table
+    assert ("| env score |" in table and "test_accuracy at 3/label" in table
+            and "transfer to sport-or-food-again" in table)
 
 
 def test_held_out_prompts_avoid_the_training_prompts():

@@ -144,7 +144,8 @@ def test_settings_are_compared_and_cells_of_other_tasks_or_budgets_are_not_paire
     _, _, _, settings = paired_cells.load_agent(learned)  # seeds differ in seed, data seed, log, versions, time
     assert settings["learner.lr"] == 2e-3 and settings["env.samples_per_label"] == 16
     left_out = ("seed", "env.data_seed", "learner", "env")
-    assert not [k for k in settings if k in left_out or k.startswith(("versions", "wall", "env_config", "agent_config"))]
+    assert not [k for k in settings
+                if k in left_out or k.startswith(("versions", "wall", "env_config", "agent_config"))]
     run = [sys.executable, str(SCRIPT), f"control={control}", f"learned={learned}"]
     out = subprocess.run(run, capture_output=True, text=True, cwd=ROOT)
     assert out.returncode == 0, out.stderr

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from tests.helpers import ROOT
 from streamsynth.errors import TaskError
 from streamsynth.tasks.files import FileDataSource, load_task_file, map_rows
 from streamsynth.tasks.registry import (
@@ -22,6 +21,7 @@ from streamsynth.tasks.registry import (
     stream_is_offline,
 )
 from streamsynth.tasks.splits import SplitSizes, load_splits
+from tests.helpers import ROOT
 
 DATA = ROOT / "tests" / "data" / "tasks"
 EXAMPLES = ROOT / "examples"

@@ -118,7 +118,8 @@ def test_bad_label_or_description(labels, bad):
     [(), [], ("text", ""), ("text", 3), ("label",), ("text", "label"), (None,)],
 )
 def test_bad_fields(fields):
-    with pytest.raises(TaskError, match=r"task 'movies': 'fields' must be non-empty field names other than 'label', got"):
+    with pytest.raises(TaskError,
+                       match=r"task 'movies': 'fields' must be non-empty field names other than 'label', got"):
         make(fields=fields)
 
 
@@ -158,9 +159,11 @@ class OnlyLoad:
         return []
 
 
-@pytest.mark.parametrize(("source", "typename"), [(None, "NoneType"), ([{"text": "x"}], "list"), (OnlyLoad(), "OnlyLoad")])
+@pytest.mark.parametrize(("source", "typename"),
+                         [(None, "NoneType"), ([{"text": "x"}], "list"), (OnlyLoad(), "OnlyLoad")])
 def test_bad_source(source, typename):
-    with pytest.raises(TaskError, match=rf"task 'movies': 'source' must have load\(\) and describe\(\), got {typename}$"):
+    with pytest.raises(TaskError,
+                       match=rf"task 'movies': 'source' must have load\(\) and describe\(\), got {typename}$"):
         make(source=source)
 
 

@@ -28,22 +28,29 @@ from __future__ import annotations
 import math
 import zlib
 from collections import Counter
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
 from streamsynth.agents.attrprompt import GENERIC_ATTRIBUTES, attribute_dimensions, propose_dimensions
 from streamsynth.agents.base import Agent
 from streamsynth.agents.llm import remaining_per_label, request_labels
-from streamsynth.synthesis.prompting import format_fields, label_prompt, parse_completion
 from streamsynth.agents.synlearner.config import CARRY_PARTS, SynLearnerConfig
-from streamsynth.agents.synlearner.hierarchical import (completion_components, draft_figures, env_reward,
-                                                        hierarchical_rewards, masked_group_advantages, raw_rewards)
+from streamsynth.agents.synlearner.hierarchical import (
+    completion_components,
+    draft_figures,
+    env_reward,
+    hierarchical_rewards,
+    masked_group_advantages,
+    raw_rewards,
+)
 from streamsynth.agents.synlearner.memory import ExperienceMemory, ReplayItem
 from streamsynth.agents.synlearner.selection import greedy_select, placed, seed_agreement, top_per_label
 from streamsynth.envs.screening import DRAFT_KEY
 from streamsynth.generation.base import SamplingParams
 from streamsynth.generation.prompts import Message
+from streamsynth.synthesis.prompting import format_fields, label_prompt, parse_completion
 from streamsynth.tasks.spec import LABEL_KEY, Sample
 
 

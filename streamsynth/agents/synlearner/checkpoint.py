@@ -13,8 +13,14 @@ from typing import TYPE_CHECKING
 
 import torch
 
-from streamsynth.agents.state import (CheckpointError, check_header, generator_from_state, load_tensors, read_json,
-                                      save_tensors)
+from streamsynth.agents.state import (
+    CheckpointError,
+    check_header,
+    generator_from_state,
+    load_tensors,
+    read_json,
+    save_tensors,
+)
 from streamsynth.agents.synlearner.config import SynLearnerConfig
 from streamsynth.io import write_json
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields, replace
-from typing import Any, ClassVar, Mapping
+from typing import Any, ClassVar
 
 from streamsynth.config import check_bool, check_choice, check_int, check_number
 from streamsynth.synthesis.config import GenerationSettings
@@ -165,7 +166,7 @@ class SynLearnerConfig(GenerationSettings):
         # CARRY_PARTS order, and none when isolated
         object.__setattr__(self, "carry", () if self.isolated else tuple(p for p in CARRY_PARTS if p in self.carry))
 
-    def with_(self, **changes: Any) -> "SynLearnerConfig":
+    def with_(self, **changes: Any) -> SynLearnerConfig:
         return replace(self, **changes)
 
     def to_dict(self) -> dict[str, Any]:
@@ -173,7 +174,7 @@ class SynLearnerConfig(GenerationSettings):
         return {k: list(v) if isinstance(v, tuple) else v for k, v in d.items()}
 
     @classmethod
-    def from_saved(cls, data: Mapping[str, Any]) -> "SynLearnerConfig":
+    def from_saved(cls, data: Mapping[str, Any]) -> SynLearnerConfig:
         """A config as an earlier run saved it (its checkpoint): settings it lacks take their
         :attr:`LEGACY_DEFAULTS` (what that run did), the others today's defaults.
 
@@ -216,7 +217,7 @@ class SynLearnerConfig(GenerationSettings):
         return out
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> "SynLearnerConfig":
+    def from_dict(cls, data: dict[str, Any]) -> SynLearnerConfig:
         """Inverse of :meth:`to_dict` (unknown keys are an error: they would be silently ignored otherwise)."""
         names = {f.name for f in fields(cls)}
         unknown = set(data) - names

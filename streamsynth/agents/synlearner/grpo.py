@@ -100,5 +100,6 @@ def clipped_loss(logp: torch.Tensor, old_logp: torch.Tensor, advantages: torch.T
         loss = (per_token * mask).sum() / tokens
     with torch.no_grad():
         is_clipped = ((ratio < 1 - clip_eps) & (adv < 0)) | ((ratio > 1 + clip_eps) & (adv > 0))
-        return LossOutput(loss, float((kl * mask).sum() / tokens), float((is_clipped.to(mask.dtype) * mask).sum() / tokens),
+        return LossOutput(loss, float((kl * mask).sum() / tokens),
+                          float((is_clipped.to(mask.dtype) * mask).sum() / tokens),
                           float((ratio * mask).sum() / tokens))

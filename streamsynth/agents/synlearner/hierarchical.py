@@ -25,7 +25,8 @@ been accepted (``code`` None): quality, diversity and utility credit from their 
 
 from __future__ import annotations
 
-from typing import Any, Mapping, Sequence
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch
@@ -99,7 +100,8 @@ def hierarchical_rewards(quality: np.ndarray, diversity: np.ndarray, utility: np
     """Weighted sum of the standardised components (over ``scored``; 0 elsewhere).
 
     >>> s = np.array([True, True, True, False])
-    >>> hierarchical_rewards(np.array([1., 0., 0., 5.]), np.array([0., 1., 0., 5.]), np.zeros(4), s, (1, 1, 1)).round(3).tolist()
+    >>> hierarchical_rewards(np.array([1., 0., 0., 5.]), np.array([0., 1., 0., 5.]), np.zeros(4), s,
+    ...                      (1, 1, 1)).round(3).tolist()
     [0.707, 0.707, -1.414, 0.0]
     """
     wq, wd, wu = (float(w) for w in weights)

@@ -12,8 +12,9 @@ normaliser and no gradient). ``benchmarks/bench_grpo_probe.py`` runs it beside T
 from __future__ import annotations
 
 import time
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import asdict, dataclass, field
-from typing import Any, Callable, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import torch

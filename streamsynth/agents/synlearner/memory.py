@@ -16,14 +16,15 @@ from __future__ import annotations
 import json
 import math
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
-from typing import Any, Mapping, Sequence
+from typing import Any
 
 import numpy as np
 
-from streamsynth.errors import StreamSynthError
 from streamsynth.config import check_int
+from streamsynth.errors import StreamSynthError
 from streamsynth.generation.prompts import Message
 from streamsynth.io import atomic_open, write_json
 

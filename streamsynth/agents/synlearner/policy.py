@@ -10,10 +10,10 @@ are trained; the base weights never change.
 from __future__ import annotations
 
 import warnings
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
@@ -116,8 +116,8 @@ class LoRAPolicy:
         from streamsynth.generation.base import SamplingParams
 
         c = self.config
-        params = SamplingParams(max_new_tokens or c.max_new_tokens, c.temperature if temperature is None else temperature,
-                                c.top_p)
+        params = SamplingParams(max_new_tokens or c.max_new_tokens,
+                                c.temperature if temperature is None else temperature, c.top_p)
         self.model.eval()
         if self.sampler is not None:
             return self.sampler.sample(self, prompts, params, seed=seed)
@@ -262,8 +262,8 @@ class LoRAPolicy:
     def grpo(self, pairs: Sequence[Pair], advantages: Sequence[float]) -> list[UpdateStats]:
         """GRPO update on one round's completions: ``grpo_epochs`` passes, each one optimiser step over all
         completions (gradients accumulated over mini-batches, weighted by sequences for ``loss_type="grpo"`` and by
-        tokens for ``"dapo"``, so the step equals the full-batch loss). Old log-probabilities are those before the first pass; the reference is the base
-        model (adapter disabled), computed only when ``kl_coef > 0``."""
+        tokens for ``"dapo"``, so the step equals the full-batch loss). Old log-probabilities are those before the
+        first pass; the reference is the base model (adapter disabled), computed only when ``kl_coef > 0``."""
         c = self.config
         if len(pairs) != len(advantages):
             raise ValueError(f"{len(pairs)} completions but {len(advantages)} advantages")

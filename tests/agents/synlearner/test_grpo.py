@@ -52,7 +52,8 @@ def test_advantages_zero_std_group_gives_zero():
     close(group_advantages(torch.tensor([7.0, 7.0, 7.0, 7.0]), 4), [0.0] * 4)
     close(group_advantages(torch.tensor([7.0, 7.0, 7.0, 7.0]), 2, scale=False), [0.0] * 4)
     # eps=0: 0 / 0 must still give 0, not nan, while the other group is scaled
-    close(group_advantages(torch.tensor([1.0, 3.0, 5.0, 5.0]), 2, eps=0.0), [-1 / math.sqrt(2), 1 / math.sqrt(2), 0.0, 0.0])
+    close(group_advantages(torch.tensor([1.0, 3.0, 5.0, 5.0]), 2, eps=0.0),
+          [-1 / math.sqrt(2), 1 / math.sqrt(2), 0.0, 0.0])
 
 
 def test_advantages_scale_false_only_centers():
@@ -283,7 +284,8 @@ def trl_grpo():
 def _trl_advantages(grpo_trainer, rewards: torch.Tensor, num_generations: int, scale_rewards: str) -> torch.Tensor:
     """Run TRL's own advantage statements (from ``unscorable_mask = ...`` to ``nan_to_num``) on one reward function."""
     src = inspect.getsource(grpo_trainer.GRPOTrainer._generate_and_score_completions)
-    first, last = "unscorable_mask = torch.isnan(rewards_per_func)", "advantages = torch.nan_to_num(advantages, nan=0.0)"
+    first, last = ("unscorable_mask = torch.isnan(rewards_per_func)",
+                   "advantages = torch.nan_to_num(advantages, nan=0.0)")
     if first not in src or last not in src:
         pytest.fail("TRL's advantage block changed shape: update _trl_advantages to the installed TRL")
     start = src.rindex("\n", 0, src.index(first)) + 1
@@ -321,7 +323,8 @@ def test_token_logprobs_match_trl(trl_grpo):
 
 
 def _trl_loss(grpo_trainer, logp, old, ref, adv, mask, *, loss_type, beta, eps, bias_correction):
-    """TRL's ``GRPOTrainer._compute_loss`` on given per-token log-probs: one process, one micro-batch, no accumulation."""
+    """TRL's ``GRPOTrainer._compute_loss`` on given per-token log-probs: one process, one micro-batch, no
+    accumulation."""
     trainer = object.__new__(grpo_trainer.GRPOTrainer)
     batch, length = logp.shape
     trainer.__dict__.update(

@@ -129,7 +129,7 @@ def test_an_interrupted_run_resumes_exactly(tiny_model_dir, tmp_path, one_torch_
 
     whole = _run(tiny_model_dir, tmp_path / "whole")
     assert whole.steps == 4 and len(whole.log) == 4
-    cut = _run(tiny_model_dir, tmp_path / "cut", stop_after=3)  # killed after step 3: the checkpoint holds 2
+    _run(tiny_model_dir, tmp_path / "cut", stop_after=3)  # killed after step 3: the checkpoint holds 2
     assert len(read_jsonl(tmp_path / "cut" / "steps.jsonl")) == 2
     resumed = _run(tiny_model_dir, tmp_path / "cut")
     assert [r["reward_mean"] for r in resumed.log] == [r["reward_mean"] for r in whole.log]
@@ -141,7 +141,8 @@ def test_an_interrupted_run_resumes_exactly(tiny_model_dir, tmp_path, one_torch_
     def figures(rows):
         return [{k: v for k, v in r.items() if k != "seconds"} for r in rows]
 
-    assert figures(read_jsonl(tmp_path / "cut" / "steps.jsonl")) == figures(read_jsonl(tmp_path / "whole" / "steps.jsonl"))
+    assert (figures(read_jsonl(tmp_path / "cut" / "steps.jsonl"))
+            == figures(read_jsonl(tmp_path / "whole" / "steps.jsonl")))
     again = _run(tiny_model_dir, tmp_path / "whole")  # nothing left to do
     assert again.log == whole.log and again.policy.updates == 4  # restored, no step taken
 

@@ -10,15 +10,19 @@ import torch
 
 from streamsynth.agents.synlearner.checkpoint import CheckpointError
 from streamsynth.agents.synlearner.config import SynLearnerConfig
-from streamsynth.agents.synlearner.hierarchical import (completion_components, env_reward, hierarchical_rewards,
-                                                        masked_group_advantages)
+from streamsynth.agents.synlearner.hierarchical import (
+    completion_components,
+    env_reward,
+    hierarchical_rewards,
+    masked_group_advantages,
+)
 from streamsynth.errors import StreamSynthError
 from streamsynth.evaluation.experiment import RunHooks, load_transfer, run_experiment
 from streamsynth.evaluation.options import RunOptions
 from streamsynth.evaluation.runner import run_stream
+from tests.helpers import ROOT
 from tests.helpers.run_kill import Kill, assert_same_results, kill_and_resume
 from tests.helpers.synlearner import SMALL, lora_weights, tiny_agent, tiny_backend
-from tests.helpers import ROOT
 
 TASK = str(ROOT / "examples" / "tasks" / "customer-intent.toml")
 def _base(agent) -> dict[str, torch.Tensor]:
@@ -166,8 +170,8 @@ def test_prompts_are_prefilled_once_and_give_the_same_values_and_gradients(model
             if "lora_B" in name:
                 param.normal_(0.0, 0.05, generator=torch.Generator().manual_seed(len(name)))
     a, b, c = [5, 6, 7, 8, 9, 10, 11], [20, 21, 22, 23], [80, 81, 82]
-    pairs = [(a, [30, 31, 32]), (b, [40, 41]), (a, [33]), (c, [70]), (a, [34, 35, 36, 37, 38]), ([50, 51, 52], [53, 54]),
-             ([60], [61, 62]), (b, [42, 43, 44]), (c, [71])]
+    pairs = [(a, [30, 31, 32]), (b, [40, 41]), (a, [33]), (c, [70]), (a, [34, 35, 36, 37, 38]),
+             ([50, 51, 52], [53, 54]), ([60], [61, 62]), (b, [42, 43, 44]), (c, [71])]
     lengths = [len(c) for _, c in pairs]
     weights = torch.linspace(-1.0, 1.0, 5)
     policy.model.train()
@@ -233,11 +237,13 @@ def test_synthesize_changes_nothing(model_dir, make_env):
     env = make_env(samples_per_label=4, max_rounds=2)
     agent = tiny_agent(model_dir, env)
     run_stream(env, agent, seed=0)
-    before = (lora_weights(agent), agent.memory.state_dict()["meta"], agent.rng.bit_generator.state, agent.calls, len(agent.log))
+    before = (lora_weights(agent), agent.memory.state_dict()["meta"], agent.rng.bit_generator.state, agent.calls,
+              len(agent.log))
     obs, _ = env.reset(seed=0)
     data = agent.synthesize(obs)
     assert data and all(s["label"] in obs["labels"] for s in data)
-    after = (lora_weights(agent), agent.memory.state_dict()["meta"], agent.rng.bit_generator.state, agent.calls, len(agent.log))
+    after = (lora_weights(agent), agent.memory.state_dict()["meta"], agent.rng.bit_generator.state, agent.calls,
+             len(agent.log))
     assert all(torch.equal(before[0][k], after[0][k]) for k in before[0]) and before[1:] == after[1:]
     assert agent.synthesize(obs) == data  # deterministic for the agent as it is
 
@@ -326,7 +332,8 @@ def test_resume_refuses_other_settings_and_agents_without_checkpoints(model_dir,
     (tmp_path / "agent" / "agent.json").write_text("{broken")
     with pytest.raises(CheckpointError, match="not valid JSON"):
         tiny_agent(model_dir, env).load_state(tmp_path / "agent")
-    opts = RunOptions.of(agent="oracle", stream=TASK, samples_per_label=2, rounds=1, embedder="hashing", student="linear")
+    opts = RunOptions.of(agent="oracle", stream=TASK, samples_per_label=2, rounds=1, embedder="hashing",
+                         student="linear")
     run_dir = tmp_path / "oracle"
     run_dir.mkdir()
     (run_dir / "config.json").write_text(json.dumps(opts.to_dict()))
@@ -341,7 +348,8 @@ def test_cli_learner_options_and_resume_errors(tmp_path):
 
     assert parse_learner_options(["lr=5e-5", "group_size=8", "isolated=true"]) == \
         {"lr": 5e-5, "group_size": 8, "isolated": True}
-    for bad, match in [(["lora_rnk=4"], "lora_rnk: unknown setting; known: dtype, top_p, oversample, max_prompts_per_round, vllm_gpu_memory, lora_rank, "), (["lr"], "KEY=VALUE"),
+    for bad, match in [(["lora_rnk=4"], "lora_rnk: unknown setting; known: dtype, top_p, oversample, "
+                                        "max_prompts_per_round, vllm_gpu_memory, lora_rank, "), (["lr"], "KEY=VALUE"),
                        (["model=x"], "--model"), (["group_size=many"], "group_size='many': expected int"),
                        (["isolated=maybe"], "true or false"),
                        (["embedder=hashing"], "--embedder")]:
@@ -350,7 +358,8 @@ def test_cli_learner_options_and_resume_errors(tmp_path):
     runner = CliRunner()
     res = runner.invoke(app, ["evaluate", "--resume", str(tmp_path / "nowhere")])
     assert res.exit_code == 2 and "no config.json" in res.output
-    res = runner.invoke(app, ["evaluate", "--agent", "synlearner", "-L", "group_size=1", "--output", str(tmp_path / "x")])
+    res = runner.invoke(app, ["evaluate", "--agent", "synlearner", "-L", "group_size=1",
+                              "--output", str(tmp_path / "x")])
     assert res.exit_code == 2 and "group_size must be an int >= 2" in res.output
     res = runner.invoke(app, ["evaluate", "--agent", "synlearner", "--backend", "openai", "--base-url",
                               "http://127.0.0.1:9/v1", "--stream", TASK, "--embedder", "hashing",

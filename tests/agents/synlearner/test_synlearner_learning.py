@@ -27,7 +27,8 @@ STEPS = 24
 MIN_CHARS = 32
 # the tiny model needs a far larger step than SmolLM2 (lr 1e-4): its weights are few and start random
 # (DAI's pick is not what this test measures: its pool is not drafted, and the budget holds exactly the steps)
-# (preference_prior="mean": the prompt patterns of the run the figures in docs/results/feedback-steps.md were measured on)
+# (preference_prior="mean": the prompt patterns of the run the figures in docs/results/feedback-steps.md were
+# measured on)
 LEARNER = dict(max_new_tokens=32, feedback_steps=STEPS, feedback_prompts=4, group_size=4, eft_epochs=0,
                train_batch_size=16, dai_drafts=False, preference_prior="mean")
 

