@@ -79,12 +79,37 @@ def text_features(texts: Sequence[str], tokens: Sequence[int], max_new_tokens: i
             "truncated": float(np.mean([n >= max_new_tokens for n in tokens])) if tokens else 0.0}
 
 
+def sample_scores(rows: Sequence[Mapping[str, Any] | None]) -> list[float]:
+    """Each text's per-sample score, 0 for a rejected or unparsed one (what :func:`env_figures` averages).
+
+    >>> sample_scores([{"code": None, "score": 0.5}, {"code": "too_short", "score": 0.2}, None])
+    [0.5, 0.0, 0.0]
+    """
+    return [float(r["score"]) if r is not None and r.get("code") is None else 0.0 for r in rows]
+
+
+def paired_by_prompt(result: Mapping[str, Any], a: str = "trained", b: str = "base") -> str:
+    """One seed's ``a - b`` env score paired by held-out prompt (both policies wrote each prompt once, with the same
+    sampling seed), with its 95% t-interval over the prompts; "-" when the scores were not kept.
+
+    >>> paired_by_prompt({"seed": 3, "trained": {"scores": [0.5, 0.4, 0.3]}, "base": {"scores": [0.2, 0.2, 0.2]}})
+    'seed 3: +0.200 [-0.048, +0.448] (n=3 prompts)'
+    """
+    from streamsynth.evaluation.paired import t_interval
+
+    x, y = (result.get(a) or {}).get("scores"), (result.get(b) or {}).get("scores")
+    if not x or not y or len(x) != len(y):
+        return "-"
+    diff = [u - v for u, v in zip(x, y)]
+    lo, hi = t_interval(diff)
+    return f"seed {result['seed']}: {np.mean(diff):+.3f} [{lo:+.3f}, {hi:+.3f}] (n={len(diff)} prompts)"
+
+
 def env_figures(rows: Sequence[Mapping[str, Any] | None]) -> dict[str, float]:
     """Mean per-sample env figures of one set: score (0 for rejected and unparsed), and the passed samples' judge
     fidelity, realism and novelty; pass rate."""
     passed = [r for r in rows if r is not None and r.get("code") is None]
-    out = {"score": float(np.mean([r["score"] if r is not None and r.get("code") is None else 0.0 for r in rows])),
-           "passed": len(passed) / len(rows) if rows else 0.0}
+    out = {"score": float(np.mean(sample_scores(rows))), "passed": len(passed) / len(rows) if rows else 0.0}
     for key in ("fidelity", "realism", "novelty"):
         out[key] = float(np.mean([r[key] for r in passed])) if passed else 0.0
     return out
@@ -141,7 +166,8 @@ def judge(task: Any, written: Mapping[str, Any], s: Mapping[str, Any], sizes: Se
     from streamsynth.integrations.trl import StreamSynthReward
 
     fresh = StreamSynthReward(task, embedder=evaluator.embedder, **env_kwargs)
-    out: dict[str, Any] = {"env": env_figures(fresh.score_rows(written["texts"], written["labels"])),
+    rows = fresh.score_rows(written["texts"], written["labels"])
+    out: dict[str, Any] = {"env": env_figures(rows), "scores": sample_scores(rows),
                            "features": text_features(written["texts"], written["tokens"], s["max_new_tokens"]),
                            "parsed": len(written["samples"]), "students": {}}
     for n in sizes:
@@ -239,6 +265,9 @@ def summarise(results: Sequence[Mapping[str, Any]]) -> str:
                 rows.append((f"{key} at {n}/label", ("students", n, key)))
     rows += [(f"feature {k}", ("features", k)) for k in ("chars", "words", "distinct_2", "truncated")]
     lines += [f"| {name} | {paired(path)} |" for name, path in rows]
+    by_prompt = [paired_by_prompt(r) for r in results]
+    lines += ["", "env score, trained - base paired by held-out prompt, per seed: "
+              + "; ".join(line for line in by_prompt if line != "-")] if any(b != "-" for b in by_prompt) else []
     if any("transfer_base" in r for r in results):
         other = next(r["transfer_base"]["task"] for r in results if "transfer_base" in r)
         n = str(results[0]["settings"]["transfer_per_label"])

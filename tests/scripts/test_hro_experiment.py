@@ -7,6 +7,7 @@ import dataclasses
 import importlib.util
 import json
 
+import numpy as np
 import pytest
 
 from tests.helpers import ROOT
@@ -44,10 +45,12 @@ def test_a_seed_trains_and_is_judged_against_the_base_policy(tmp_path, one_torch
         assert result[f"transfer_{name}"]["task"] == "sport-or-food-again"
     saved = json.loads((tmp_path / "seed-0" / "eval.json").read_text())
     assert saved["seed"] == 0 and saved["base"]["env"] == result["base"]["env"]
+    assert len(saved["base"]["scores"]) == len(saved["trained"]["scores"]) == 12  # 6 held-out prompts x 2 labels
+    assert np.mean(saved["base"]["scores"]) == pytest.approx(saved["base"]["env"]["score"])
     assert any("trained: env score" in line for line in logs)
     table = script.summarise([saved])
     assert ("| env score |" in table and "test_accuracy at 3/label" in table
-            and "transfer to sport-or-food-again" in table)
+            and "transfer to sport-or-food-again" in table and "paired by held-out prompt, per seed: seed 0:" in table)
 
 
 def test_held_out_prompts_avoid_the_training_prompts():
