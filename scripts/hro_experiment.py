@@ -12,7 +12,10 @@ from the same **held-out** prompts with the same sampling seed, **no picking**, 
   128 samples per label (the first ones of each label, in prompt order);
 
 with a few sample features beside them (length, distinct bigrams, truncation), to see what moved. With
-``--transfer TASK`` the same adapter and the base model also write TASK's held-out prompts (jump-start).
+``--transfer TASK`` the same adapter and the base model also write TASK's held-out prompts (jump-start). A
+control (``--controls 128``, the default): the base model writes the held-out prompts again with a larger token
+budget, so that what the trained policy gains by finishing its samples within ``max_new_tokens`` is told apart from
+what a longer budget alone gives the base model (added to a finished seed's ``eval.json`` when it lacks it).
 
     python scripts/hro_experiment.py --task movie-sentiment --seeds 0 1 2 --transfer product-sentiment
     python scripts/hro_experiment.py --task product-sentiment --seeds 0
@@ -145,15 +148,16 @@ def held_out(reward: Any, per_label: int, seed: int, n_examples: Sequence[int],
     return rows
 
 
-def write(policy: Any, task: Any, rows: Sequence[Mapping[str, Any]], seed: int, *, adapter: bool) -> dict[str, Any]:
+def write(policy: Any, task: Any, rows: Sequence[Mapping[str, Any]], seed: int, *, adapter: bool,
+          max_new_tokens: int | None = None) -> dict[str, Any]:
     """One sample per prompt row, by the policy with or without its adapter, with the same sampling seed either
-    way (what each wrote differs only by the adapter)."""
+    way (what each wrote differs only by the adapter); ``max_new_tokens`` overrides the policy's budget."""
     from contextlib import nullcontext
 
     from streamsynth.synthesis.prompting import parse_completion
 
     with nullcontext() if adapter else policy.model.disable_adapter():
-        completions = policy.sample([r["prompt"] for r in rows], seed=20_000 + seed)
+        completions = policy.sample([r["prompt"] for r in rows], seed=20_000 + seed, max_new_tokens=max_new_tokens)
     texts = [c.text for c in completions]
     samples = [parse_completion(t, list(task.fields), r["label"], int(task.max_chars)) for t, r in zip(texts, rows)]
     return {"texts": texts, "labels": [r["label"] for r in rows], "samples": [s for s in samples if s is not None],
@@ -230,6 +234,36 @@ def run_seed(task: Any, seed: int, s: Mapping[str, Any], folder: Path, *, transf
     return result
 
 
+def add_controls(task: Any, result: dict[str, Any], s: Mapping[str, Any], folder: Path, budgets: Sequence[int], *,
+                 backend: Any = None, env_kwargs: Mapping[str, Any] | None = None, log: Any = print) -> dict[str, Any]:
+    """The base policy again on the same held-out prompts, with the same sampling seed, at each larger token budget
+    of ``budgets`` (``result["base_<N>"]``): how much of the trained policy's lead the base model gets from room to
+    finish its samples alone (at ``max_new_tokens`` many are cut). Adds the ones ``result`` lacks and rewrites
+    ``eval.json``; a seed needs no training for it."""
+    from streamsynth.evaluation.evaluator import Evaluator
+    from streamsynth.integrations.trl import StreamSynthReward
+    from streamsynth.io import write_json, write_jsonl
+
+    missing = [int(n) for n in budgets if f"base_{int(n)}" not in result]
+    if not missing:
+        return result
+    env_kwargs, seed = dict(env_kwargs or {}), int(result["seed"])
+    reward = StreamSynthReward(task, metric="score", embedder=s["embedder"], **env_kwargs)
+    rows = reward.prompts(s["prompts"], seed=seed, n_examples=tuple(s["n_examples"]))
+    policy = build_policy(s, seed, backend)
+    evaluator = Evaluator([reward.task], embedder=reward.env.embedder, students=tuple(s["students"]),
+                          split_sizes=env_kwargs.get("split_sizes"))
+    prompts = held_out(reward, s["eval_per_label"], seed, s["n_examples"], rows)
+    sizes = sorted({s["small_per_label"], s["eval_per_label"]})
+    for n in missing:
+        written = write(policy, reward.task, prompts, seed, adapter=False, max_new_tokens=n)
+        write_jsonl(folder / "samples" / f"base-{n}.jsonl", written["samples"])
+        result[f"base_{n}"] = judge(reward.task, written, {**s, "max_new_tokens": n}, sizes, evaluator, env_kwargs)
+        log(f"[{reward.task.name} seed {seed}] base at {n} tokens: env score {result[f'base_{n}']['env']['score']:.3f}")
+    write_json(folder / "eval.json", result)
+    return result
+
+
 # ---------------------------------------------------------------------------------------------------- summary
 
 
@@ -265,6 +299,13 @@ def summarise(results: Sequence[Mapping[str, Any]]) -> str:
                 rows.append((f"{key} at {n}/label", ("students", n, key)))
     rows += [(f"feature {k}", ("features", k)) for k in ("chars", "words", "distinct_2", "truncated")]
     lines += [f"| {name} | {paired(path)} |" for name, path in rows]
+    controls = sorted({k for r in results for k in r if k.startswith("base_")}, key=lambda k: int(k[5:]))
+    for name in [c for c in controls if all(c in r for r in results)]:
+        lines += ["", f"trained (at {results[0]['settings']['max_new_tokens']} tokens) against the base model at "
+                  f"{name[5:]} tokens, the same prompts and sampling seed:", "",
+                  f"| figure | {name} -> trained: trained - {name} |", "|---|---|"]
+        lines += [f"| {label} | {paired(path, 'trained', name)} |" for label, path in rows
+                  if not label.startswith("feature") or label.split()[-1] in ("chars", "truncated")]
     by_prompt = [paired_by_prompt(r) for r in results]
     lines += ["", "env score, trained - base paired by held-out prompt, per seed: "
               + "; ".join(line for line in by_prompt if line != "-")] if any(b != "-" for b in by_prompt) else []
@@ -288,6 +329,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--out", default="runs/hro")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's)")
     parser.add_argument("--summary-only", action="store_true")
+    parser.add_argument("--controls", nargs="*", type=int, default=[128], metavar="TOKENS",
+                        help="token budgets at which the base model writes the held-out prompts again (default 128)")
     for key, value in SETTINGS.items():
         kind = type(value[0]) if isinstance(value, list) else type(value)
         parser.add_argument(f"--{key.replace('_', '-')}", type=kind, default=value,
@@ -311,6 +354,9 @@ def main(argv: Sequence[str] | None = None) -> None:
         elif not args.summary_only:
             results.append(run_seed(args.task, seed, s, folder, transfer=args.transfer,
                                     log=lambda line: print(line, flush=True)))
+        if results and results[-1]["seed"] == seed and args.controls and not args.summary_only:
+            results[-1] = add_controls(args.task, results[-1], s, folder, args.controls,
+                                       log=lambda line: print(line, flush=True))
     if not results:
         raise SystemExit(f"no finished seeds under {args.out}/")
     print(summarise(results))

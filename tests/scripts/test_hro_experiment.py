@@ -48,9 +48,17 @@ def test_a_seed_trains_and_is_judged_against_the_base_policy(tmp_path, one_torch
     assert len(saved["base"]["scores"]) == len(saved["trained"]["scores"]) == 12  # 6 held-out prompts x 2 labels
     assert np.mean(saved["base"]["scores"]) == pytest.approx(saved["base"]["env"]["score"])
     assert any("trained: env score" in line for line in logs)
+    with_control = script.add_controls(task, saved, s, tmp_path / "seed-0", [20], env_kwargs={"split_sizes": SPLITS},
+                                       backend=TransformersBackend(str(folder), device="cpu", batch_size=16),
+                                       log=logs.append)
+    saved = json.loads((tmp_path / "seed-0" / "eval.json").read_text())
+    assert saved == with_control and set(saved["base_20"]["students"]) == {"3", "6"}
+    assert any("base at 20 tokens" in line for line in logs)
+    assert script.add_controls(task, saved, s, tmp_path / "seed-0", [20]) is saved  # nothing missing: no work
     table = script.summarise([saved])
     assert ("| env score |" in table and "test_accuracy at 3/label" in table
-            and "transfer to sport-or-food-again" in table and "paired by held-out prompt, per seed: seed 0:" in table)
+            and "transfer to sport-or-food-again" in table and "paired by held-out prompt, per seed: seed 0:" in table
+            and "against the base model at 20 tokens" in table and "| env score | " in table.split("20 tokens")[1])
 
 
 def test_held_out_prompts_avoid_the_training_prompts():
