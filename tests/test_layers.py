@@ -70,3 +70,15 @@ def test_synlearner_uses_the_decoding_engine_through_its_public_functions():
                 used |= {a.name for a in node.names}
     assert used and not any(name.startswith("_") for name in used)
     assert used <= {"prefill", "forward_with_cache", "decode"}
+
+
+def test_library_code_cites_no_tracker_issue_or_commit():
+    """Help text and docstrings say what the code does, not which issue or commit asked for it (the changelog and
+    the results pages keep that history)."""
+    import re
+
+    pattern = re.compile(r"\bissues? #?\d+|`[0-9a-f]{7,40}`|\b(?:at|since|commit) [0-9a-f]{7,40}\b", re.IGNORECASE)
+    hits = [f"{path.relative_to(ROOT)}:{n}: {line.strip()}" for path in sorted(PACKAGE.rglob("*.py"))
+            for n, line in enumerate(path.read_text(encoding="utf-8").splitlines(), 1) if pattern.search(line)]
+    assert not hits, "\n".join(hits)
+    assert pattern.search("see issue 12") and pattern.search("measured at `e7e866b`")  # the check can fail
