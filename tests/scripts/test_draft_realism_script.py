@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import re
 
 import pytest
 
-from tests.helpers import ROOT
+from tests.helpers import ROOT, load_script
 
 TASK = str(ROOT / "examples" / "tasks" / "customer-intent.toml")
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("draft_realism", ROOT / "scripts" / "draft_realism.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("draft_realism")
 
 
 def test_draft_realism_prints_both_ways_and_refuses_bad_files(tmp_path, capsys):

@@ -4,22 +4,18 @@ prompts (env figures, students, features, transfer), and the summary pairs them;
 from __future__ import annotations
 
 import dataclasses
-import importlib.util
 import json
 
 import numpy as np
 import pytest
 
-from tests.helpers import ROOT
+from tests.helpers import load_script
 
 SPLITS = {"seed_per_label": 3, "judge": 160, "dev": 80, "test": 80}
 
 
 def _script():
-    spec = importlib.util.spec_from_file_location("hro_experiment", ROOT / "scripts" / "hro_experiment.py")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("hro_experiment")
 
 
 def test_a_seed_trains_and_is_judged_against_the_base_policy(tmp_path, one_torch_thread):

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -15,12 +14,10 @@ from streamsynth.evaluation.options import RunOptions
 from streamsynth.evaluation.report import write_results
 from streamsynth.evaluation.runner import TaskResult
 from streamsynth.io import write_jsonl
-from tests.helpers import ROOT
+from tests.helpers import ROOT, load_script
 
 SCRIPT = ROOT / "scripts" / "paired_cells.py"
-_spec = importlib.util.spec_from_file_location("paired_cells", SCRIPT)
-paired_cells = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(paired_cells)
+paired_cells = load_script("paired_cells")
 
 
 def _agent_folder(folder: Path, gain: float, seeds=(0, 1, 2), complete: bool = True, agent_config=None,
