@@ -78,3 +78,12 @@ def test_env_figures_count_rejections_as_zero():
             {"code": "too_short", "score": 0.0}, None]
     assert script.env_figures(rows) == {"score": 0.5 / 3, "passed": 1 / 3, "fidelity": 0.9, "realism": 1.0,
                                         "novelty": 0.4}
+
+
+def test_the_scripts_doctests_pass():
+    """``scripts/`` is outside pytest's doctest collection: the pure helpers' examples run here."""
+    import doctest
+
+    outcome = doctest.testmod(_script(), optionflags=doctest.NORMALIZE_WHITESPACE)
+    # first_per_label, text_features, sample_scores, paired_by_prompt
+    assert outcome.attempted >= 4 and outcome.failed == 0
