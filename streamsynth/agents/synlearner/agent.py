@@ -26,6 +26,7 @@ The env's rewards and feedback are the only learning signal.
 from __future__ import annotations
 
 import math
+import warnings
 import zlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
@@ -39,6 +40,7 @@ from streamsynth.agents.llm import remaining_per_label, request_labels
 from streamsynth.agents.synlearner.config import CARRY_PARTS, SynLearnerConfig
 from streamsynth.agents.synlearner.hierarchical import (
     completion_components,
+    completion_scores,
     draft_figures,
     env_reward,
     hierarchical_rewards,
@@ -52,6 +54,34 @@ from streamsynth.generation.base import SamplingParams
 from streamsynth.generation.prompts import Message
 from streamsynth.synthesis.prompting import format_fields, label_prompt, parse_completion
 from streamsynth.tasks.spec import LABEL_KEY, Sample
+
+
+class FeedbackBudgetWarning(UserWarning):
+    """The env's feedback budget of a task cannot hold the feedback steps asked for: fewer run."""
+
+
+def feedback_shortfall(config: SynLearnerConfig, budget: int, pool: int) -> str:
+    """Why the ``budget`` of drafts a task starts with cannot hold ``config.feedback_steps`` (beside the DAI pool
+    of ``pool`` drafts with ``dai_drafts``, when it can hold that), and what to do; empty when it can.
+
+    >>> c = SynLearnerConfig(feedback_steps=125, feedback_prompts=8, group_size=4)
+    >>> feedback_shortfall(c, 4100, 64)
+    ''
+    >>> import textwrap; print(textwrap.fill(feedback_shortfall(c, 256, 64), 100))
+    feedback_steps=125 x feedback_prompts=8 x group_size=4 = 4000 drafts, but the env's feedback budget
+    is 256 drafts (64 of them kept for the DAI pool): 6 feedback steps will run; raise it (-E
+    feedback_budget=4064, or more for later rounds' drafts) or lower feedback_steps
+    """
+    per_step = config.feedback_prompts * config.group_size
+    need = config.feedback_steps * per_step
+    reserve = pool if config.dai_drafts and pool <= budget else 0
+    if need + reserve <= budget:
+        return ""
+    kept = f" ({reserve} of them kept for the DAI pool)" if reserve else ""
+    return (f"feedback_steps={config.feedback_steps} x feedback_prompts={config.feedback_prompts} x "
+            f"group_size={config.group_size} = {need} drafts, but the env's feedback budget is {budget} drafts{kept}: "
+            f"{(budget - reserve) // per_step} feedback steps will run; raise it (-E feedback_budget={need + reserve}, "
+            "or more for later rounds' drafts) or lower feedback_steps")
 
 
 class SynLearnerAgent(Agent):
@@ -191,6 +221,10 @@ class SynLearnerAgent(Agent):
         self.dims = self._dimensions(observation, propose=True)
         self.feedback_done = 0
         self.pool = None
+        short = feedback_shortfall(self.config, int(observation.get("feedback_left", 0)),
+                                   len(self._dai_pool_labels(request_labels(observation, self.config))))
+        if short:
+            warnings.warn(f"SynLearner, task {observation['task']!r}: {short}", FeedbackBudgetWarning, stacklevel=2)
 
     def propose(self, observation: Mapping[str, Any]) -> list[Sample]:
         if self._pending is not None:
@@ -382,7 +416,9 @@ class SynLearnerAgent(Agent):
             if p["phase"] == "dai" and c.eft_epochs:
                 entry.update(self._eft(items, p["task"]))
         elif p["phase"] != "dai-draft":  # grpo (submitted groups), feedback, group-draft (drafted): one GRPO update
-            entry.update(self._grpo_update(rows, hierarchical_rewards(q, d, u, scored, c.reward_weights), scored))
+            rewards = (completion_scores(p["submitted"], env_rows) if p["phase"] == "feedback"
+                       and c.feedback_reward == "score" else hierarchical_rewards(q, d, u, scored, c.reward_weights))
+            entry.update(self._grpo_update(rows, rewards, scored))
         self.log.append(entry)
 
     def _remember(self, p: Mapping[str, Any], raw: np.ndarray, scored: np.ndarray,

@@ -109,6 +109,10 @@ class SynLearnerConfig(GenerationSettings):
     budget left, less the DAI pool's share with dai_drafts, cannot hold one); 0 turns the phase off."""
     feedback_prompts: int = 2
     """Prompts per feedback step, each with group_size completions."""
+    feedback_reward: str = "hierarchical"
+    """What a feedback step's GRPO update rewards: hierarchical (the reward of the rounds: quality, diversity and
+    utility, each standardised over the step) or score (the env's per-sample score of each draft, 0 when rejected:
+    the reward of HRO at the paper's scale, which raised the policy's own data, docs/results/hro-scale.md)."""
     dai_drafts: bool = True
     """DAI: the env scores the candidate pool as drafts (from the feedback budget, which the feedback steps leave
     for it) and the pick trades the env's quality (the reward's quality term, see label_gate; rejected candidates
@@ -151,6 +155,7 @@ class SynLearnerConfig(GenerationSettings):
         if not self.pool_factor >= 1:
             raise ValueError(f"pool_factor must be >= 1, got {self.pool_factor!r}")
         check_choice("dai_select", self.dai_select, ("mmr", "score"))
+        check_choice("feedback_reward", self.feedback_reward, ("hierarchical", "score"))
         if not 0 <= self.select_weight <= 1:
             raise ValueError(f"select_weight must be in [0, 1], got {self.select_weight!r}")
         if self.preference_prior not in ("mean", "fixed"):

@@ -148,14 +148,23 @@ def masked_group_advantages(rewards: np.ndarray, scored: np.ndarray, group_size:
     return adv, ok
 
 
+def completion_scores(submitted: Sequence[int | None], env_rows: Mapping[int, Mapping[str, Any]]) -> np.ndarray:
+    """The env's per-sample score of each completion of a step (``submitted[i]``: its sample's index in the action,
+    ``None`` when unparseable), 0 for the unparseable and for those the env rejected (a reason ``code``): the reward
+    HRO trains on (``feedback_reward="score"``, :class:`~streamsynth.integrations.trl.StreamSynthReward`).
+
+    >>> completion_scores([0, None, 1], {0: {"score": 0.5}, 1: {"score": 0.3, "code": "too_short"}}).tolist()
+    [0.5, 0.0, 0.0]
+    """
+    return np.array([float(env_rows[idx]["score"]) if idx is not None and env_rows[idx].get("code") is None else 0.0
+                     for idx in submitted], dtype=float)
+
+
 def env_reward(rows: Sequence[Any], submitted: Sequence[int | None], env_rows: Mapping[int, Mapping[str, Any]]
                ) -> float:
-    """The env's score per completion of a step: the mean over ``rows`` of the score of each completion's sample
-    (``submitted[i]``: its index in the action, ``None`` when unparseable), 0 for the unparseable and for those
-    the env rejected (a reason ``code``)."""
-    scores = [float(env_rows[idx]["score"]) for idx in submitted
-              if idx is not None and env_rows[idx].get("code") is None]
-    return sum(scores) / len(rows) if rows else 0.0
+    """The env's score per completion of a step: the mean of :func:`completion_scores` over ``rows`` (one entry of
+    ``submitted`` each)."""
+    return float(completion_scores(submitted, env_rows).sum()) / len(rows) if rows else 0.0
 
 
 def draft_figures(submitted: Sequence[int | None], env_rows: Mapping[int, Mapping[str, Any]]) -> dict[str, Any]:

@@ -12,7 +12,6 @@ from streamsynth.agents.synlearner.checkpoint import CheckpointError
 from streamsynth.agents.synlearner.config import SynLearnerConfig
 from streamsynth.agents.synlearner.hierarchical import (
     completion_components,
-    env_reward,
     hierarchical_rewards,
     masked_group_advantages,
 )
@@ -398,33 +397,6 @@ def test_rewording_every_rejection_message_leaves_training_unchanged(model_dir, 
 # ------------------------------------------------------------------------------------------ feedback steps (drafts)
 
 
-def test_feedback_steps_train_on_drafts_without_using_rounds(model_dir, make_env):
-    """feedback_steps GRPO steps per task on drafts: the env scores them without adding them, rounds stay the
-    submissions, the budget goes down by what the steps drafted, and every step is logged with its figures."""
-    env = make_env(samples_per_label=4, max_rounds=2, feedback_budget=200)
-    agent = tiny_agent(model_dir, env, feedback_steps=3, feedback_prompts=2, group_size=2, lr=1e-3, group_drafts=False)
-    results = run_stream(env, agent, seed=0)
-    steps = [e for e in agent.log if e["phase"] == "feedback"]
-    assert [e["step"] for e in steps] == [0, 1, 2] * len(results)
-    pools = {e["task"]: e["drafts"] for e in agent.log if e["phase"] == "dai-draft"}
-    for r in results:  # 3 feedback steps, then the DAI pool as drafts, then the rounds
-        assert r.steps == r.rounds + 3 + 1 and r.rounds <= 2
-        assert r.drafts == sum(e["drafts"] for e in steps if e["task"] == r.task) + pools[r.task]
-        assert r.drafts - pools[r.task] <= 3 * 2 * 2
-    assert all({"mean_draft_score", "mean_fidelity", "passed", "kl", "clip_fraction"} <= set(e) for e in steps)
-    assert all(e["drafts"] > 0 for e in steps) and sum(e["trained"] > 0 for e in steps) >= len(steps) // 2
-    assert sum(e["passed"] for e in steps) > 0  # the env judged some drafts acceptable: there is a signal
-    assert all(e["draft_reward"] == e["env_reward"] for e in steps)
-    assert all(0.0 <= e["env_reward"] <= 1.0 for e in agent.log) and {e["phase"] for e in agent.log} >= {"dai"}
-
-
-def test_env_reward_is_the_env_score_per_completion_with_zero_for_unparsed_and_rejected():
-    env_rows = {0: {"score": 0.8}, 1: {"score": 0.6, "code": "too_short"}, 2: {"score": 0.4}}
-    # four completions: two scored, one rejected by the env, one unparseable (never sent)
-    assert env_reward(["a", "b", "c", "d"], [0, 1, None, 2], env_rows) == pytest.approx((0.8 + 0.4) / 4)
-    assert env_reward([], [], {}) == 0.0
-
-
 def test_runs_write_learning_curves(model_dir, tmp_path):
     opts = _opts(model_dir).with_(stream=TASK, rounds=2, learner={**SMALL, "feedback_steps": 2,
                                                                    "feedback_prompts": 1, "group_size": 2})
@@ -434,13 +406,6 @@ def test_runs_write_learning_curves(model_dir, tmp_path):
     assert all(r["task"] for r in rows) and "draft_reward" not in rows[2]  # the curve is the feedback steps'
 
     assert (tmp_path / "run" / "learning.png").stat().st_size > 1000
-
-
-def test_feedback_steps_stop_when_the_budget_cannot_hold_one(model_dir, make_env):
-    env = make_env(samples_per_label=4, max_rounds=1, feedback_budget=5)
-    agent = tiny_agent(model_dir, env, feedback_steps=4, feedback_prompts=1, group_size=2, dai_drafts=False)
-    results = run_stream(env, agent, seed=0)
-    assert all(r.steps - r.rounds == 2 and r.drafts <= 4 for r in results)  # 2 steps of 2 drafts fit in 5
 
 
 def test_drafts_and_in_step_duplicates_in_the_hierarchical_reward():
