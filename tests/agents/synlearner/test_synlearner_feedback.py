@@ -1,6 +1,6 @@
 """SynLearner's feedback steps: GRPO on drafts at a task's start, paid from the env's feedback budget; the reward
 they train on (the hierarchical one, or the env's per-sample score as HRO at the paper's scale); the budget check;
-the run file that turns HRO on (``examples/runs/synlearner-hro.toml``)."""
+the run file that turns HRO on (``examples/configs/synlearner-hro.toml``)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from streamsynth.evaluation.runner import run_stream
 from tests.helpers import ROOT
 from tests.helpers.synlearner import tiny_agent
 
-HRO_RUN = ROOT / "examples" / "runs" / "synlearner-hro.toml"
+HRO_RUN = ROOT / "examples" / "configs" / "synlearner-hro.toml"
 
 
 def test_feedback_steps_train_on_drafts_without_using_rounds(model_dir, make_env):
@@ -119,15 +119,17 @@ def test_feedback_shortfall_names_the_budget_that_holds_the_steps():
 
 
 def test_the_hro_run_file_turns_on_hro_with_a_budget_that_holds_it():
-    """examples/runs/synlearner-hro.toml: valid options, HRO's settings (4,000 drafts per task on the env's score,
+    """examples/configs/synlearner-hro.toml: valid options, HRO's settings (4,000 drafts per task on the env's score,
     LoRA r16 on all linear layers, no KL, dapo), and an env budget that holds them beside the DAI pool of every
     task of its stream."""
     from streamsynth.cli.runfile import merge_run_file
     from streamsynth.evaluation.options import RunOptions
     from streamsynth.tasks.registry import get_stream
 
-    opts = RunOptions.from_values(merge_run_file("evaluate", HRO_RUN, {}))
+    opts = RunOptions.from_values(merge_run_file("evaluate", HRO_RUN, {"agent": "synlearner"}))
     c = SynLearnerConfig.from_dict(dict(opts.learner))
+    compare = merge_run_file("compare", HRO_RUN, {"agents": ["synlearner", "best-of-n"]})  # the same file serves both
+    assert SynLearnerConfig.from_dict(dict(compare["learner"])) == c
     assert opts.agent == "synlearner" and c.feedback_reward == "score" and c.lora_targets == ("all-linear",)
     assert c.feedback_steps * c.feedback_prompts * c.group_size == 4000 and c.kl_coef == 0 and c.loss_type == "dapo"
     for task in get_stream(opts.stream):
