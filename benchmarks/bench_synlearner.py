@@ -23,6 +23,7 @@ the transformers one (the adapter changes after every update, so vLLM reloads it
 from __future__ import annotations
 
 import argparse
+import gc
 import resource
 import tempfile
 import time
@@ -176,12 +177,18 @@ def main() -> None:
               f"{device}, dtype {dtype}; {args.prompts} prompts x G={args.group_size}, up to {args.max_new_tokens} "
               "new tokens")
         results[name] = run_steps(policy, rows, args.steps, args.train_batch_size, device, name)
+        print(f"[{name}] peak memory: {peak_memory_gib(device):.2f} GiB "
+              f"({'CUDA allocated' if device.startswith('cuda') else 'process RSS so far'})")
+        del policy, backend, sampler  # free the model (and on a GPU its memory) before the next sampler's
+        gc.collect()
+        if device.startswith("cuda"):
+            import torch
+
+            torch.cuda.empty_cache()
     if len(results) == 2:
         key = "GRPO step s (generation + update)"
         ratio = {k: results["vllm"][k] / results["transformers"][k] for k in ("generation s", key)}
         print(f"vLLM / transformers: generation s {ratio['generation s']:.2f}x, {key} {ratio[key]:.2f}x")
-    print(f"peak memory: {peak_memory_gib(device):.2f} GiB "
-          f"({'CUDA allocated' if device.startswith('cuda') else 'process RSS'})")
     if tmp is not None:
         tmp.cleanup()
 

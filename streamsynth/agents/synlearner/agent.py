@@ -62,14 +62,15 @@ class FeedbackBudgetWarning(UserWarning):
 
 def feedback_shortfall(config: SynLearnerConfig, budget: int, pool: int) -> str:
     """Why the ``budget`` of drafts a task starts with cannot hold ``config.feedback_steps`` (beside the DAI pool
-    of ``pool`` drafts with ``dai_drafts``, when it can hold that), and what to do; empty when it can.
+    of ``pool`` drafts with ``dai_drafts``, when it can hold that), and what to do; empty when it can. (Unparsed
+    completions are not drafted and cost nothing, so a step or two more than the count said may run.)
 
     >>> c = SynLearnerConfig(feedback_steps=125, feedback_prompts=8, group_size=4)
     >>> feedback_shortfall(c, 4100, 64)
     ''
     >>> import textwrap; print(textwrap.fill(feedback_shortfall(c, 256, 64), 100))
     feedback_steps=125 x feedback_prompts=8 x group_size=4 = 4000 drafts, but the env's feedback budget
-    is 256 drafts (64 of them kept for the DAI pool): 6 feedback steps will run; raise it (-E
+    is 256 drafts (64 of them kept for the DAI pool): about 6 feedback steps will run; raise it (-E
     feedback_budget=4064, or more for later rounds' drafts) or lower feedback_steps
     """
     per_step = config.feedback_prompts * config.group_size
@@ -78,9 +79,10 @@ def feedback_shortfall(config: SynLearnerConfig, budget: int, pool: int) -> str:
     if need + reserve <= budget:
         return ""
     kept = f" ({reserve} of them kept for the DAI pool)" if reserve else ""
+    enough = need + (pool if config.dai_drafts else 0)  # a budget that holds the pool keeps its share
     return (f"feedback_steps={config.feedback_steps} x feedback_prompts={config.feedback_prompts} x "
             f"group_size={config.group_size} = {need} drafts, but the env's feedback budget is {budget} drafts{kept}: "
-            f"{(budget - reserve) // per_step} feedback steps will run; raise it (-E feedback_budget={need + reserve}, "
+            f"about {(budget - reserve) // per_step} feedback steps will run; raise it (-E feedback_budget={enough}, "
             "or more for later rounds' drafts) or lower feedback_steps")
 
 
