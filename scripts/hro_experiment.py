@@ -83,12 +83,10 @@ def text_features(texts: Sequence[str], tokens: Sequence[int], max_new_tokens: i
 
 
 def sample_scores(rows: Sequence[Mapping[str, Any] | None]) -> list[float]:
-    """Each text's per-sample score, 0 for a rejected or unparsed one (what :func:`env_figures` averages).
+    """Each text's per-sample score, 0 for a rejected or unparsed one (what :func:`env_figures` averages)."""
+    from streamsynth.envs.feedback import passed_figure
 
-    >>> sample_scores([{"code": None, "score": 0.5}, {"code": "too_short", "score": 0.2}, None])
-    [0.5, 0.0, 0.0]
-    """
-    return [float(r["score"]) if r is not None and r.get("code") is None else 0.0 for r in rows]
+    return [passed_figure(r) for r in rows]
 
 
 def paired_by_prompt(result: Mapping[str, Any], a: str = "trained", b: str = "base") -> str:

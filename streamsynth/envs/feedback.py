@@ -58,6 +58,17 @@ def feedback_row(index: int, label: str | None, why: Rejection | None, draft: bo
                           realism=None, utility_gain=None, score=0.0)
 
 
+def passed_figure(row: Any, key: str = "score") -> float:
+    """A row's figure ``key`` (a :class:`SampleFeedback` key, ``score`` by default) when it passed (no ``code``), 0
+    for a rejected row and for ``None`` (a completion that did not parse into a sample): the per-completion reward of
+    HRO's GRPO and of :class:`~streamsynth.integrations.trl.StreamSynthReward`.
+
+    >>> [passed_figure(r) for r in ({"code": None, "score": 0.5}, {"code": "too_short", "score": 0.2}, None)]
+    [0.5, 0.0, 0.0]
+    """
+    return float(row[key]) if row is not None and row.get("code") is None else 0.0
+
+
 def rejected_row(row: SampleFeedback, preview: Any) -> RejectedSample:
     """The ``info["rejected"]`` entry of a rejected row."""
     return RejectedSample(index=row["index"], draft=row["draft"], code=row["code"], reason=row["reason"],

@@ -37,6 +37,7 @@ from typing import Any
 
 import numpy as np
 
+from streamsynth.envs.feedback import passed_figure
 from streamsynth.envs.screening import DRAFT_KEY
 from streamsynth.synthesis.prompting import label_prompt, parse_completion
 from streamsynth.tasks.spec import LABEL_KEY, Task
@@ -141,7 +142,7 @@ class StreamSynthReward:
             raise ValueError(f"label(s) {unknown} are not labels of task {self.task.name!r} "
                              f"({list(self.task.label_names)})")
         rows = self.score_rows([completion_text(c) for c in completions], [str(lbl) for lbl in label])
-        rewards = [float(r[self.metric]) if r is not None and r.get("code") is None else 0.0 for r in rows]
+        rewards = [passed_figure(r, self.metric) for r in rows]
         self.last_rows, self.last_figures = rows, self._figures(rows)
         log_metric = kwargs.get("log_metric")
         if callable(log_metric):

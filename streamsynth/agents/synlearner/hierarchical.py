@@ -32,6 +32,7 @@ import numpy as np
 import torch
 
 from streamsynth.agents.synlearner.grpo import group_advantages
+from streamsynth.envs.feedback import passed_figure
 from streamsynth.rewards.blend import grounded_quality
 from streamsynth.rewards.reasons import Reason
 
@@ -156,8 +157,7 @@ def completion_scores(submitted: Sequence[int | None], env_rows: Mapping[int, Ma
     >>> completion_scores([0, None, 1], {0: {"score": 0.5}, 1: {"score": 0.3, "code": "too_short"}}).tolist()
     [0.5, 0.0, 0.0]
     """
-    return np.array([float(env_rows[idx]["score"]) if idx is not None and env_rows[idx].get("code") is None else 0.0
-                     for idx in submitted], dtype=float)
+    return np.array([passed_figure(None if idx is None else env_rows[idx]) for idx in submitted], dtype=float)
 
 
 def env_reward(rows: Sequence[Any], submitted: Sequence[int | None], env_rows: Mapping[int, Mapping[str, Any]]
