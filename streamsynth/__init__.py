@@ -8,7 +8,7 @@ Importing the package registers the Gymnasium environment ``StreamSynth-v0``::
 
 from __future__ import annotations
 
-__version__ = "0.4.0"
+__version__ = "0.4.1"
 
 from streamsynth.envs import register_envs as _register_envs
 

@@ -3,12 +3,15 @@
 The baseline that a learning synthesizer must beat at equal budget: the same generator, the same
 diversity-aware prompts as SynLearner's DAI stage (attribute values drawn per prompt, AttrPrompt-style, plus
 ``n_examples`` real seed examples balanced over labels), and the env's feedback budget, but no weight ever changes.
-Each round takes two env steps:
+Each round takes two env steps, or more when its candidates exceed the env's per-step limit:
 
 1. **draft**: for each sample the round wants (:func:`~streamsynth.synthesis.config.request_labels`, oversampled),
    ``n`` completions are generated and parsed; all candidates go to the env as drafts (``"draft": true``, at most
-   ``observation["feedback_left"]`` of them), which scores each one (reason code, fidelity, realism, novelty, its
-   sample score) without adding it and without using up the round;
+   ``observation["feedback_left"]`` of them, cut evenly over the labels by :func:`spread_cut` when the budget is
+   short), which scores each one (reason code, fidelity, realism, novelty, its sample score) without adding it and
+   without using up the round. The env judges at most ``max_samples_per_step`` items a step and answers the rest
+   ``over_step_limit``: those are drafted again in the next drafts-only step, until every candidate is scored or
+   the budget is used up (with ``n=80`` a round's 1,440 candidates take 6 steps of the default 256);
 2. **submit**: for each label, the best candidates that passed screening (``code`` None), up to the round's share
    of the label's missing samples. ``pick`` says how "best" is read:
 
@@ -41,6 +44,7 @@ from streamsynth.config import check_bool, check_int, check_number
 from streamsynth.envs.screening import DRAFT_KEY
 from streamsynth.generation.base import GenerationBackend
 from streamsynth.rewards.blend import grounded_quality
+from streamsynth.rewards.reasons import Reason
 from streamsynth.synthesis.config import remaining_per_label
 from streamsynth.synthesis.prompting import label_prompt
 from streamsynth.tasks.spec import LABEL_KEY, Sample
@@ -63,6 +67,26 @@ def best_per_label(candidates: list[Sample], rows: list[Mapping[str, Any]], want
     picked = top_per_label([float(rows[i]["score"]) for i in passed], [candidates[i][LABEL_KEY] for i in passed],
                            want)
     return [candidates[passed[j]] for j in picked]
+
+
+def spread_cut(labels: list[str], k: int) -> list[int]:
+    """Indices of at most ``k`` of the items whose labels are ``labels``, taken in turn from each label (in the
+    order labels first appear, each label's items in their order) so that a short budget is shared evenly; returned
+    in their original order. All of them when they fit.
+
+    >>> spread_cut(["a", "a", "a", "b", "b", "c"], 4)
+    [0, 1, 3, 5]
+    >>> spread_cut(["a", "b"], 5)
+    [0, 1]
+    """
+    order: dict[str, int] = {}  # each label's place among the labels
+    seen: dict[str, int] = {}  # items of each label so far
+    turn = []  # (the item's place within its label, its label's place)
+    for lbl in labels:
+        order.setdefault(lbl, len(order))
+        turn.append((seen.get(lbl, 0), order[lbl]))
+        seen[lbl] = seen.get(lbl, 0) + 1
+    return sorted(sorted(range(len(labels)), key=turn.__getitem__)[:max(k, 0)])
 
 
 PICKS = ("score", "dai")
@@ -126,7 +150,9 @@ class BestOfNAgent(AttrPromptAgent):
         self._reference: list[np.ndarray] = []  # embeddings of this task's accepted samples (pick="dai")
         self._submitted: list[Sample] | None = None
         self._candidates: list[Sample] | None = None
-        self._rows: list[Mapping[str, Any]] | None = None
+        self._rows: list[Mapping[str, Any] | None] | None = None  # the env's row of each candidate, once scored
+        self._drafting: list[int] | None = None  # candidates in the draft step the env has not answered yet
+        self._progressed = True
         self.drafted = 0
         self.unranked_rounds = 0
 
@@ -140,16 +166,21 @@ class BestOfNAgent(AttrPromptAgent):
 
     def begin_task(self, observation: Mapping[str, Any]) -> None:
         super().begin_task(observation)
-        self._candidates, self._rows, self._submitted = None, None, None
+        self._candidates, self._rows, self._submitted, self._drafting = None, None, None, None
+        self._progressed = True
         self._reference = []
 
     def propose(self, observation: Mapping[str, Any]) -> list[Sample]:
-        if self._candidates is not None:  # the env has scored this round's candidates: submit the best
+        if self._drafting is not None:
+            raise RuntimeError(f"{self.name}: act() after drafting without observe(); the agent needs the "
+                               "env's scores of its drafts")
+        if self._candidates is not None:  # the env has scored this round's candidates, or the first of them
+            waiting = [i for i, r in enumerate(self._rows) if r is not None and r["code"] == Reason.OVER_STEP_LIMIT]
+            budget = int(observation.get("feedback_left", 0))
+            if waiting and budget > 0 and self._progressed:  # past the env's per-step limit: draft them again
+                return self._draft(waiting[:budget])
             candidates, rows = self._candidates, self._rows
             self._candidates, self._rows = None, None
-            if rows is None:
-                raise RuntimeError(f"{self.name}: act() after drafting without observe(); the agent needs the "
-                                   "env's scores of its drafts")
             if self.pick == "score":
                 return best_per_label(candidates, rows, self.round_share(observation))
             reference = np.concatenate(self._reference) if self._reference else None
@@ -162,14 +193,29 @@ class BestOfNAgent(AttrPromptAgent):
         if budget <= 0 or not candidates:
             self.unranked_rounds += 1
             return candidates
-        self._candidates = candidates[:budget]
-        self.drafted += len(self._candidates)
-        return [{**s, DRAFT_KEY: True} for s in self._candidates]
+        self._candidates = [candidates[i] for i in spread_cut([s[LABEL_KEY] for s in candidates], budget)]
+        self._rows = [None] * len(self._candidates)
+        return self._draft(list(range(len(self._candidates))))
+
+    def _draft(self, indices: list[int]) -> list[Sample]:
+        """Send the round's candidates at ``indices`` as drafts; :meth:`observe` files the env's rows."""
+        self._drafting = indices
+        return [{**self._candidates[i], DRAFT_KEY: True} for i in indices]
 
     def observe(self, observation: Mapping[str, Any], reward: float, terminated: bool, truncated: bool,
                 info: Mapping[str, Any]) -> None:
-        if self._candidates is not None and info.get("draft_only"):
-            self._rows = list(info["samples"])
+        if self._drafting is not None and info.get("draft_only"):
+            rows = list(info["samples"])
+            if len(rows) != len(self._drafting):
+                raise ValueError(f"{len(rows)} feedback rows for {len(self._drafting)} drafts: the env's answer "
+                                 "does not match the action")
+            before = sum(r is not None and r["code"] != Reason.OVER_STEP_LIMIT for r in self._rows)
+            for i, row in zip(self._drafting, rows):
+                self._rows[i] = row
+            after = sum(r is not None and r["code"] != Reason.OVER_STEP_LIMIT for r in self._rows)
+            self._progressed = after > before  # an env that judges nothing more is not asked again
+            self.drafted += int(info.get("feedback_used", len(rows)))
+            self._drafting = None
         elif self._submitted is not None:  # pick="dai": what the env accepted becomes the novelty reference
             accepted = [self._submitted[int(r["index"])] for r in info["samples"] if r.get("accepted")]
             _, vectors = placed(self.embedder, observation, [{"sample": s} for s in accepted])

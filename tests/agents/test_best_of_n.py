@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections import Counter
+
 import numpy as np
 import pytest
 
 from streamsynth.agents import build_agent
-from streamsynth.agents.best_of_n import BestOfNAgent, best_per_label, dai_pick
+from streamsynth.agents.best_of_n import BestOfNAgent, best_per_label, dai_pick, spread_cut
 from streamsynth.agents.llm import LLMConfig
 from streamsynth.evaluation.runner import run_stream
 from tests.helpers.scripted import ScriptedBackend
@@ -76,6 +78,45 @@ def test_best_of_n_never_exceeds_the_feedback_budget(make_env):
     none = build_agent("best-of-n", backend=CountingBackend(), seed=0)
     results = run_stream(make_env(feedback_budget=0, max_rounds=1), none, seed=0)
     assert all(r.drafts == 0 and r.steps == 1 and r.accepted > 0 for r in results)
+
+
+def test_best_of_n_drafts_past_the_envs_step_limit_in_more_steps_and_scores_every_candidate(make_env):
+    # one request per label and round x n=4: 8 or 12 candidates a round against a limit of 5 items a step; the env
+    # answers "over_step_limit" past 5, and those are drafted again until each one has its score
+    env = Recorder(make_env(samples_per_label=2, max_rounds=2, max_samples_per_step=5, feedback_budget=1000))
+    agent = build_agent("best-of-n", llm=LLMConfig(oversample=1.0), backend=CountingBackend(), seed=0,
+                        options={"n": 4, "n_examples": 0})
+    results = run_stream(env, agent, seed=0)
+    drafted, rounds = [], 0
+    for action, info in env.steps:
+        if info["draft_only"]:
+            drafted.append({s["text"]: r for s, r in zip(action, info["samples"])})
+            continue
+        rounds += 1
+        scored = {t: r for step in drafted for t, r in step.items() if r["code"] != "over_step_limit"}
+        texts = {t for step in drafted for t in step}
+        assert len(drafted) > 1 and set(scored) == texts  # more than one draft step; every candidate scored
+        assert action and all(scored[s["text"]]["code"] is None for s in action)  # submitted: scored and passed
+        drafted = []
+    assert rounds == sum(r.rounds for r in results) == 4
+    assert all(r.rejected_reasons.get("over_step_limit", 0) == 0 for r in results)
+    assert agent.drafted == sum(r.drafts for r in results)  # the env's count of charged drafts
+
+
+def test_best_of_n_shares_a_short_feedback_budget_over_the_labels(make_env):
+    env = Recorder(make_env(samples_per_label=4, max_rounds=1, feedback_budget=6))
+    agent = build_agent("best-of-n", backend=CountingBackend(), seed=0, options={"n": 4, "n_examples": 0})
+    run_stream(env, agent, seed=0)
+    for action, info in env.steps:
+        if info["draft_only"]:  # 6 drafts shared evenly by the task's labels, not the first label's 6
+            counts = Counter(s["label"] for s in action)
+            assert len(counts) in (2, 3) and set(counts.values()) == {6 // len(counts)}  # movie: 2 labels, TREC: 3
+
+
+def test_spread_cut_takes_labels_in_turn():
+    assert spread_cut(["a"] * 5 + ["b"] * 2, 6) == [0, 1, 2, 3, 5, 6]
+    assert spread_cut(["a", "b", "a", "b"], 3) == [0, 1, 2]
+    assert spread_cut(["a", "b"], 0) == [] and spread_cut([], 3) == []
 
 
 def test_best_per_label_checks_alignment_and_options():
