@@ -209,11 +209,10 @@ class BestOfNAgent(AttrPromptAgent):
             if len(rows) != len(self._drafting):
                 raise ValueError(f"{len(rows)} feedback rows for {len(self._drafting)} drafts: the env's answer "
                                  "does not match the action")
-            before = sum(r is not None and r["code"] != Reason.OVER_STEP_LIMIT for r in self._rows)
             for i, row in zip(self._drafting, rows):
                 self._rows[i] = row
-            after = sum(r is not None and r["code"] != Reason.OVER_STEP_LIMIT for r in self._rows)
-            self._progressed = after > before  # an env that judges nothing more is not asked again
+            # an env that judged none of this step's drafts is not asked again
+            self._progressed = any(r["code"] != Reason.OVER_STEP_LIMIT for r in rows)
             self.drafted += int(info.get("feedback_used", len(rows)))
             self._drafting = None
         elif self._submitted is not None:  # pick="dai": what the env accepted becomes the novelty reference

@@ -113,6 +113,18 @@ def test_best_of_n_shares_a_short_feedback_budget_over_the_labels(make_env):
             assert len(counts) in (2, 3) and set(counts.values()) == {6 // len(counts)}  # movie: 2 labels, TREC: 3
 
 
+def test_best_of_n_refuses_to_act_before_the_envs_answer_and_a_mismatched_answer(make_env):
+    env = make_env(samples_per_label=2, max_rounds=1)
+    agent = build_agent("best-of-n", backend=CountingBackend(), seed=0, options={"n": 2, "n_examples": 0})
+    obs, _ = env.reset(seed=0)
+    drafts = agent.act(obs)
+    with pytest.raises(RuntimeError, match="without observe"):  # the same task's next proposal, unanswered
+        agent.propose(obs)
+    obs, reward, term, trunc, info = env.step(drafts)
+    with pytest.raises(ValueError, match="feedback rows for"):
+        agent.observe(obs, reward, term, trunc, {**info, "samples": info["samples"][:-1]})
+
+
 def test_spread_cut_takes_labels_in_turn():
     assert spread_cut(["a"] * 5 + ["b"] * 2, 6) == [0, 1, 2, 3, 5, 6]
     assert spread_cut(["a", "b", "a", "b"], 3) == [0, 1, 2]
