@@ -78,15 +78,23 @@ def test_a_task_end_to_end_with_vllm_sampling(served, trainer, make_env):
     assert served.usage()["completions"] > 0 and agent.policy.sampler.saves >= 2
 
 
-def test_many_seeded_prompts_in_one_call(served):
-    """256 seeded requests in one call crashed vLLM 0.32 on CPU with chunked prefill ('CPU Generator does not use
-    offset'); the backend turns it off there. The same seeds give the same completions."""
+def test_seeded_prompts_prefilled_over_several_steps(served):
+    """Seeded requests whose prompt vLLM prefills in chunks crashed vLLM 0.32 on CPU ('CPU Generator does not use
+    offset'); the backend turns chunked prefill off there. The prompts here are long enough that one step's
+    sequences hold more prompt tokens than a step's token budget, so vLLM would split a prefill if chunking were
+    on (the same call with ``enable_chunked_prefill=True`` crashed, checked 2026-12-07). The same seeds give the
+    same completions."""
     from streamsynth.generation.base import SamplingParams
 
-    prompts = [[{"role": "user", "content": f"Write review number {i} of a {('good', 'bad')[i % 2]} film."}]
-               for i in range(256)]
-    params = SamplingParams(max_new_tokens=4, temperature=1.0, top_p=1.0)
-    first = served.generate_tokens(prompts, params, seed=11)
-    assert len(first) == 256 and all(c.completion_ids for c in first)
-    assert [c.completion_ids for c in served.generate_tokens(prompts, params, seed=11)] == \
-        [c.completion_ids for c in first]
+    filler = " ".join(f"word{j}" for j in range(150))
+    prompts = [[{"role": "user", "content": f"Review {i}: {filler}. Is it {('good', 'bad')[i % 2]}?"}]
+               for i in range(12)]
+    scheduler = served.llm.llm_engine.vllm_config.scheduler_config
+    step_prompts = [len(ids) for ids in served.encode(prompts)][: scheduler.max_num_seqs]
+    assert sum(step_prompts) > scheduler.max_num_batched_tokens  # chunking would split a prefill
+    params = SamplingParams(max_new_tokens=2, temperature=1.0, top_p=1.0)
+    with served.adapter_disabled():  # the base model, as checked (an adapter made this 5x slower)
+        first = served.generate_tokens(prompts, params, seed=11)
+        again = served.generate_tokens(prompts, params, seed=11)
+    assert len(first) == 12 and all(c.completion_ids for c in first)
+    assert [c.completion_ids for c in again] == [c.completion_ids for c in first]
